@@ -1,0 +1,80 @@
+# regrad — build, test, demo, bench.
+#   make test      set up (Debian packages), build, run the test suite
+#   make demo      set up, build, run the main demo (gradient-check table over every op)
+#   make sanitize  build and run the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench     speed against OpenBLAS GEMM and memory bandwidth (not a test)
+#   make PORTABLE=1 …  build without -march=native (binaries that run on any x86-64)
+
+CXX      ?= g++
+BUILD    ?= build
+ARCH     := $(if $(PORTABLE),-march=x86-64 -mtune=generic,-march=native)
+OPT      ?= -O3 $(ARCH)
+EXTRA    ?=
+FLAGS    := $(OPT) -g -std=c++20 -fopenmp -Wall -Wextra -Iinclude -MMD -MP $(EXTRA)
+LDLIBS   := -lopenblas -lz -fopenmp $(EXTRA)
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+LIB_SRC  := $(shell find src -name '*.cpp' ! -path 'src/cli/*')
+CLI_SRC  := $(wildcard src/cli/*.cpp)
+TEST_SRC := $(shell find tests -name '*.cpp')
+BENCH_SRC := $(wildcard bench/*.cpp)
+
+LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.cpp=$(BUILD)/obj/%.o)
+TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
+
+LIB   := $(BUILD)/libregrad.a
+CLI   := $(BUILD)/regrad
+TESTS := $(BUILD)/regrad_tests
+BENCH := $(BUILD)/regrad_bench
+EXAMPLE := $(BUILD)/example
+
+.PHONY: all deps test demo sanitize bench clean
+all: $(LIB) $(CLI) $(TESTS) $(EXAMPLE)
+
+# System packages from Debian; .ci/deps.sh installs only what is missing (sudo when not root).
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): .ci/deps.sh
+	@bash .ci/deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/obj/%.o: %.cpp | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(FLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(CLI_OBJ) $(LIB)
+	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
+
+$(TESTS): $(TEST_OBJ) $(LIB)
+	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
+
+$(EXAMPLE): $(BUILD)/obj/docs/example.o $(LIB)
+	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
+
+$(BENCH): $(BENCH_OBJ) $(LIB)
+	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
+
+test: $(TESTS)
+	./$(TESTS)
+
+demo: $(CLI)
+	./$(CLI) gradcheck
+
+bench: $(BENCH)
+	./$(BENCH)
+
+# A separate tree, so sanitizer objects never mix with optimised ones.
+sanitize: | $(DEPS_STAMP)
+	$(MAKE) BUILD=build-san OPT="-O1 -fno-omit-frame-pointer" \
+	  EXTRA="-fsanitize=address,undefined -fno-sanitize-recover=undefined" build-san/regrad_tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 OMP_NUM_THREADS=2 ./build-san/regrad_tests
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) build-san -name '*.d' 2>/dev/null)

@@ -1,0 +1,12 @@
+// Matrix products through OpenBLAS (cblas_sgemm / cblas_dgemm).
+#pragma once
+#include "regrad/tensor/tensor.h"
+
+namespace rg {
+
+// torch.matmul semantics for: 1-D·1-D is not supported; (..., M, K)·(K, N); (B, M, K)·(B, K, N)
+// with equal batch dims; a 1-D operand is treated as a row (left) or column (right) and squeezed.
+// Backward: dA = dC·Bᵀ, dB = Aᵀ·dC, computed by GEMM with transpose flags (nothing copied).
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+}  // namespace rg

@@ -1,0 +1,17 @@
+// Losses with integer class targets, as torch.nn.functional.
+#pragma once
+#include <string>
+
+#include "regrad/tensor/tensor.h"
+
+namespace rg {
+
+enum class Reduction { None, Mean, Sum };
+Reduction parse_reduction(const std::string& name);  // "none" | "mean" | "sum"
+
+// −log_probs[i, target[i]] for log_probs (N, C) and int64 targets (N) in [0, C).
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction = Reduction::Mean);
+// nll_loss(log_softmax(logits, 1), target).
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction = Reduction::Mean);
+
+}  // namespace rg

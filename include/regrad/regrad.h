@@ -1,0 +1,16 @@
+// regrad: a from-scratch tensor and reverse-mode autograd engine (umbrella header).
+#pragma once
+#include "regrad/autograd/autograd.h"
+#include "regrad/check/cmp.h"
+#include "regrad/check/gradcheck.h"
+#include "regrad/ops/elementwise.h"
+#include "regrad/ops/index.h"
+#include "regrad/ops/linalg.h"
+#include "regrad/ops/loss.h"
+#include "regrad/ops/reduce.h"
+#include "regrad/ops/shape_ops.h"
+#include "regrad/ops/softmax.h"
+#include "regrad/tensor/factory.h"
+#include "regrad/tensor/npy.h"
+#include "regrad/tensor/random.h"
+#include "regrad/tensor/tensor.h"

@@ -1,0 +1,200 @@
+// Elementwise ops. Each forward is a kernel call; each backward, written beside it, maps the
+// output gradient g to the inputs' gradients (dy/dx from the usual calculus), summed back over
+// broadcast dimensions with sum_to.
+#include "regrad/ops/elementwise.h"
+
+#include <cmath>
+
+#include "kernels.h"
+#include "regrad/autograd/autograd.h"
+#include "regrad/ops/reduce.h"
+#include "regrad/tensor/factory.h"
+
+namespace rg {
+
+using detail::broadcast_zip;
+using detail::map;
+using detail::zip;
+
+// Runs a binary kernel f(a, b) with broadcasting; `op` names the op in errors.
+template <typename F>
+static Tensor binary(const Tensor& a, const Tensor& b, const char* op, F f) {
+  detail::check_same_dtype(a, b, op);
+  const Shape out = broadcast_shapes(a.shape(), b.shape(), op);
+  return dispatch_float(a.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return broadcast_zip<T>(a, b, out, [f](T x, T y) { return f(x, y); });
+  });
+}
+
+template <typename F>
+static Tensor unary(const Tensor& x, const char* op, F f) {
+  return dispatch_float(x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return map<T>(x, [f](T v) { return f(v); });
+  });
+}
+
+// g ⊙ h(v) elementwise, for unary backward passes: dL/dx = dL/dy · dy/dx.
+template <typename F>
+static Tensor chain(const Tensor& g, const Tensor& v, const char* op, F dydx) {
+  return dispatch_float(g.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return zip<T>(g, v, [dydx](T gi, T vi) { return gi * dydx(vi); });
+  });
+}
+
+// ---- binary, broadcasting ----
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor y = binary(a, b, "add", [](auto x, auto z) { return x + z; });
+  return record("add", y, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+    return Grads{sum_to(g, sa), sum_to(g, sb)};  // ∂(a+b)/∂a = ∂(a+b)/∂b = 1
+  });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor y = binary(a, b, "sub", [](auto x, auto z) { return x - z; });
+  return record("sub", y, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+    return Grads{sum_to(g, sa), sum_to(neg(g), sb)};
+  });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor y = binary(a, b, "mul", [](auto x, auto z) { return x * z; });
+  return record("mul", y, {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
+    return Grads{sum_to(g * b, a.shape()), sum_to(g * a, b.shape())};  // ∂(ab)/∂a = b, ∂(ab)/∂b = a
+  });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor y = binary(a, b, "div", [](auto x, auto z) { return x / z; });
+  return record("div", y, {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
+    const Tensor gb = neg(g * a / (b * b));  // ∂(a/b)/∂b = −a/b²
+    return Grads{sum_to(g / b, a.shape()), sum_to(gb, b.shape())};
+  });
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  Tensor y = binary(a, b, "pow", [](auto x, auto z) { return std::pow(x, z); });
+  return record("pow", y, {a, b},
+                [a = a.detach(), b = b.detach(), y = y.detach(), need_b = b.requires_grad()](const Tensor& g) {
+                  // ∂(a^b)/∂a = b·a^(b−1); ∂(a^b)/∂b = a^b·log a (only formed when b needs it: log a < 0 is NaN)
+                  return Grads{sum_to(g * b * pow(a, b - 1.0), a.shape()),
+                               need_b ? sum_to(g * y * log(a), b.shape()) : Tensor()};
+                });
+}
+
+// ---- with a scalar ----
+
+Tensor add(const Tensor& a, double s) {
+  Tensor y = unary(a, "add", [s](auto x) { return x + static_cast<decltype(x)>(s); });
+  return record("add_scalar", y, {a}, [](const Tensor& g) { return Grads{g}; });
+}
+
+Tensor mul(const Tensor& a, double s) {
+  Tensor y = unary(a, "mul", [s](auto x) { return x * static_cast<decltype(x)>(s); });
+  return record("mul_scalar", y, {a}, [s](const Tensor& g) { return Grads{mul(g, s)}; });
+}
+
+Tensor pow(const Tensor& a, double e) {
+  Tensor y = unary(a, "pow", [e](auto x) { return std::pow(x, static_cast<decltype(x)>(e)); });
+  return record("pow_scalar", y, {a}, [a = a.detach(), e](const Tensor& g) {
+    return Grads{chain(g, a, "pow", [e](auto x) {  // d(x^e)/dx = e·x^(e−1)
+      using T = decltype(x);
+      return static_cast<T>(e) * std::pow(x, static_cast<T>(e - 1.0));
+    })};
+  });
+}
+
+Tensor rsub(double s, const Tensor& b) {
+  Tensor y = unary(b, "rsub", [s](auto x) { return static_cast<decltype(x)>(s) - x; });
+  return record("rsub", y, {b}, [](const Tensor& g) { return Grads{neg(g)}; });
+}
+
+Tensor rdiv(double s, const Tensor& b) {
+  Tensor y = unary(b, "rdiv", [s](auto x) { return static_cast<decltype(x)>(s) / x; });
+  return record("rdiv", y, {b}, [b = b.detach(), s](const Tensor& g) {
+    return Grads{chain(g, b, "rdiv", [s](auto x) { return -static_cast<decltype(x)>(s) / (x * x); })};
+  });
+}
+
+// ---- unary ----
+
+Tensor neg(const Tensor& x) {
+  Tensor y = unary(x, "neg", [](auto v) { return -v; });
+  return record("neg", y, {x}, [](const Tensor& g) { return Grads{neg(g)}; });
+}
+
+Tensor exp(const Tensor& x) {
+  Tensor y = unary(x, "exp", [](auto v) { return std::exp(v); });
+  return record("exp", y, {x}, [y = y.detach()](const Tensor& g) { return Grads{g * y}; });  // (eˣ)' = eˣ
+}
+
+Tensor log(const Tensor& x) {
+  Tensor y = unary(x, "log", [](auto v) { return std::log(v); });
+  return record("log", y, {x}, [x = x.detach()](const Tensor& g) { return Grads{g / x}; });  // (ln x)' = 1/x
+}
+
+Tensor sqrt(const Tensor& x) {
+  Tensor y = unary(x, "sqrt", [](auto v) { return std::sqrt(v); });
+  return record("sqrt", y, {x}, [y = y.detach()](const Tensor& g) {
+    return Grads{chain(g, y, "sqrt", [](auto s) { return static_cast<decltype(s)>(0.5) / s; })};  // 1/(2√x)
+  });
+}
+
+Tensor rsqrt(const Tensor& x) {
+  Tensor y = unary(x, "rsqrt", [](auto v) { return static_cast<decltype(v)>(1) / std::sqrt(v); });
+  return record("rsqrt", y, {x}, [y = y.detach()](const Tensor& g) {
+    return Grads{chain(g, y, "rsqrt", [](auto r) { return static_cast<decltype(r)>(-0.5) * r * r * r; })};  // −x^(−3/2)/2
+  });
+}
+
+Tensor tanh(const Tensor& x) {
+  Tensor y = unary(x, "tanh", [](auto v) { return std::tanh(v); });
+  return record("tanh", y, {x}, [y = y.detach()](const Tensor& g) {
+    return Grads{chain(g, y, "tanh", [](auto t) { return 1 - t * t; })};  // 1 − tanh²
+  });
+}
+
+Tensor relu(const Tensor& x) {
+  Tensor y = unary(x, "relu", [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  return record("relu", y, {x}, [y = y.detach()](const Tensor& g) {
+    return Grads{chain(g, y, "relu", [](auto t) { return t > 0 ? decltype(t)(1) : decltype(t)(0); })};
+  });
+}
+
+Tensor sigmoid(const Tensor& x) {
+  Tensor y = unary(x, "sigmoid", [](auto v) {
+    using T = decltype(v);  // stable for large |v|: never exponentiates a positive number
+    return v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
+  });
+  return record("sigmoid", y, {x}, [y = y.detach()](const Tensor& g) {
+    return Grads{chain(g, y, "sigmoid", [](auto s) { return s * (1 - s); })};  // σ(1 − σ)
+  });
+}
+
+Tensor abs(const Tensor& x) {
+  Tensor y = unary(x, "abs", [](auto v) { return std::abs(v); });
+  return record("abs", y, {x}, [x = x.detach()](const Tensor& g) {
+    return Grads{chain(g, x, "abs", [](auto v) { using T = decltype(v); return v > 0 ? T(1) : v < 0 ? T(-1) : T(0); })};
+  });
+}
+
+// ---- operators ----
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator-(const Tensor& x) { return neg(x); }
+Tensor operator+(const Tensor& a, double b) { return add(a, b); }
+Tensor operator+(double a, const Tensor& b) { return add(b, a); }
+Tensor operator-(const Tensor& a, double b) { return add(a, -b); }
+Tensor operator-(double a, const Tensor& b) { return rsub(a, b); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, b); }
+Tensor operator*(double a, const Tensor& b) { return mul(b, a); }
+Tensor operator/(const Tensor& a, double b) { return mul(a, 1.0 / b); }
+Tensor operator/(double a, const Tensor& b) { return rdiv(a, b); }
+
+}  // namespace rg

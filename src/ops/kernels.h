@@ -1,0 +1,116 @@
+// Internal kernel templates: elementwise maps (flat, and broadcasting), the (outer, n, inner) view
+// of a dimension, and argument checks. Everything here works on contiguous buffers.
+#pragma once
+#include <string>
+
+#include "../parallel.h"
+#include "regrad/tensor/tensor.h"
+
+namespace rg::detail {
+
+inline void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.dtype() != b.dtype())
+    throw std::invalid_argument(std::string(op) + ": dtype mismatch, " + to_string(a.dtype()) + " " +
+                                to_string(a.shape()) + " vs " + to_string(b.dtype()) + " " + to_string(b.shape()));
+}
+
+// out[i] = f(x[i])
+template <typename T, typename F>
+Tensor map(const Tensor& x, F f) {
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  const T* px = x.data<T>();
+  T* po = out.data<T>();
+  parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) po[i] = f(px[i]);
+  });
+  return out;
+}
+
+// out[i] = f(a[i], b[i]) for equal shapes.
+template <typename T, typename F>
+Tensor zip(const Tensor& a, const Tensor& b, F f) {
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  const T *pa = a.data<T>(), *pb = b.data<T>();
+  T* po = out.data<T>();
+  parallel_for(a.numel(), kGrain, [&](int64_t s, int64_t e) {
+#pragma omp simd
+    for (int64_t i = s; i < e; ++i) po[i] = f(pa[i], pb[i]);
+  });
+  return out;
+}
+
+// Strides of `s` aligned to an `ndim`-d broadcast result: 0 along broadcast (size-1 or missing) dims.
+inline std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& out) {
+  std::vector<int64_t> st(out.size(), 0);
+  const auto cs = contiguous_strides(s);
+  const std::size_t lead = out.size() - s.size();
+  for (std::size_t i = 0; i < s.size(); ++i) st[lead + i] = s[i] == 1 ? 0 : cs[i];
+  return st;
+}
+
+// Offset into a broadcast operand of the first element of output row `row` (rows run over all
+// dims but the last).
+inline int64_t row_offset(int64_t row, const Shape& out, const std::vector<int64_t>& strides) {
+  int64_t off = 0;
+  for (int64_t d = static_cast<int64_t>(out.size()) - 2; d >= 0; --d) {
+    off += (row % out[d]) * strides[d];
+    row /= out[d];
+  }
+  return off;
+}
+
+// out = f(a, b) with broadcasting. Fast paths for equal shapes and a one-element operand.
+template <typename T, typename F>
+Tensor broadcast_zip(const Tensor& a, const Tensor& b, const Shape& out_shape, F f) {
+  if (a.shape() == out_shape && b.shape() == out_shape) return zip<T>(a, b, f);
+  Tensor out = Tensor::empty(out_shape, a.dtype());
+  const T *pa = a.data<T>(), *pb = b.data<T>();
+  T* po = out.data<T>();
+  const int64_t n = out.numel();
+  if (b.numel() == 1 && a.shape() == out_shape) {
+    const T vb = pb[0];
+    parallel_for(n, kGrain, [&](int64_t s, int64_t e) {
+#pragma omp simd
+      for (int64_t i = s; i < e; ++i) po[i] = f(pa[i], vb);
+    });
+    return out;
+  }
+  if (a.numel() == 1 && b.shape() == out_shape) {
+    const T va = pa[0];
+    parallel_for(n, kGrain, [&](int64_t s, int64_t e) {
+#pragma omp simd
+      for (int64_t i = s; i < e; ++i) po[i] = f(va, pb[i]);
+    });
+    return out;
+  }
+  if (n == 0) return out;
+  const auto sa = broadcast_strides(a.shape(), out_shape), sb = broadcast_strides(b.shape(), out_shape);
+  const int64_t inner = out_shape.back(), rows = n / inner;
+  const int64_t ia = sa.back(), ib = sb.back();
+  parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t s, int64_t e) {
+    for (int64_t r = s; r < e; ++r) {
+      const T* ra = pa + row_offset(r, out_shape, sa);
+      const T* rb = pb + row_offset(r, out_shape, sb);
+      T* ro = po + r * inner;
+      for (int64_t i = 0; i < inner; ++i) ro[i] = f(ra[i * ia], rb[i * ib]);
+    }
+  });
+  return out;
+}
+
+// A dimension seen as (outer, n, inner): element (o, k, i) sits at (o·n + k)·inner + i.
+struct DimView {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+inline DimView dim_view(const Shape& s, int64_t dim) {
+  DimView v;
+  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
+    if (d < dim) v.outer *= s[d];
+    else if (d == dim) v.n = s[d];
+    else v.inner *= s[d];
+  }
+  return v;
+}
+
+}  // namespace rg::detail

@@ -1,0 +1,82 @@
+// matmul through OpenBLAS. The 2-D and batched products call GEMM directly; every other case of
+// torch.matmul is reduced to them with reshape/expand, whose backward passes come for free.
+#include "regrad/ops/linalg.h"
+
+#include <cblas.h>
+
+#include "kernels.h"
+#include "regrad/autograd/autograd.h"
+#include "regrad/ops/reduce.h"
+#include "regrad/ops/shape_ops.h"
+
+namespace rg {
+
+// C (M×N) = op(A)·op(B), row-major; op(X) = Xᵀ when the flag is set.
+static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A,
+              ta ? M : K, B, tb ? K : N, 0.0f, C, N);
+}
+static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, const double* B, double* C) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0, A,
+              ta ? M : K, B, tb ? K : N, 0.0, C, N);
+}
+
+// (B, M, K)·(B, K, N) → (B, M, N), or 2-D when both are 2-D.
+static Tensor bmm(const Tensor& a, const Tensor& b) {
+  const int64_t nb = a.dim() == 3 ? a.shape()[0] : 1;
+  const int64_t M = a.shape()[a.dim() - 2], K = a.shape()[a.dim() - 1], N = b.shape()[b.dim() - 1];
+  Shape shape = a.dim() == 3 ? Shape{nb, M, N} : Shape{M, N};
+  Tensor y = Tensor::empty(shape, a.dtype());
+  dispatch_float(a.dtype(), "matmul", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (int64_t i = 0; i < nb; ++i)
+      gemm(false, false, M, N, K, a.data<T>() + i * M * K, b.data<T>() + i * K * N, y.data<T>() + i * M * N);
+  });
+  return record("matmul", y, {a, b}, [a, b, nb, M, N, K](const Tensor& g) {
+    // C = A·B  ⇒  dA = dC·Bᵀ (M×K), dB = Aᵀ·dC (K×N), per batch entry.
+    Tensor ga, gb;
+    if (a.requires_grad()) ga = Tensor::empty(a.shape(), a.dtype());
+    if (b.requires_grad()) gb = Tensor::empty(b.shape(), b.dtype());
+    dispatch_float(g.dtype(), "matmul", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      for (int64_t i = 0; i < nb; ++i) {
+        const T* pg = g.data<T>() + i * M * N;
+        if (ga.defined()) gemm(false, true, M, K, N, pg, b.data<T>() + i * K * N, ga.data<T>() + i * M * K);
+        if (gb.defined()) gemm(true, false, K, N, M, a.data<T>() + i * M * K, pg, gb.data<T>() + i * K * N);
+      }
+    });
+    return Grads{ga, gb};
+  });
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  detail::check_same_dtype(a, b, "matmul");
+  if (a.dim() == 0 || b.dim() == 0 || (a.dim() == 1 && b.dim() == 1))
+    throw std::invalid_argument("matmul: need at least one operand with 2 or more dims, got shapes " +
+                                to_string(a.shape()) + " and " + to_string(b.shape()));
+  if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+  const int64_t K = a.shape().back();
+  if (b.shape()[b.dim() - 2] != K)
+    throw std::invalid_argument("matmul: shapes " + to_string(a.shape()) + " and " + to_string(b.shape()) +
+                                " cannot be multiplied (" + std::to_string(K) + " != " +
+                                std::to_string(b.shape()[b.dim() - 2]) + ")");
+  const int64_t M = a.shape()[a.dim() - 2], N = b.shape().back();
+  if (a.dim() == 2 && b.dim() == 2) return bmm(a, b);
+  if (b.dim() == 2) {  // (..., M, K)·(K, N): one GEMM over all rows
+    Shape out(a.shape().begin(), a.shape().end() - 1);
+    out.push_back(N);
+    return reshape(bmm(reshape(a, {-1, K}), b), out);
+  }
+  // Broadcast the batch dims, flatten them, and run one GEMM per batch entry.
+  const Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+  Shape batch = broadcast_shapes(ba, bb, "matmul");
+  Shape sa = batch, sb = batch, out = batch;
+  sa.insert(sa.end(), {M, K});
+  sb.insert(sb.end(), {K, N});
+  out.insert(out.end(), {M, N});
+  const int64_t nb = numel(batch);
+  return reshape(bmm(reshape(expand(a, sa), {nb, M, K}), reshape(expand(b, sb), {nb, K, N})), out);
+}
+
+}  // namespace rg

@@ -1,0 +1,308 @@
+#include "regrad/tensor/tensor.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <malloc.h>
+#include <cstring>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include "../parallel.h"
+#include "regrad/autograd/autograd.h"
+#include "regrad/ops/elementwise.h"
+#include "regrad/ops/linalg.h"
+#include "regrad/ops/reduce.h"
+#include "regrad/ops/shape_ops.h"
+
+namespace rg {
+
+// glibc serves blocks above 128 KiB by mmap and unmaps them on free, so every fresh activation
+// would fault its pages in again (a 16 MiB tensor: ~4000 page faults, several ms). Keeping large
+// blocks on the heap and not trimming it lets the next same-sized tensor reuse warm pages.
+static void keep_freed_memory() {
+  static const bool done = [] {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    return true;
+  }();
+  (void)done;
+}
+
+Storage::Storage(std::size_t n) : nbytes(n) {
+  keep_freed_memory();
+  const std::size_t rounded = (n + 63) / 64 * 64;
+  data = std::aligned_alloc(64, rounded ? rounded : 64);
+  if (!data) throw std::bad_alloc();
+}
+Storage::~Storage() { std::free(data); }
+
+Tensor Tensor::empty(const Shape& shape, DType dtype) {
+  for (int64_t d : shape)
+    if (d < 0) throw std::invalid_argument("empty: negative size in shape " + to_string(shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape;
+  impl->dtype = dtype;
+  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(rg::numel(shape)) * element_size(dtype));
+  return Tensor(std::move(impl));
+}
+
+TensorImpl& Tensor::impl() const {
+  if (!impl_) throw std::logic_error("use of an undefined Tensor");
+  return *impl_;
+}
+
+int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
+
+void* Tensor::raw_data() const {
+  return static_cast<char*>(impl().storage->data) + impl().offset * static_cast<int64_t>(element_size(dtype()));
+}
+
+template <typename T> T* Tensor::data() {
+  if (dtype() != dtype_of<T>::value)
+    throw std::invalid_argument("data<" + to_string(dtype_of<T>::value) + ">() on a " + to_string(dtype()) + " tensor");
+  return static_cast<T*>(raw_data());
+}
+template <typename T> const T* Tensor::data() const { return const_cast<Tensor*>(this)->data<T>(); }
+template float* Tensor::data<float>();
+template double* Tensor::data<double>();
+template int64_t* Tensor::data<int64_t>();
+template const float* Tensor::data<float>() const;
+template const double* Tensor::data<double>() const;
+template const int64_t* Tensor::data<int64_t>() const;
+
+static int64_t flat_index(const Tensor& t, const std::vector<int64_t>& index) {
+  if (static_cast<int64_t>(index.size()) != t.dim())
+    throw std::invalid_argument("at: index " + to_string(Shape(index)) + " has " + std::to_string(index.size()) +
+                                " entries for a tensor of shape " + to_string(t.shape()));
+  int64_t flat = 0;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    int64_t i = index[d] < 0 ? index[d] + t.shape()[d] : index[d];
+    if (i < 0 || i >= t.shape()[d])
+      throw std::out_of_range("at: index " + to_string(Shape(index)) + " out of range for shape " + to_string(t.shape()));
+    flat = flat * t.shape()[d] + i;
+  }
+  return flat;
+}
+
+double Tensor::at(const std::vector<int64_t>& index) const {
+  const int64_t i = flat_index(*this, index);
+  return dispatch_all(dtype(), [&](auto tag) { return static_cast<double>(data<typename decltype(tag)::type>()[i]); });
+}
+
+void Tensor::set(const std::vector<int64_t>& index, double value) {
+  const int64_t i = flat_index(*this, index);
+  dispatch_all(dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    data<T>()[i] = static_cast<T>(value);
+  });
+}
+
+double Tensor::item() const {
+  if (numel() != 1)
+    throw std::invalid_argument("item: tensor of shape " + to_string(shape()) + " has " + std::to_string(numel()) +
+                                " elements, expected 1");
+  return dispatch_all(dtype(), [&](auto tag) { return static_cast<double>(data<typename decltype(tag)::type>()[0]); });
+}
+
+std::vector<double> Tensor::tolist() const {
+  std::vector<double> out(static_cast<std::size_t>(numel()));
+  dispatch_all(dtype(), [&](auto tag) {
+    const auto* p = data<typename decltype(tag)::type>();
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
+  });
+  return out;
+}
+
+// ---- autograd accessors ----
+
+Tensor& Tensor::requires_grad_(bool on) {
+  if (on && !is_floating(dtype())) throw std::invalid_argument("requires_grad_: only float tensors can require grad");
+  if (!on && !is_leaf()) throw std::invalid_argument("requires_grad_(false) on a non-leaf tensor; use detach()");
+  impl().requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
+void Tensor::zero_grad() { impl().grad.reset(); }
+
+Tensor& Tensor::retain_grad() {
+  if (!requires_grad()) throw std::invalid_argument("retain_grad on a tensor that does not require grad");
+  impl().retains_grad = true;
+  return *this;
+}
+
+Tensor Tensor::detach() const {
+  auto impl2 = std::make_shared<TensorImpl>();
+  impl2->storage = impl().storage;
+  impl2->offset = impl().offset;
+  impl2->shape = impl().shape;
+  impl2->dtype = impl().dtype;
+  return Tensor(std::move(impl2));
+}
+
+// ---- conversions ----
+
+Tensor Tensor::to(DType target) const {
+  if (target == dtype()) return *this;
+  Tensor out = Tensor::empty(shape(), target);
+  out.copy_(detach());
+  if (is_floating(dtype()) && is_floating(target)) {
+    const DType source = dtype();
+    return record("to", out, {*this}, [source](const Tensor& g) { return Grads{g.to(source)}; });
+  }
+  return out;
+}
+
+Tensor Tensor::clone() const {
+  Tensor out = Tensor::empty(shape(), dtype());
+  std::memcpy(out.raw_data(), raw_data(), static_cast<std::size_t>(numel()) * element_size(dtype()));
+  return record("clone", out, {*this}, [](const Tensor& g) { return Grads{g}; });
+}
+
+// ---- in-place ----
+
+static void check_inplace(const Tensor& t, const char* op) {
+  if (grad_enabled() && t.requires_grad())
+    throw std::invalid_argument(std::string(op) +
+                                ": in-place change of a tensor that requires grad (use NoGradGuard for updates)");
+}
+
+Tensor& Tensor::fill_(double value) {
+  check_inplace(*this, "fill_");
+  dispatch_all(dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* p = data<T>();
+    const T v = static_cast<T>(value);
+    detail::parallel_for(numel(), detail::kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) p[i] = v;
+    });
+  });
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_inplace(*this, "copy_");
+  if (src.shape() != shape())
+    throw std::invalid_argument("copy_: source shape " + to_string(src.shape()) + " differs from destination shape " +
+                                to_string(shape()));
+  dispatch_all(dtype(), [&](auto dst_tag) {
+    using D = typename decltype(dst_tag)::type;
+    dispatch_all(src.dtype(), [&](auto src_tag) {
+      using S = typename decltype(src_tag)::type;
+      D* d = data<D>();
+      const S* s = src.data<S>();
+      detail::parallel_for(numel(), detail::kGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) d[i] = static_cast<D>(s[i]);
+      });
+    });
+  });
+  return *this;
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_inplace(*this, "add_");
+  if (other.shape() != shape() || other.dtype() != dtype())
+    throw std::invalid_argument("add_: shapes/dtypes " + to_string(shape()) + " " + to_string(dtype()) + " and " +
+                                to_string(other.shape()) + " " + to_string(other.dtype()) + " differ");
+  dispatch_float(dtype(), "add_", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* d = data<T>();
+    const T* s = other.data<T>();
+    const T a = static_cast<T>(alpha);
+    detail::parallel_for(numel(), detail::kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) d[i] += a * s[i];
+    });
+  });
+  return *this;
+}
+
+Tensor& Tensor::mul_(double factor) {
+  check_inplace(*this, "mul_");
+  dispatch_float(dtype(), "mul_", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* d = data<T>();
+    const T f = static_cast<T>(factor);
+    detail::parallel_for(numel(), detail::kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) d[i] *= f;
+    });
+  });
+  return *this;
+}
+
+// ---- method forms ----
+
+Tensor Tensor::reshape(const Shape& s) const { return rg::reshape(*this, s); }
+Tensor Tensor::transpose(int64_t d0, int64_t d1) const { return rg::transpose(*this, d0, d1); }
+Tensor Tensor::permute(const std::vector<int64_t>& dims) const { return rg::permute(*this, dims); }
+Tensor Tensor::sum() const { return rg::sum(*this); }
+Tensor Tensor::sum(const std::vector<int64_t>& dims, bool keepdim) const { return rg::sum(*this, dims, keepdim); }
+Tensor Tensor::mean() const { return rg::mean(*this); }
+Tensor Tensor::mean(const std::vector<int64_t>& dims, bool keepdim) const { return rg::mean(*this, dims, keepdim); }
+Tensor Tensor::exp() const { return rg::exp(*this); }
+Tensor Tensor::log() const { return rg::log(*this); }
+Tensor Tensor::tanh() const { return rg::tanh(*this); }
+Tensor Tensor::relu() const { return rg::relu(*this); }
+Tensor Tensor::sqrt() const { return rg::sqrt(*this); }
+Tensor Tensor::pow(double e) const { return rg::pow(*this, e); }
+Tensor Tensor::matmul(const Tensor& o) const { return rg::matmul(*this, o); }
+
+// ---- printing, in PyTorch's manner ----
+
+static void print_values(std::ostream& os, const Tensor& t, const std::vector<double>& v, int64_t dim, int64_t& pos,
+                         int indent) {
+  const int64_t n = t.shape()[dim];
+  const bool last = dim == t.dim() - 1;
+  const int64_t stride = numel(Shape(t.shape().begin() + dim + 1, t.shape().end()));
+  const int64_t edge = 3;  // summarise long dimensions as first 3, …, last 3
+  const bool summarise = n > 2 * edge + 1 && t.numel() > 1000;
+  os << '[';
+  for (int64_t i = 0; i < n; ++i) {
+    if (summarise && i == edge) {
+      os << (last ? "..., " : "...,\n" + std::string(indent + 1, ' '));
+      pos += (n - 2 * edge) * stride;
+      i = n - edge - 1;
+      continue;
+    }
+    if (last) {
+      if (t.dtype() == DType::Int64)
+        os << static_cast<int64_t>(v[pos]);
+      else
+        os << std::setprecision(4) << std::fixed << v[pos];
+      ++pos;
+    } else {
+      print_values(os, t, v, dim + 1, pos, indent + 1);
+    }
+    if (i + 1 < n) os << (last ? ", " : ",\n" + std::string(indent + 1, ' '));
+  }
+  os << ']';
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  if (!t.defined()) return os << "tensor(undefined)";
+  std::ostringstream s;
+  s << "tensor(";
+  const std::vector<double> v = t.tolist();
+  int64_t pos = 0;
+  if (t.dim() == 0) {
+    if (t.dtype() == DType::Int64)
+      s << static_cast<int64_t>(v[0]);
+    else
+      s << std::setprecision(4) << std::fixed << v[0];
+  } else {
+    print_values(s, t, v, 0, pos, 7);
+  }
+  if (t.dtype() != DType::Float32) s << ", dtype=" << to_string(t.dtype());
+  if (t.grad_fn()) s << ", grad_fn=<" << t.grad_fn()->name << ">";
+  else if (t.requires_grad()) s << ", requires_grad=True";
+  s << ')';
+  return os << s.str();
+}
+
+std::string to_string(const Tensor& t) {
+  std::ostringstream s;
+  s << t;
+  return s.str();
+}
+
+}  // namespace rg

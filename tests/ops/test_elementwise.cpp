@@ -1,0 +1,62 @@
+#include <cmath>
+
+#include "../test_util.h"
+
+using namespace rg;
+using rg::test::check_values;
+using rg::test::contains;
+using rg::test::invalid_argument_message;
+
+TEST_CASE("elementwise values match closed forms") {
+  const Tensor x = tensor({-2, -0.5, 0, 0.5, 2}, DType::Float64);
+  check_values(exp(x), {std::exp(-2), std::exp(-0.5), 1, std::exp(0.5), std::exp(2)}, 1e-15);
+  check_values(tanh(x), {std::tanh(-2), std::tanh(-0.5), 0, std::tanh(0.5), std::tanh(2)}, 1e-15);
+  check_values(relu(x), {0, 0, 0, 0.5, 2}, 0);
+  check_values(sigmoid(x), {1 / (1 + std::exp(2)), 1 / (1 + std::exp(0.5)), 0.5, 1 / (1 + std::exp(-0.5)), 1 / (1 + std::exp(-2))}, 1e-15);
+  check_values(abs(x), {2, 0.5, 0, 0.5, 2}, 0);
+  check_values(-x, {2, 0.5, 0, -0.5, -2}, 0);
+  const Tensor p = tensor({0.25, 1, 4}, DType::Float64);
+  check_values(sqrt(p), {0.5, 1, 2}, 0);
+  check_values(rsqrt(p), {2, 1, 0.5}, 0);
+  check_values(log(p), {std::log(0.25), 0, std::log(4)}, 1e-15);
+  check_values(pow(p, 2.0), {0.0625, 1, 16}, 0);
+  check_values(pow(p, tensor({0.5, 3, -1}, DType::Float64)), {0.5, 1, 0.25}, 1e-15);
+  check_values(1.0 / p, {4, 1, 0.25}, 0);
+  check_values(1.0 - p, {0.75, 0, -3}, 0);
+}
+
+TEST_CASE("sigmoid saturates without overflow") {
+  const Tensor s = sigmoid(tensor({-1000, 1000}));
+  check_values(s, {0, 1}, 0);
+}
+
+TEST_CASE("broadcasting follows NumPy's rule") {
+  const Tensor col = tensor({1, 2, 3}, {3, 1}), row = tensor({10, 20}, {2});
+  const Tensor s = col + row;
+  CHECK(s.shape() == Shape{3, 2});
+  check_values(s, {11, 21, 12, 22, 13, 23}, 0);
+  const Tensor b = tensor({1, 2, 3, 4, 5, 6}, {2, 1, 3}) * tensor({1, 10}, {2, 1});
+  CHECK(b.shape() == Shape{2, 2, 3});
+  check_values(b, {1, 2, 3, 10, 20, 30, 4, 5, 6, 40, 50, 60}, 0);
+  check_values(scalar_tensor(2) * tensor({1, 2}), {2, 4}, 0);
+}
+
+TEST_CASE("broadcast gradients sum over the broadcast dimensions") {
+  Tensor a = tensor({1, 2, 3}, {3, 1}, DType::Float64), b = tensor({10, 20}, {2}, DType::Float64);
+  a.requires_grad_();
+  b.requires_grad_();
+  (a * b).sum().backward();
+  check_values(a.grad(), {30, 30, 30}, 0);  // Σ_j b_j
+  check_values(b.grad(), {6, 6}, 0);        // Σ_i a_i
+  CHECK(a.grad().shape() == Shape{3, 1});
+}
+
+TEST_CASE("shape mismatch throws std::invalid_argument naming both shapes") {
+  const std::string msg = invalid_argument_message([] { add(zeros({2, 3}), zeros({4})); });
+  CHECK(contains(msg, "add"));
+  CHECK(contains(msg, "[2, 3]"));
+  CHECK(contains(msg, "[4]"));
+  CHECK(contains(invalid_argument_message([] { mul(zeros({3, 2}), zeros({2, 3})); }), "[3, 2] and [2, 3]"));
+  CHECK(contains(invalid_argument_message([] { add(zeros({2}), zeros({2}, DType::Float64)); }), "float32 [2] vs float64 [2]"));
+  CHECK(contains(invalid_argument_message([] { exp(tensor_i64({1})); }), "exp: expected a floating-point tensor"));
+}

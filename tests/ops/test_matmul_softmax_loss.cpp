@@ -1,0 +1,77 @@
+#include <cmath>
+
+#include "../test_util.h"
+
+using namespace rg;
+using rg::test::check_values;
+using rg::test::contains;
+using rg::test::invalid_argument_message;
+
+// Naive triple loop, the reference for GEMM.
+static std::vector<double> naive_matmul(const Tensor& a, const Tensor& b) {
+  const int64_t M = a.shape()[0], K = a.shape()[1], N = b.shape()[1];
+  std::vector<double> out(M * N, 0.0);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j)
+      for (int64_t k = 0; k < K; ++k) out[i * N + j] += a.at({i, k}) * b.at({k, j});
+  return out;
+}
+
+TEST_CASE("matmul agrees with the naive product, in float and double") {
+  Generator gen(11);
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    const Tensor a = randn({7, 5}, gen, dt), b = randn({5, 3}, gen, dt);
+    check_values(matmul(a, b), naive_matmul(a, b), dt == DType::Float32 ? 1e-5 : 1e-13);
+  }
+  const Tensor a = randn({2, 4, 3}, gen, DType::Float64), b = randn({2, 3, 5}, gen, DType::Float64);
+  const Tensor c = matmul(a, b);
+  CHECK(c.shape() == Shape{2, 4, 5});
+  check_values(slice(c, 0, 1, 2).reshape({4, 5}),
+               naive_matmul(slice(a, 0, 1, 2).reshape({4, 3}), slice(b, 0, 1, 2).reshape({3, 5})), 1e-13);
+  CHECK(matmul(randn({3}, gen), randn({3, 2}, gen)).shape() == Shape{2});
+  CHECK(matmul(randn({2, 3}, gen), randn({3}, gen)).shape() == Shape{2});
+}
+
+TEST_CASE("matmul shape mismatch names both shapes") {
+  const std::string msg = invalid_argument_message([] { matmul(zeros({2, 3}), zeros({4, 5})); });
+  CHECK(contains(msg, "[2, 3] and [4, 5]"));
+  CHECK(contains(msg, "3 != 4"));
+  CHECK(contains(invalid_argument_message([] { matmul(zeros({3}), zeros({3})); }), "at least one operand"));
+}
+
+TEST_CASE("softmax is stable for logits of ±1000 and sums to 1") {
+  const Tensor x = tensor({1000, 999, -1000, 1000}, {2, 2});
+  const Tensor s = softmax(x, 1);
+  const double e = 1 / (1 + std::exp(-1.0));
+  check_values(s, {e, 1 - e, 0, 1}, 1e-6);
+  const Tensor ls = log_softmax(x, 1);
+  check_values(ls, {std::log(e), std::log(1 - e), -2000, 0}, 1e-4);
+  for (double v : ls.tolist()) CHECK(std::isfinite(v));
+  Generator gen(2);
+  const Tensor r = softmax(randn({4, 6, 5}, gen, DType::Float64) * 50.0, 1);
+  check_values(sum(r, {1}), std::vector<double>(20, 1.0), 1e-12);
+}
+
+TEST_CASE("cross_entropy matches closed forms") {
+  // Uniform logits over K classes: loss = log K whatever the target.
+  check_values(cross_entropy(zeros({3, 10}, DType::Float64), tensor_i64({0, 4, 9})), {std::log(10.0)}, 1e-14);
+  // Two classes, logits (2, 0), target 0: loss = log(1 + e^{-2}).
+  const Tensor logits = tensor({2, 0}, {1, 2}, DType::Float64);
+  check_values(cross_entropy(logits, tensor_i64({0})), {std::log1p(std::exp(-2.0))}, 1e-14);
+  check_values(cross_entropy(tensor({2, 0, 0, 2}, {2, 2}, DType::Float64), tensor_i64({0, 0}), Reduction::None),
+               {std::log1p(std::exp(-2.0)), 2 + std::log1p(std::exp(-2.0))}, 1e-14);
+  // The gradient of the mean loss is (softmax − onehot)/N.
+  Tensor z = tensor({1, 2, 3, 0, 0, 0}, {2, 3}, DType::Float64);
+  z.requires_grad_();
+  cross_entropy(z, tensor_i64({2, 1})).backward();
+  const Tensor expected = (softmax(z.detach(), 1) - tensor({0, 0, 1, 0, 1, 0}, {2, 3}, DType::Float64)) / 2.0;
+  CHECK(cmp("dlogits", z.grad(), expected, 0, 1e-15).approximate);
+}
+
+TEST_CASE("cross_entropy rejects bad targets clearly") {
+  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), tensor_i64({0, 3})); }),
+                 "target 3 at position 1 is out of range for 3 classes"));
+  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), tensor_i64({0})); }), "[2, 3] and [1]"));
+  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), zeros({2})); }), "int64"));
+  CHECK(contains(invalid_argument_message([] { parse_reduction("avg"); }), "'avg'"));
+}

@@ -1,0 +1,34 @@
+// Shared helpers for the tests.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "regrad/regrad.h"
+
+namespace rg::test {
+
+// Checks every element of t against `expected` within `tol` (absolute).
+inline void check_values(const Tensor& t, const std::vector<double>& expected, double tol = 1e-6) {
+  const std::vector<double> v = t.tolist();
+  REQUIRE(v.size() == expected.size());
+  for (std::size_t i = 0; i < v.size(); ++i)
+    CHECK_MESSAGE(std::abs(v[i] - expected[i]) <= tol, "element ", i, ": ", v[i], " vs expected ", expected[i]);
+}
+
+// Runs f and returns the message of the std::invalid_argument it throws ("" if none).
+template <typename F>
+std::string invalid_argument_message(F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace rg::test
