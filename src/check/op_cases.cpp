@@ -2,6 +2,9 @@
 // broadcasting, keepdim, strided dims, batched). Inputs are float64 and seeded.
 #include "regrad/check/op_cases.h"
 
+#include "regrad/functional/cross_entropy.h"
+#include "regrad/functional/dropout.h"
+#include "regrad/functional/normalization.h"
 #include "regrad/ops/elementwise.h"
 #include "regrad/ops/index.h"
 #include "regrad/ops/linalg.h"
@@ -83,10 +86,50 @@ std::vector<OpCase> op_cases(uint64_t seed) {
   c.push_back({"log_softmax", "dim 1 of [2, 4, 3]", {normal({2, 4, 3})}, [](V x) { return log_softmax(x[0], 1); }});
   const Tensor targets = tensor_i64({2, 0, 4});
   c.push_back({"nll_loss", "mean", {normal({3, 5})}, [targets](V x) { return nll_loss(x[0], targets); }});
-  c.push_back({"cross_entropy", "mean", {normal({3, 5})}, [targets](V x) { return cross_entropy(x[0], targets); }});
-  c.push_back({"cross_entropy", "sum", {normal({3, 5})}, [targets](V x) { return cross_entropy(x[0], targets, Reduction::Sum); }});
-  c.push_back({"cross_entropy", "none", {normal({3, 5})}, [targets](V x) { return cross_entropy(x[0], targets, Reduction::None); }});
   c.push_back({"clone", "[2, 3]", {normal({2, 3})}, [](V x) { return x[0].clone() * x[0]; }});
+
+  // ---- fused layers with hand-derived backward (src/functional/) ----
+  const Tensor none;
+  auto bn_train = [none](V x) { return batch_norm(x[0], none, none, x[1], x[2], true); };
+  c.push_back({"batch_norm", "train (N, C) affine", {normal({6, 4}), normal({4}), normal({4})}, bn_train});
+  c.push_back({"batch_norm", "train (N, C, L) affine", {normal({3, 4, 5}), normal({4}), normal({4})}, bn_train});
+  c.push_back({"batch_norm", "train (N, C, H, W) affine", {normal({2, 3, 3, 4}), normal({3}), normal({3})}, bn_train});
+  c.push_back({"batch_norm", "train, no affine, eps 0.1", {normal({5, 3})},
+               [none](V x) { return batch_norm(x[0], none, none, none, none, true, 0.1, 0.1); }});
+  const Tensor rm = randn({4}, gen, f64), rv = rand({4}, gen, f64) + 0.5;
+  c.push_back({"batch_norm", "eval (N, C, L) affine", {normal({3, 4, 2}), normal({4}), normal({4})},
+               [rm, rv](V x) { return batch_norm(x[0], rm, rv, x[1], x[2], false); }});
+  c.push_back({"layer_norm", "[4, 6] over [6] affine", {normal({4, 6}), normal({6}), normal({6})},
+               [](V x) { return layer_norm(x[0], {6}, x[1], x[2]); }});
+  c.push_back({"layer_norm", "[2, 3, 4, 5] over [4, 5] affine", {normal({2, 3, 4, 5}), normal({4, 5}), normal({4, 5})},
+               [](V x) { return layer_norm(x[0], {4, 5}, x[1], x[2]); }});
+  c.push_back({"layer_norm", "no affine, eps 1e-3", {normal({3, 7})}, [none](V x) { return layer_norm(x[0], {7}, none, none, 1e-3); }});
+  c.push_back({"rms_norm", "[4, 6] over [6] weight", {normal({4, 6}), normal({6})},
+               [](V x) { return rms_norm(x[0], {6}, x[1], 1e-6); }});
+  c.push_back({"rms_norm", "[2, 3, 4] over [3, 4], no weight", {normal({2, 3, 4})},
+               [none](V x) { return rms_norm(x[0], {3, 4}, none); }});
+  c.push_back({"group_norm", "(2, 6, 5), 3 groups affine", {normal({2, 6, 5}), normal({6}), normal({6})},
+               [](V x) { return group_norm(x[0], 3, x[1], x[2]); }});
+  c.push_back({"group_norm", "(2, 4, 2, 3), 1 group (LayerNorm-like)", {normal({2, 4, 2, 3}), normal({4}), normal({4})},
+               [](V x) { return group_norm(x[0], 1, x[1], x[2]); }});
+  c.push_back({"group_norm", "(2, 4, 2, 3), 4 groups (InstanceNorm-like)", {normal({2, 4, 2, 3}), normal({4}), normal({4})},
+               [](V x) { return group_norm(x[0], 4, x[1], x[2]); }});
+  c.push_back({"group_norm", "(3, 4, 5), 2 groups, no affine", {normal({3, 4, 5})},
+               [none](V x) { return group_norm(x[0], 2, none, none); }});
+  const Tensor keep = bernoulli({4, 5}, 0.7, gen, f64);
+  c.push_back({"dropout", "given mask, p 0.3", {normal({4, 5})}, [keep](V x) { return dropout_with_mask(x[0], keep, 0.3); }});
+  c.push_back({"dropout", "seeded mask, p 0.5", {normal({3, 70})}, [](V x) {
+                 Generator g(9);  // the same mask on every evaluation
+                 return dropout(x[0], 0.5, true, g);
+               }});
+  const Tensor probs = softmax(randn({3, 5}, gen, f64), 1);
+  c.push_back({"cross_entropy", "mean", {normal({3, 5})}, [targets](V x) { return cross_entropy(x[0], targets); }});
+  c.push_back({"cross_entropy", "sum, label_smoothing 0.1", {normal({3, 5})},
+               [targets](V x) { return cross_entropy(x[0], targets, Reduction::Sum, 0.1); }});
+  c.push_back({"cross_entropy", "none, label_smoothing 0.2", {normal({3, 5})},
+               [targets](V x) { return cross_entropy(x[0], targets, Reduction::None, 0.2); }});
+  c.push_back({"cross_entropy", "soft targets, label_smoothing 0.1", {normal({3, 5})},
+               [probs](V x) { return cross_entropy(x[0], probs, Reduction::Mean, 0.1); }});
   return c;
 }
 

@@ -12,12 +12,12 @@ int run_gradcheck(uint64_t seed, const std::string& only) {
   const auto cases = rg::op_cases(seed);
   std::printf("Gradient check: analytic backward vs central differences in float64\n");
   std::printf("(eps 1e-6, pass when |analytic - numeric| <= 1e-5 + 1e-3*|numeric| everywhere; random upstream gradient)\n\n");
-  std::printf("%-14s %-38s %8s  %s\n", "op", "case", "elements", "result");
+  std::printf("%-14s %-44s %8s  %s\n", "op", "case", "elements", "result");
   int failed = 0, ran = 0;
   for (const auto& c : cases) {
     if (!only.empty() && c.op != only) continue;
     const rg::GradcheckResult r = rg::gradcheck(c.fn, c.inputs);
-    std::printf("%-14s %-38s %8lld  %s\n", c.op.c_str(), c.detail.c_str(), static_cast<long long>(r.checked),
+    std::printf("%-14s %-44s %8lld  %s\n", c.op.c_str(), c.detail.c_str(), static_cast<long long>(r.checked),
                 r.summary().c_str());
     failed += !r.ok;
     ++ran;

@@ -1,7 +1,6 @@
 #include "regrad/ops/loss.h"
 
 #include "regrad/autograd/autograd.h"
-#include "regrad/ops/softmax.h"
 #include "regrad/tensor/factory.h"
 
 namespace rg {
@@ -49,10 +48,6 @@ Tensor nll_loss(const Tensor& logp, const Tensor& target, Reduction reduction) {
     });
     return Grads{gx};
   });
-}
-
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction) {
-  return nll_loss(log_softmax(logits, 1), target, reduction);
 }
 
 }  // namespace rg

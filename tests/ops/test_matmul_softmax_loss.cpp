@@ -71,7 +71,8 @@ TEST_CASE("cross_entropy matches closed forms") {
 TEST_CASE("cross_entropy rejects bad targets clearly") {
   CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), tensor_i64({0, 3})); }),
                  "target 3 at position 1 is out of range for 3 classes"));
-  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), tensor_i64({0})); }), "[2, 3] and [1]"));
-  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), zeros({2})); }), "int64"));
+  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), tensor_i64({0})); }), "logits [2, 3] and target [1]"));
+  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), zeros({2})); }), "probabilities must have the logits' shape"));
+  CHECK(contains(invalid_argument_message([] { nll_loss(zeros({2, 3}), zeros({2})); }), "int64"));
   CHECK(contains(invalid_argument_message([] { parse_reduction("avg"); }), "'avg'"));
 }

@@ -1,4 +1,4 @@
-// Losses with integer class targets, as torch.nn.functional.
+// The negative log-likelihood loss with integer class targets, as torch.nn.functional.
 #pragma once
 #include <string>
 
@@ -10,8 +10,7 @@ enum class Reduction { None, Mean, Sum };
 Reduction parse_reduction(const std::string& name);  // "none" | "mean" | "sum"
 
 // −log_probs[i, target[i]] for log_probs (N, C) and int64 targets (N) in [0, C).
+// (cross_entropy, fused and with label smoothing, is in functional/cross_entropy.h.)
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction = Reduction::Mean);
-// nll_loss(log_softmax(logits, 1), target).
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction = Reduction::Mean);
 
 }  // namespace rg

@@ -1,0 +1,95 @@
+// The composed twins: each fused layer written with primitive autograd ops only, exactly as the
+// formulas read. Autograd derives their backward; tests compare it with the hand-derived kernels.
+#include "regrad/functional/composed.h"
+
+#include <limits>
+#include <numeric>
+
+#include "regrad/autograd/autograd.h"
+#include "regrad/ops/elementwise.h"
+#include "regrad/ops/reduce.h"
+#include "regrad/ops/shape_ops.h"
+#include "regrad/ops/softmax.h"
+#include "regrad/tensor/factory.h"
+
+namespace rg::composed {
+
+// Shape [1, C, 1, …] that broadcasts a per-channel vector against an (N, C, *) input.
+static Shape channel_shape(const Tensor& x) {
+  Shape s(x.dim(), 1);
+  s[1] = x.shape()[1];
+  return s;
+}
+
+static Tensor affine(Tensor y, const Tensor& weight, const Tensor& bias, const Shape& param_shape) {
+  if (weight.defined()) y = y * weight.reshape(param_shape);
+  if (bias.defined()) y = y + bias.reshape(param_shape);
+  return y;
+}
+
+Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight, const Tensor& bias,
+                  bool training, double momentum, double eps) {
+  std::vector<int64_t> dims{0};
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  const Shape cs = channel_shape(x);
+  Tensor mean, var;
+  if (training) {
+    mean = rg::mean(x, dims, true);
+    var = rg::var(x, dims, /*unbiased=*/false, true);
+    if (running_mean.defined()) {
+      NoGradGuard no_grad;
+      const double M = static_cast<double>(x.numel() / x.shape()[1]);
+      running_mean.copy_(running_mean * (1 - momentum) + mean.reshape({-1}) * momentum);
+      running_var.copy_(running_var * (1 - momentum) + var.reshape({-1}) * (momentum * M / (M - 1)));
+    }
+  } else {
+    mean = running_mean.reshape(cs);
+    var = running_var.reshape(cs);
+  }
+  return affine((x - mean) * rsqrt(var + eps), weight, bias, cs);
+}
+
+static std::vector<int64_t> trailing_dims(const Shape& normalized_shape) {
+  std::vector<int64_t> dims(normalized_shape.size());
+  std::iota(dims.begin(), dims.end(), -static_cast<int64_t>(normalized_shape.size()));
+  return dims;
+}
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps) {
+  const auto dims = trailing_dims(normalized_shape);
+  const Tensor xhat = (x - mean(x, dims, true)) * rsqrt(var(x, dims, false, true) + eps);
+  return affine(xhat, weight, bias, normalized_shape);
+}
+
+Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, std::optional<double> eps) {
+  const double e = eps ? *eps
+                       : x.dtype() == DType::Float32 ? std::numeric_limits<float>::epsilon()
+                                                     : std::numeric_limits<double>::epsilon();
+  const Tensor xhat = x * rsqrt(mean(x * x, trailing_dims(normalized_shape), true) + e);
+  return affine(xhat, weight, Tensor(), normalized_shape);
+}
+
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  const Tensor g = x.reshape({x.shape()[0], num_groups, -1});
+  const Tensor xhat = (g - mean(g, {2}, true)) * rsqrt(var(g, {2}, false, true) + eps);
+  return affine(xhat.reshape(x.shape()), weight, bias, channel_shape(x));
+}
+
+Tensor dropout_with_mask(const Tensor& x, const Tensor& mask, double p) {
+  return x * mask.to(x.dtype()) * (p < 1.0 ? 1.0 / (1.0 - p) : 0.0);
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction, double label_smoothing) {
+  const int64_t N = logits.shape()[0], K = logits.shape()[1];
+  Tensor t = target;
+  if (target.dtype() == DType::Int64) {  // one-hot
+    t = zeros({N, K}, logits.dtype());
+    for (int64_t i = 0; i < N; ++i) t.set({i, static_cast<int64_t>(target.at({i}))}, 1.0);
+  }
+  const Tensor q = t * (1.0 - label_smoothing) + label_smoothing / static_cast<double>(K);
+  const Tensor loss = -sum(q * log_softmax(logits, 1), {1});
+  if (reduction == Reduction::None) return loss;
+  return reduction == Reduction::Sum ? sum(loss) : mean(loss);
+}
+
+}  // namespace rg::composed
