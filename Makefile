@@ -11,6 +11,8 @@ ARCH     := $(if $(PORTABLE),-march=x86-64 -mtune=generic,-march=native)
 OPT      ?= -O3 $(ARCH)
 EXTRA    ?=
 FLAGS    := $(OPT) -g -std=c++20 -fopenmp -Wall -Wextra -Iinclude -MMD -MP $(EXTRA)
+# Tests find their data files (tests/reference/data) relative to the source tree.
+TEST_FLAGS := -DREGRAD_SOURCE_DIR=\"$(CURDIR)\"
 LDLIBS   := -lopenblas -lz -fopenmp $(EXTRA)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
@@ -38,6 +40,10 @@ deps: $(DEPS_STAMP)
 $(DEPS_STAMP): .ci/deps.sh
 	@bash .ci/deps.sh
 	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/obj/tests/%.o: tests/%.cpp | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(FLAGS) $(TEST_FLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.cpp | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -1,10 +1,14 @@
 // regrad: the command line. Subcommands:
-//   regrad gradcheck [--seed S] [--op NAME]   finite-difference check of every primitive op, as a table
+//   regrad gradcheck [--seed S] [--op NAME]   finite-difference check of every op, as a table
+//   regrad op NAME --x x.npy --grad-out g.npy --out DIR [...]   one fused layer forward + backward
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "regrad/check/op_cases.h"
+#include "regrad/check/op_runner.h"
+#include "regrad/tensor/npy.h"
 
 namespace {
 
@@ -30,6 +34,63 @@ int run_gradcheck(uint64_t seed, const std::string& only) {
   return failed ? 1 : 0;
 }
 
+struct OpOptions {
+  rg::OpRequest request;
+  std::map<std::string, std::string> files;  // input name → .npy path
+  std::string out;
+  double eps = 0, momentum = 0, p = 0, label_smoothing = 0;
+  uint64_t seed = 0;
+  int64_t groups = 0;
+};
+
+void add_op_command(CLI::App& app, OpOptions& o) {
+  auto* cmd = app.add_subcommand("op", std::string("Run one fused layer forward and backward on .npy arrays.\n"
+                                                   "Writes y.npy, dx.npy and, where the op has them, dweight.npy, "
+                                                   "dbias.npy, running_mean.npy, running_var.npy into --out, in x's dtype."));
+  cmd->add_option("name", o.request.op, std::string("the op: ") + rg::kOpNames)->required();
+  for (const char* name : {"x", "weight", "bias", "running-mean", "running-var", "target", "mask", "grad-out"}) {
+    std::string key = name;
+    std::replace(key.begin(), key.end(), '-', '_');
+    auto* opt = cmd->add_option(std::string("--") + name, o.files[key], std::string(name) + " as .npy")->check(CLI::ExistingFile);
+    if (key == "x" || key == "grad_out") opt->required();
+  }
+  cmd->add_option("--out", o.out, "output directory (created if missing)")->required();
+  cmd->add_flag("--eval", o.request.eval, "evaluation mode (batch_norm: running statistics; dropout: identity)");
+  cmd->add_option("--eps", o.eps, "epsilon added to the variance (default 1e-5; rms_norm: dtype's machine epsilon)");
+  cmd->add_option("--momentum", o.momentum, "batch_norm running-statistics momentum (default 0.1)");
+  cmd->add_option("--p", o.p, "dropout: drop probability");
+  cmd->add_option("--seed", o.seed, "dropout: seed of the mask when no --mask is given");
+  cmd->add_option("--groups", o.groups, "group_norm: number of groups");
+  cmd->add_option("--normalized-shape", o.request.normalized_shape, "layer_norm/rms_norm: trailing dims (default: last dim)")
+      ->expected(1, 8);
+  cmd->add_option("--label-smoothing", o.label_smoothing, "cross_entropy: label smoothing in [0, 1] (default 0)");
+  cmd->add_option("--reduction", o.request.reduction, "cross_entropy: mean | sum | none (default mean)");
+  cmd->callback([&o, cmd] {
+    auto set = [cmd](const char* flag, auto value, auto& field) {
+      if (cmd->count(flag)) field = value;
+    };
+    set("--eps", o.eps, o.request.eps);
+    set("--momentum", o.momentum, o.request.momentum);
+    set("--p", o.p, o.request.p);
+    set("--seed", o.seed, o.request.seed);
+    set("--groups", o.groups, o.request.groups);
+    set("--label-smoothing", o.label_smoothing, o.request.label_smoothing);
+  });
+}
+
+int run_op_command(OpOptions& o) {
+  for (const auto& [name, path] : o.files)
+    if (!path.empty()) o.request.inputs[name] = rg::load_npy(path);
+  const auto outputs = rg::run_op(o.request);
+  std::filesystem::create_directories(o.out);
+  for (const auto& [name, t] : outputs) {
+    const std::string path = (std::filesystem::path(o.out) / (name + ".npy")).string();
+    rg::save_npy(path, t);
+    std::printf("wrote %s %s %s\n", path.c_str(), rg::to_string(t.dtype()).c_str(), rg::to_string(t.shape()).c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,6 +101,8 @@ int main(int argc, char** argv) {
   auto* gc = app.add_subcommand("gradcheck", "Check every primitive op's backward against finite differences");
   gc->add_option("--seed", seed, "seed for the random inputs and upstream gradients")->capture_default_str();
   gc->add_option("--op", op, "check only this op (e.g. matmul)");
+  OpOptions op_options;
+  add_op_command(app, op_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -48,6 +111,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*gc) return run_gradcheck(seed, op);
+    if (op_options.request.op.size()) return run_op_command(op_options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "regrad: %s\n", e.what());
     return 2;

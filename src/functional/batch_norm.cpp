@@ -65,23 +65,24 @@ void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean,
   }
 }
 
-// y = γ·(x − μ)·rstd + β, computed as y = x·scale_c + shift_c.
+// y = γ·(x − μ)·rstd + β, computed as y = (x − μ_c)·scale_c + β_c. (Folding μ into the shift,
+// x·scale + (β − μ·scale), would cancel catastrophically in float when |μ| ≫ std.)
 template <typename T>
 void batch_norm_forward(T* y, const T* x, const double* mean, const double* rstd, const T* weight, const T* bias,
                         int64_t N, int64_t C, int64_t S) {
-  std::vector<T> scale(C), shift(C);
+  std::vector<T> mu(C), scale(C), shift(C);
   for (int64_t c = 0; c < C; ++c) {
-    const double a = rstd[c] * (weight ? weight[c] : 1.0);
-    scale[c] = static_cast<T>(a);
-    shift[c] = static_cast<T>((bias ? bias[c] : 0.0) - mean[c] * a);
+    mu[c] = static_cast<T>(mean[c]);
+    scale[c] = static_cast<T>(rstd[c] * (weight ? weight[c] : 1.0));
+    shift[c] = bias ? bias[c] : T(0);
   }
-  for_each_by_sample(N, C, S, [&](int64_t c, int64_t i) { y[i] = x[i] * scale[c] + shift[c]; });
+  for_each_by_sample(N, C, S, [&](int64_t c, int64_t i) { y[i] = (x[i] - mu[c]) * scale[c] + shift[c]; });
 }
 
 // Backward. Pass 1, per channel: dβ = Σdy, dγ = Σdy·x̂. Pass 2:
 //   training: dx = (γ·rstd/M)·(M·dy − Σdy − x̂·Σdy·x̂)
 //   eval:     dx = γ·rstd·dy            (running statistics are constants)
-// written as dx = k1·dy + k2·x + k3 with per-channel k's, so pass 2 is one fused multiply-add.
+// written as dx = k1·dy + k2·(x − μ) + k3 with per-channel k's, so pass 2 is a few multiply-adds.
 template <typename T>
 void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const double* mean, const double* rstd,
                          const T* weight, bool training, int64_t N, int64_t C, int64_t S) {
@@ -96,15 +97,15 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
   }
   if (!dx) return;
   const double M = static_cast<double>(N * S);
-  std::vector<T> k1(C), k2(C), k3(C);
+  std::vector<T> mu(C), k1(C), k2(C), k3(C);
   for (int64_t c = 0; c < C; ++c) {
     const double g = (weight ? weight[c] : 1.0) * rstd[c];  // γ·rstd
-    const double b2 = training ? -g * rstd[c] * sum_dy_xhat[c] / M : 0.0;  // −γ·rstd²·Σdy·x̂/M, times (x − μ)
+    mu[c] = static_cast<T>(mean[c]);
     k1[c] = static_cast<T>(g);
-    k2[c] = static_cast<T>(b2);
-    k3[c] = static_cast<T>(training ? -g * sum_dy[c] / M - b2 * mean[c] : 0.0);
+    k2[c] = static_cast<T>(training ? -g * rstd[c] * sum_dy_xhat[c] / M : 0.0);  // −γ·rstd²·Σ(dy·x̂)/M
+    k3[c] = static_cast<T>(training ? -g * sum_dy[c] / M : 0.0);                 // −γ·rstd·Σdy/M
   }
-  for_each_by_sample(N, C, S, [&](int64_t c, int64_t i) { dx[i] = k1[c] * dy[i] + k2[c] * x[i] + k3[c]; });
+  for_each_by_sample(N, C, S, [&](int64_t c, int64_t i) { dx[i] = k1[c] * dy[i] + k2[c] * (x[i] - mu[c]) + k3[c]; });
 }
 
 }  // namespace

@@ -29,14 +29,14 @@ void group_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* w
       const double rs = 1.0 / std::sqrt(v / static_cast<double>(M) + eps);
       mean[r] = m;
       rstd[r] = rs;
+      const T mu = static_cast<T>(m);
       for (int64_t j = 0; j < Cg; ++j) {
         const int64_t c = (r % G) * Cg + j;
-        const double a = rs * (weight ? weight[c] : 1.0);
-        const T scale = static_cast<T>(a), shift = static_cast<T>((bias ? bias[c] : 0.0) - m * a);
+        const T scale = static_cast<T>(rs * (weight ? weight[c] : 1.0)), shift = bias ? bias[c] : T(0);
         const T* xs = xr + j * S;
         T* ys = y + r * M + j * S;
 #pragma omp simd
-        for (int64_t s = 0; s < S; ++s) ys[s] = xs[s] * scale + shift;
+        for (int64_t s = 0; s < S; ++s) ys[s] = (xs[s] - mu) * scale + shift;
       }
     }
   });

@@ -1,0 +1,73 @@
+// PyTorch reference values (tests/reference/make_reference.py, Debian's python3-torch): every case
+// folder's inputs run through run_op, every output compared with PyTorch's.
+#include <filesystem>
+#include <fstream>
+
+#include "../test_util.h"
+#include "regrad/check/op_runner.h"
+
+using namespace rg;
+namespace fs = std::filesystem;
+
+// Tolerances by dtype: float32 results differ from PyTorch's by a few ulps of O(1) values
+// (summation order); float64 ones agree to rounding.
+static double tolerance(DType dt) { return dt == DType::Float32 ? 1e-5 : 1e-12; }
+
+static OpRequest load_case(const fs::path& dir) {
+  OpRequest r;
+  std::ifstream args(dir / "args.txt");
+  REQUIRE_MESSAGE(args, "missing ", (dir / "args.txt").string());
+  std::string line;
+  while (std::getline(args, line)) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+    if (key == "op") r.op = value;
+    else if (key == "eval") r.eval = value == "1";
+    else if (key == "eps") r.eps = std::stod(value);
+    else if (key == "momentum") r.momentum = std::stod(value);
+    else if (key == "p") r.p = std::stod(value);
+    else if (key == "label_smoothing") r.label_smoothing = std::stod(value);
+    else if (key == "groups") r.groups = std::stoll(value);
+    else if (key == "reduction") r.reduction = value;
+    else if (key == "normalized_shape") {
+      std::istringstream ss(value);
+      for (int64_t d; ss >> d;) r.normalized_shape.push_back(d);
+    }
+  }
+  for (const auto& f : fs::directory_iterator(dir))
+    if (f.path().extension() == ".npy") r.inputs[f.path().stem().string()] = load_npy(f.path().string());
+  return r;
+}
+
+TEST_CASE("fused layers match PyTorch's reference values") {
+  const fs::path root = fs::path(REGRAD_SOURCE_DIR) / "tests/reference/data";
+  REQUIRE(fs::is_directory(root));
+  int cases = 0, tensors = 0;
+  double worst[2] = {0, 0};
+  std::vector<fs::path> dirs;
+  for (const auto& d : fs::directory_iterator(root))
+    if (d.is_directory()) dirs.push_back(d.path());
+  std::sort(dirs.begin(), dirs.end());
+  for (const fs::path& dir : dirs) {
+    const OpRequest r = load_case(dir);
+    const auto out = run_op(r);
+    ++cases;
+    for (const auto& f : fs::directory_iterator(dir / "expected")) {
+      const std::string name = f.path().stem().string();
+      const Tensor expected = load_npy(f.path().string());
+      INFO(dir.filename().string(), " ", name);
+      REQUIRE_MESSAGE(out.count(name), "regrad produced no ", name);
+      const Tensor got = out.at(name);
+      CHECK(got.dtype() == expected.dtype());
+      const CmpResult c = cmp(name, got, expected, 0, tolerance(expected.dtype()));
+      CHECK_MESSAGE(c.approximate, c.line());
+      double& w = worst[expected.dtype() == DType::Float64];
+      w = std::max(w, c.maxdiff);
+      ++tensors;
+    }
+  }
+  CHECK(cases >= 50);
+  MESSAGE("PyTorch reference: ", cases, " cases, ", tensors, " tensors compared; worst max abs diff float32 ", worst[0],
+          ", float64 ", worst[1]);
+}
