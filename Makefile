@@ -12,7 +12,7 @@ OPT      ?= -O3 $(ARCH)
 EXTRA    ?=
 FLAGS    := $(OPT) -g -std=c++20 -fopenmp -Wall -Wextra -Iinclude -MMD -MP $(EXTRA)
 # Tests find their data files (tests/reference/data) relative to the source tree.
-TEST_FLAGS := -DREGRAD_SOURCE_DIR=\"$(CURDIR)\"
+TEST_FLAGS := -DREGRAD_SOURCE_DIR=\"$(CURDIR)\" -DREGRAD_CLI=\"$(CURDIR)/$(BUILD)/regrad\"
 LDLIBS   := -lopenblas -lz -fopenmp $(EXTRA)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
@@ -65,7 +65,8 @@ $(EXAMPLE): $(BUILD)/obj/docs/example.o $(LIB)
 $(BENCH): $(BENCH_OBJ) $(LIB)
 	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
 
-test: $(TESTS)
+# The tests also run the command line (tests/cli), so it is built first.
+test: $(TESTS) $(CLI)
 	./$(TESTS)
 
 demo: $(CLI)
@@ -77,7 +78,7 @@ bench: $(BENCH)
 # A separate tree, so sanitizer objects never mix with optimised ones.
 sanitize: | $(DEPS_STAMP)
 	$(MAKE) BUILD=build-san OPT="-O1 -fno-omit-frame-pointer" \
-	  EXTRA="-fsanitize=address,undefined -fno-sanitize-recover=undefined" build-san/regrad_tests
+	  EXTRA="-fsanitize=address,undefined -fno-sanitize-recover=undefined" build-san/regrad_tests build-san/regrad
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 OMP_NUM_THREADS=2 ./build-san/regrad_tests
 
 clean:

@@ -1,0 +1,79 @@
+// Normalization modules, as torch.nn: same constructor arguments and defaults.
+#pragma once
+#include <optional>
+
+#include "regrad/nn/module.h"
+
+namespace rg::nn {
+
+// Shared by BatchNorm1d and BatchNorm2d. In training, normalises with batch statistics and
+// updates running_mean/running_var (unbiased) with `momentum`; momentum = nullopt uses the
+// cumulative average 1/num_batches_tracked. In eval, uses the running statistics — unless
+// track_running_stats is false, in which case batch statistics are used in both modes.
+class BatchNorm : public Module {
+ public:
+  Tensor weight, bias;                       // (C), ones and zeros; undefined when !affine
+  Tensor running_mean, running_var;          // (C), zeros and ones; undefined when not tracked
+  int64_t num_batches_tracked = 0;
+  const int64_t num_features;
+  const double eps;
+  const std::optional<double> momentum;
+  const bool affine, track_running_stats;
+  Tensor forward(const Tensor& input) override;
+
+ protected:
+  BatchNorm(int64_t num_features, double eps, std::optional<double> momentum, bool affine, bool track_running_stats,
+            DType dtype, int min_dim, int max_dim, const char* name);
+
+ private:
+  const int min_dim_, max_dim_;
+  const char* name_;
+};
+
+// Input (N, C) or (N, C, L).
+class BatchNorm1d : public BatchNorm {
+ public:
+  explicit BatchNorm1d(int64_t num_features, double eps = 1e-5, std::optional<double> momentum = 0.1,
+                       bool affine = true, bool track_running_stats = true, DType dtype = DType::Float32)
+      : BatchNorm(num_features, eps, momentum, affine, track_running_stats, dtype, 2, 3, "BatchNorm1d") {}
+};
+
+// Input (N, C, H, W).
+class BatchNorm2d : public BatchNorm {
+ public:
+  explicit BatchNorm2d(int64_t num_features, double eps = 1e-5, std::optional<double> momentum = 0.1,
+                       bool affine = true, bool track_running_stats = true, DType dtype = DType::Float32)
+      : BatchNorm(num_features, eps, momentum, affine, track_running_stats, dtype, 4, 4, "BatchNorm2d") {}
+};
+
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true,
+                     DType dtype = DType::Float32);
+  Tensor weight, bias;
+  const Shape normalized_shape;
+  const double eps;
+  Tensor forward(const Tensor& input) override;
+};
+
+class RMSNorm : public Module {
+ public:
+  explicit RMSNorm(Shape normalized_shape, std::optional<double> eps = std::nullopt, bool elementwise_affine = true,
+                   DType dtype = DType::Float32);
+  Tensor weight;
+  const Shape normalized_shape;
+  const std::optional<double> eps;
+  Tensor forward(const Tensor& input) override;
+};
+
+class GroupNorm : public Module {
+ public:
+  GroupNorm(int64_t num_groups, int64_t num_channels, double eps = 1e-5, bool affine = true,
+            DType dtype = DType::Float32);
+  Tensor weight, bias;
+  const int64_t num_groups, num_channels;
+  const double eps;
+  Tensor forward(const Tensor& input) override;
+};
+
+}  // namespace rg::nn

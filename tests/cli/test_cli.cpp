@@ -1,0 +1,88 @@
+// The command line as a user meets it: exit codes, usage on bad arguments, files written.
+#include <cstdio>
+#include <filesystem>
+
+#include "../test_util.h"
+
+using rg::test::contains;
+namespace fs = std::filesystem;
+
+struct Run {
+  int rc;
+  std::string out;
+};
+
+static Run run(const std::string& args) {
+  const std::string cmd = std::string(REGRAD_CLI) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+static const std::string ref = std::string(REGRAD_SOURCE_DIR) + "/tests/reference/data/";
+
+TEST_CASE("regrad --help and bad subcommands") {
+  Run r = run("--help");
+  CHECK(r.rc == 0);
+  CHECK(contains(r.out, "gradcheck"));
+  CHECK(contains(r.out, "op"));
+  r = run("frobnicate");
+  CHECK(r.rc == 2);
+  r = run("");
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "subcommand is required"));
+}
+
+TEST_CASE("regrad gradcheck checks one op and rejects unknown ones") {
+  Run r = run("gradcheck --op layer_norm");
+  CHECK(r.rc == 0);
+  CHECK(contains(r.out, "3 cases, 3 passed, 0 failed"));
+  r = run("gradcheck --op nosuch");
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "no op named 'nosuch'"));
+}
+
+TEST_CASE("regrad op writes outputs in the input's dtype") {
+  const std::string d = ref + "gn_3d_f64/", out = "/tmp/regrad_cli_gn";
+  fs::remove_all(out);
+  const Run r = run("op group_norm --x " + d + "x.npy --weight " + d + "weight.npy --bias " + d + "bias.npy --grad-out " +
+                    d + "grad_out.npy --groups 3 --eps 1e-05 --out " + out);
+  CHECK(r.rc == 0);
+  for (const char* f : {"y", "dx", "dweight", "dbias"}) {
+    const rg::Tensor got = rg::load_npy(out + "/" + f + ".npy");
+    CHECK(got.dtype() == rg::DType::Float64);
+    CHECK(rg::cmp(f, got, rg::load_npy(d + "expected/" + f + ".npy"), 0, 1e-12).approximate);
+  }
+  fs::remove_all(out);
+}
+
+TEST_CASE("regrad op: bad files and arguments give a clear message and exit code 2") {
+  const std::string d = ref + "bn1d_train_affine_f32/";
+  Run r = run("op batch_norm --x /nonexistent.npy --grad-out " + d + "grad_out.npy --out /tmp/x");
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "/nonexistent.npy"));
+  r = run("op batch_norm --x " + d + "x.npy --out /tmp/x");
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "--grad-out is required"));
+  r = run("op softmax --x " + d + "x.npy --grad-out " + d + "grad_out.npy --out /tmp/x");
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "unknown op 'softmax'"));
+  r = run("op group_norm --x " + d + "x.npy --grad-out " + d + "grad_out.npy --out /tmp/x");
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "missing argument --groups"));
+  r = run("op batch_norm --x " + d + "x.npy --grad-out " + d + "weight.npy --out /tmp/x");
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "grad_out is float32 [5], expected float32 [8, 5]"));
+  r = run("op batch_norm --x " + d + "args.txt --grad-out " + d + "grad_out.npy --out /tmp/x");
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "args.txt: not a valid .npy file: bad magic"));
+  r = run("op dropout --x " + d + "x.npy --grad-out " + d + "grad_out.npy --p 2 --seed 1 --out /tmp/x");
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "must be in [0, 1]"));
+  r = run("op batch_norm --x " + d + "x.npy --grad-out " + d + "grad_out.npy --eps abc --out /tmp/x");
+  CHECK(r.rc == 2);
+}

@@ -1,0 +1,121 @@
+#include "../test_util.h"
+
+using namespace rg;
+using rg::test::check_values;
+using rg::test::contains;
+using rg::test::invalid_argument_message;
+
+TEST_CASE("BatchNorm1d has PyTorch's defaults, parameters and buffers") {
+  nn::BatchNorm1d bn(3);
+  CHECK(bn.eps == 1e-5);
+  CHECK(bn.momentum == 0.1);
+  check_values(bn.weight, {1, 1, 1}, 0);
+  check_values(bn.bias, {0, 0, 0}, 0);
+  check_values(bn.running_mean, {0, 0, 0}, 0);
+  check_values(bn.running_var, {1, 1, 1}, 0);
+  const auto params = bn.named_parameters();
+  REQUIRE(params.size() == 2);
+  CHECK(params[0].first == "weight");
+  CHECK(params[0].second.same(bn.weight));
+  CHECK(params[0].second.requires_grad());
+  const auto buffers = bn.named_buffers();
+  REQUIRE(buffers.size() == 2);
+  CHECK(buffers[1].first == "running_var");
+  CHECK_FALSE(bn.running_var.requires_grad());
+  CHECK(nn::BatchNorm1d(3, 1e-5, 0.1, false).parameters().empty());
+  CHECK(nn::BatchNorm1d(3, 1e-5, 0.1, true, false).named_buffers().empty());
+}
+
+TEST_CASE("BatchNorm: train() updates running statistics, eval() uses them") {
+  Generator gen(1);
+  nn::BatchNorm1d bn(4);
+  const Tensor x = randn({16, 4}, gen) * 2.0 + 1.0;
+  const Tensor y_train = bn(x);
+  CHECK(bn.num_batches_tracked == 1);
+  CHECK(cmp("train", y_train, batch_norm(x, {}, {}, {}, {}, true)).exact);
+  check_values(bn.running_mean, (mean(x, {0}) * 0.1).tolist(), 1e-6);
+  bn.eval();
+  CHECK_FALSE(bn.is_training());
+  const Tensor y_eval = bn(x);
+  CHECK(cmp("eval", y_eval, batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, false)).exact);
+  CHECK(bn.num_batches_tracked == 1);
+}
+
+TEST_CASE("BatchNorm with momentum=None keeps the cumulative average of batch statistics") {
+  Generator gen(2);
+  nn::BatchNorm1d bn(2, 1e-5, std::nullopt);
+  Tensor sum_means = zeros({2});
+  for (int k = 0; k < 4; ++k) {
+    const Tensor x = randn({8, 2}, gen) + double(k);
+    bn(x);
+    sum_means = sum_means + mean(x, {0});
+  }
+  check_values(bn.running_mean, (sum_means / 4.0).tolist(), 1e-6);
+}
+
+TEST_CASE("BatchNorm without running statistics uses batch statistics in eval too") {
+  Generator gen(3);
+  nn::BatchNorm2d bn(3, 1e-5, 0.1, true, false);
+  const Tensor x = randn({2, 3, 4, 4}, gen);
+  bn.eval();
+  CHECK(cmp("eval", bn(x), batch_norm(x, {}, {}, bn.weight, bn.bias, true)).exact);
+}
+
+TEST_CASE("modules reject wrong input shapes and bad constructor arguments") {
+  nn::BatchNorm1d bn1(3);
+  CHECK(contains(invalid_argument_message([&] { bn1(zeros({2, 3, 4, 5})); }), "BatchNorm1d: expected 2D or 3D input"));
+  CHECK(contains(invalid_argument_message([&] { bn1(zeros({2, 4})); }), "expected 3 channels (dim 1), got input of shape [2, 4]"));
+  nn::BatchNorm2d bn2(3);
+  CHECK(contains(invalid_argument_message([&] { bn2(zeros({2, 3, 4})); }), "BatchNorm2d: expected 4D input"));
+  CHECK(contains(invalid_argument_message([] { nn::GroupNorm(4, 6); }), "must be divisible by num_groups 4"));
+  nn::GroupNorm gn(2, 4);
+  CHECK(contains(invalid_argument_message([&] { gn(zeros({2, 6, 3})); }), "expected input (N, 4, *)"));
+  CHECK(contains(invalid_argument_message([] { nn::Dropout(1.2); }), "must be in [0, 1], got 1.2"));
+  nn::LayerNorm ln({5});
+  CHECK(contains(invalid_argument_message([&] { ln(zeros({2, 4})); }), "normalized_shape [5]"));
+}
+
+TEST_CASE("LayerNorm, RMSNorm, GroupNorm and Dropout modules call their functional ops") {
+  Generator gen(4);
+  const Tensor x = randn({3, 4, 5}, gen);
+  nn::LayerNorm ln({4, 5});
+  CHECK(ln.weight.shape() == Shape{4, 5});
+  CHECK(cmp("ln", ln(x), layer_norm(x, {4, 5})).exact);
+  nn::RMSNorm rms({5}, 1e-6);
+  CHECK(rms.named_parameters().size() == 1);
+  CHECK(cmp("rms", rms(x), rms_norm(x, {5}, {}, 1e-6)).exact);
+  nn::GroupNorm gn(2, 4);
+  CHECK(cmp("gn", gn(x), group_norm(x, 2)).exact);
+  Generator g1(8), g2(8);
+  nn::Dropout drop(0.25, &g1);
+  CHECK(cmp("dropout", drop(x), dropout(x, 0.25, true, g2)).exact);
+  drop.eval();
+  CHECK(cmp("dropout eval", drop(x), x).exact);
+}
+
+// A composite module: train()/eval() and names reach the children.
+struct Block : nn::Module {
+  std::shared_ptr<nn::LayerNorm> norm = std::make_shared<nn::LayerNorm>(Shape{4});
+  std::shared_ptr<nn::Dropout> drop = std::make_shared<nn::Dropout>(0.1);
+  Block() {
+    register_module("norm", norm);
+    register_module("drop", drop);
+  }
+  Tensor forward(const Tensor& x) override { return (*drop)((*norm)(x)); }
+};
+
+TEST_CASE("train()/eval() and parameter names are recursive") {
+  Block b;
+  const auto names = b.named_parameters();
+  REQUIRE(names.size() == 2);
+  CHECK(names[0].first == "norm.weight");
+  CHECK(names[1].first == "norm.bias");
+  b.eval();
+  CHECK_FALSE(b.drop->is_training());
+  b.train();
+  CHECK(b.norm->is_training());
+  b(ones({2, 4}) * tensor({1, 2, 3, 4})).sum().backward();
+  CHECK(b.norm->weight.grad().defined());
+  b.zero_grad();
+  CHECK_FALSE(b.norm->weight.grad().defined());
+}
