@@ -10,7 +10,9 @@ BUILD    ?= build
 ARCH     := $(if $(PORTABLE),-march=x86-64 -mtune=generic,-march=native)
 OPT      ?= -O3 $(ARCH)
 EXTRA    ?=
-FLAGS    := $(OPT) -g -std=c++20 -fopenmp -Wall -Wextra -Iinclude -MMD -MP $(EXTRA)
+# -fno-trapping-math: we never read FP exception flags, and without it GCC will not if-convert
+# (so not vectorise) loops with a compare, such as the clamp in vexp or a running max.
+FLAGS    := $(OPT) -g -std=c++20 -fopenmp -fno-trapping-math -Wall -Wextra -Iinclude -MMD -MP $(EXTRA)
 # Tests find their data files (tests/reference/data) relative to the source tree.
 TEST_FLAGS := -DREGRAD_SOURCE_DIR=\"$(CURDIR)\" -DREGRAD_CLI=\"$(CURDIR)/$(BUILD)/regrad\"
 LDLIBS   := -lopenblas -lz -fopenmp $(EXTRA)
@@ -41,11 +43,11 @@ $(DEPS_STAMP): .ci/deps.sh
 	@bash .ci/deps.sh
 	@mkdir -p $(BUILD) && touch $@
 
-$(BUILD)/obj/tests/%.o: tests/%.cpp | $(DEPS_STAMP)
+$(BUILD)/obj/tests/%.o: tests/%.cpp Makefile | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(FLAGS) $(TEST_FLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.cpp | $(DEPS_STAMP)
+$(BUILD)/obj/%.o: %.cpp Makefile | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(FLAGS) -c $< -o $@
 
@@ -61,6 +63,10 @@ $(TESTS): $(TEST_OBJ) $(LIB)
 
 $(EXAMPLE): $(BUILD)/obj/docs/example.o $(LIB)
 	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/obj/bench/%.o: bench/%.cpp Makefile | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(FLAGS) -DREGRAD_BENCH_DIR=\"$(CURDIR)/bench\" -c $< -o $@
 
 $(BENCH): $(BENCH_OBJ) $(LIB)
 	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)

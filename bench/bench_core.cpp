@@ -1,45 +1,17 @@
-// make bench: regrad's speed against baselines measured in the same run.
+// make bench, engine part: regrad's speed against baselines measured in the same run.
 //   matmul: regrad's forward (Tensor + autograd bookkeeping + cblas_sgemm) vs raw cblas_sgemm on
 //           the same buffers — the ratio is what the engine adds (target ≤ 1.05);
 //   elementwise chain on 4M floats: time and effective GB/s against a STREAM-like triad measured
 //           here, on arrays far larger than the last-level cache.
 #include <cblas.h>
-#include <omp.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <functional>
-#include <vector>
 
+#include "bench_util.h"
 #include "regrad/regrad.h"
 
 using namespace rg;
-
-static double ms_since(std::chrono::steady_clock::time_point a) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
-}
-
-// Median wall times in ms of f and g, run alternately (so drift and turbo affect both alike).
-static std::pair<double, double> median_ms(const std::function<void()>& f, const std::function<void()>& g, int reps = 21) {
-  for (int i = 0; i < 3; ++i) f(), g();
-  std::vector<double> tf, tg;
-  for (int i = 0; i < reps; ++i) {
-    auto a = std::chrono::steady_clock::now();
-    f();
-    tf.push_back(ms_since(a));
-    a = std::chrono::steady_clock::now();
-    g();
-    tg.push_back(ms_since(a));
-  }
-  std::nth_element(tf.begin(), tf.begin() + reps / 2, tf.end());
-  std::nth_element(tg.begin(), tg.begin() + reps / 2, tg.end());
-  return {tf[reps / 2], tg[reps / 2]};
-}
-
-static double median_ms(const std::function<void()>& f, int reps = 21) {
-  return median_ms(f, [] {}, reps).first;
-}
+using bench::median_ms;
 
 static void bench_matmul(int64_t M, int64_t K, int64_t N) {
   Generator gen(0);
@@ -57,21 +29,11 @@ static void bench_matmul(int64_t M, int64_t K, int64_t N) {
               (long long)M, (long long)K, (long long)K, (long long)N, ours, raw, ours / raw, gflop / ours * 1e3);
 }
 
-// STREAM triad a = b + s·c over n floats: 12 bytes per element.
-static double triad_gbs(int64_t n) {
-  std::vector<float> a(n), b(n, 1.0f), c(n, 2.0f);
-  const double ms = median_ms([&] {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) a[i] = b[i] + 3.0f * c[i];
-  }, 11);
-  return 12.0 * n / ms / 1e6;
-}
-
 static void bench_elementwise() {
   const int64_t n = 4 << 20;
   Generator gen(0);
   const Tensor x = randn({n}, gen), w = randn({n}, gen);
-  const double triad = triad_gbs(32 << 20);
+  const double triad = bench::triad_gbs(bench::kDramTriad);
   std::printf("STREAM triad, 3 x 128 MiB float arrays: %.1f GB/s\n", triad);
   // relu(x·w + 0.5): three kernels, each reads its inputs and writes its output (memory-bound).
   double ms = median_ms([&] { Tensor y = relu(x * w + 0.5); });
@@ -84,11 +46,9 @@ static void bench_elementwise() {
               bytes / ms / 1e6, bytes / ms / 1e6 / triad);
 }
 
-int main() {
-  std::printf("regrad bench: %d OpenMP threads (set OMP_NUM_THREADS), OpenBLAS %s\n\n", omp_get_max_threads(),
-              openblas_get_config());
+void bench_core() {
+  std::printf("== engine: %d OpenMP threads, %s\n", omp_get_max_threads(), openblas_get_config());
   bench_matmul(128, 784, 512);
   bench_matmul(1024, 1024, 1024);
   bench_elementwise();
-  return 0;
 }

@@ -1,5 +1,6 @@
 // BatchNorm: statistics per channel over the batch (and spatial) dims.
 // Derivation: docs/derivations.md#batchnorm. The input is viewed as (N, C, S), S = L or H·W.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -13,25 +14,50 @@ namespace {
 
 // ---- kernels on raw buffers ----
 
-// f(c, i) for every element i of every channel c. Each thread owns a contiguous range of channels
-// and walks them sample by sample (for S = 1 the inner loop runs along a contiguous row piece), so
-// a channel's sum always accumulates in the same order, whatever the thread count.
+// Per-channel sums of two quantities, f(c, i, a, b) adding element i's terms into a and b, over the
+// M = N·S elements of each channel; results in double. Every element is read once, as a stream:
+//  S = 1: rows are contiguous, so fixed blocks of 64 rows each sum into their own row of partials
+//         (in parallel), and the blocks are added in order;
+//  S > 1: each channel's N pieces of S contiguous elements are summed by one thread.
+// Either way the order of additions does not depend on the thread count.
 template <typename F>
-void for_each_by_channel(int64_t N, int64_t C, int64_t S, F f) {
-  detail::parallel_for(C, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(N * S, 1)), [&](int64_t c0, int64_t c1) {
-    for (int64_t n = 0; n < N; ++n) {
-      if (S == 1) {
+void channel_sums(int64_t N, int64_t C, int64_t S, double* sum_a, double* sum_b, F f) {
+  if (S == 1) {
+    constexpr int64_t kRows = 64;
+    const int64_t blocks = (N + kRows - 1) / kRows;
+    std::vector<double> pa(blocks * C, 0.0), pb(blocks * C, 0.0);
+    detail::parallel_for(blocks, std::max<int64_t>(1, detail::kGrain / (kRows * std::max<int64_t>(C, 1))),
+                         [&](int64_t k0, int64_t k1) {
+                           for (int64_t k = k0; k < k1; ++k) {
+                             double *a = pa.data() + k * C, *b = pb.data() + k * C;
+                             for (int64_t n = k * kRows; n < std::min(N, (k + 1) * kRows); ++n)
 #pragma omp simd
-        for (int64_t c = c0; c < c1; ++c) f(c, n * C + c);
-      } else {
-        for (int64_t c = c0; c < c1; ++c)
-          for (int64_t s = 0, base = (n * C + c) * S; s < S; ++s) f(c, base + s);
-      }
+                               for (int64_t c = 0; c < C; ++c) f(c, n * C + c, a[c], b[c]);
+                           }
+                         });
+    detail::parallel_for(C, 256, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) sum_a[c] = sum_b[c] = 0.0;
+      for (int64_t k = 0; k < blocks; ++k)
+#pragma omp simd
+        for (int64_t c = c0; c < c1; ++c) {
+          sum_a[c] += pa[k * C + c];
+          sum_b[c] += pb[k * C + c];
+        }
+    });
+    return;
+  }
+  detail::parallel_for(C, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(N * S, 1)), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double a = 0, b = 0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t s = 0, base = (n * C + c) * S; s < S; ++s) f(c, base + s, a, b);
+      sum_a[c] = a;
+      sum_b[c] = b;
     }
   });
 }
 
-// f(c, i) for every element, parallel over samples: for elementwise passes with no reduction.
+// f(c, i) for every element, parallel over samples: the streaming elementwise passes.
 template <typename F>
 void for_each_by_sample(int64_t N, int64_t C, int64_t S, F f) {
   detail::parallel_for(N, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(C * S, 1)), [&](int64_t n0, int64_t n1) {
@@ -51,12 +77,12 @@ void for_each_by_sample(int64_t N, int64_t C, int64_t S, F f) {
 // first value K: var = (Σd² − (Σd)²/M)/M with d = x − K, accurate even when |mean| ≫ std.
 template <typename T>
 void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean, double* var) {
-  std::vector<double> shift(C), s1(C, 0.0), s2(C, 0.0);
+  std::vector<double> shift(C), s1(C), s2(C);
   for (int64_t c = 0; c < C; ++c) shift[c] = x[c * S];
-  for_each_by_channel(N, C, S, [&](int64_t c, int64_t i) {
+  channel_sums(N, C, S, s1.data(), s2.data(), [&](int64_t c, int64_t i, double& a, double& b) {
     const double d = x[i] - shift[c];
-    s1[c] += d;
-    s2[c] += d * d;
+    a += d;
+    b += d * d;
   });
   const double M = static_cast<double>(N * S);
   for (int64_t c = 0; c < C; ++c) {
@@ -86,10 +112,12 @@ void batch_norm_forward(T* y, const T* x, const double* mean, const double* rstd
 template <typename T>
 void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const double* mean, const double* rstd,
                          const T* weight, bool training, int64_t N, int64_t C, int64_t S) {
-  std::vector<double> sum_dy(C, 0.0), sum_dy_xhat(C, 0.0);
-  for_each_by_channel(N, C, S, [&](int64_t c, int64_t i) {
-    sum_dy[c] += dy[i];
-    sum_dy_xhat[c] += dy[i] * ((x[i] - mean[c]) * rstd[c]);
+  std::vector<double> sum_dy(C), sum_dy_xhat(C);
+  std::vector<T> mu(C), rs(C);
+  for (int64_t c = 0; c < C; ++c) mu[c] = static_cast<T>(mean[c]), rs[c] = static_cast<T>(rstd[c]);
+  channel_sums(N, C, S, sum_dy.data(), sum_dy_xhat.data(), [&](int64_t c, int64_t i, double& a, double& b) {
+    a += dy[i];
+    b += dy[i] * ((x[i] - mu[c]) * rs[c]);
   });
   for (int64_t c = 0; c < C; ++c) {
     if (dweight) dweight[c] = static_cast<T>(sum_dy_xhat[c]);
@@ -97,10 +125,9 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
   }
   if (!dx) return;
   const double M = static_cast<double>(N * S);
-  std::vector<T> mu(C), k1(C), k2(C), k3(C);
+  std::vector<T> k1(C), k2(C), k3(C);
   for (int64_t c = 0; c < C; ++c) {
     const double g = (weight ? weight[c] : 1.0) * rstd[c];  // γ·rstd
-    mu[c] = static_cast<T>(mean[c]);
     k1[c] = static_cast<T>(g);
     k2[c] = static_cast<T>(training ? -g * rstd[c] * sum_dy_xhat[c] / M : 0.0);  // −γ·rstd²·Σ(dy·x̂)/M
     k3[c] = static_cast<T>(training ? -g * sum_dy[c] / M : 0.0);                 // −γ·rstd·Σdy/M

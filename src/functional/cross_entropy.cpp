@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../parallel.h"
+#include "../vmath.h"
 #include "regrad/autograd/autograd.h"
 #include "regrad/tensor/factory.h"
 
@@ -42,14 +43,15 @@ void cross_entropy_forward(double* loss, double* lse, const T* z, const Target<T
     for (int64_t i = r0; i < r1; ++i) {
       const T* zi = z + i * K;
       T m = zi[0];
+#pragma omp simd reduction(max : m)
       for (int64_t k = 1; k < K; ++k) m = std::max(m, zi[k]);
-      double se = 0, sz = 0;
+      T se = 0, sz = 0;  // vector lanes keep partial sums: float accuracy is ample for K ≤ 10⁵
 #pragma omp simd reduction(+ : se, sz)
       for (int64_t k = 0; k < K; ++k) {
-        se += std::exp(static_cast<double>(zi[k] - m));
+        se += detail::vexp(zi[k] - m);
         sz += zi[k];
       }
-      lse[i] = m + std::log(se);
+      lse[i] = m + std::log(static_cast<double>(se));
       double qz;
       if (tg.index) {
         qz = (1.0 - tg.eps) * zi[tg.index[i]] + tg.eps / static_cast<double>(K) * sz;
@@ -74,10 +76,10 @@ void cross_entropy_backward(T* dz, const T* z, const double* lse, const double* 
       const T off = static_cast<T>(tg.eps / static_cast<double>(K));
       if (tg.index) {
 #pragma omp simd
-        for (int64_t k = 0; k < K; ++k) di[k] = gi * (std::exp(zi[k] - l) - off);
+        for (int64_t k = 0; k < K; ++k) di[k] = gi * (detail::vexp(zi[k] - l) - off);
         di[tg.index[i]] -= gi * static_cast<T>(1.0 - tg.eps);
       } else {
-        for (int64_t k = 0; k < K; ++k) di[k] = gi * (std::exp(zi[k] - l) * sq - static_cast<T>(tg.q(i, k)));
+        for (int64_t k = 0; k < K; ++k) di[k] = gi * (detail::vexp(zi[k] - l) * sq - static_cast<T>(tg.q(i, k)));
       }
     }
   });

@@ -19,34 +19,38 @@ inline uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-// Keep-bits for elements [64·word, 64·word + 64): bit k is set when uniform u_k ≥ p, with u_k the
-// k-th 32-bit half of mix64(key + (first + 32·word + k/2)·φ). threshold = p·2³² (2³² when p = 1).
-inline uint64_t keep_bits(uint64_t key, uint64_t first, uint64_t word, uint64_t threshold) {
-  uint64_t bits = 0;
-  for (uint64_t k = 0; k < 32; ++k) {
-    const uint64_t h = mix64(key + (first + 32 * word + k) * 0x9E3779B97F4A7C15ull);
-    bits |= static_cast<uint64_t>((h & 0xFFFFFFFFull) >= threshold) << (2 * k);
-    bits |= static_cast<uint64_t>((h >> 32) >= threshold) << (2 * k + 1);
+// Keep-bits for elements [32·word, 32·word + 32): bit k is set when the uniform u_k ≥ p, where
+// u_2j and u_2j+1 are the two 32-bit halves of mix64(key + (first + 16·word + j)·φ), and
+// threshold = p·2³² (2³² when p = 1: nothing kept). The 16 hashes vectorise.
+inline uint32_t keep_bits(uint64_t key, uint64_t first, uint64_t word, uint64_t threshold) {
+  uint64_t h[16];
+#pragma omp simd
+  for (uint64_t j = 0; j < 16; ++j) h[j] = mix64(key + (first + 16 * word + j) * 0x9E3779B97F4A7C15ull);
+  uint32_t bits = 0;
+  for (uint32_t j = 0; j < 16; ++j) {
+    bits |= static_cast<uint32_t>((h[j] & 0xFFFFFFFFull) >= threshold) << (2 * j);
+    bits |= static_cast<uint32_t>((h[j] >> 32) >= threshold) << (2 * j + 1);
   }
   return bits;
 }
 
-// out = in·scale where the mask bit is set, else 0. Used by forward (in = x) and backward (in = dy).
+// out = in·scale where the mask bit is set, else 0: a multiply by 0 or scale per element, which
+// vectorises (32-bit words, so the per-lane shifts work on 32-bit lanes for float).
 template <typename T>
-void apply_mask(T* out, const T* in, const uint64_t* mask, int64_t n, T scale) {
-  const int64_t words = (n + 63) / 64;
-  detail::parallel_for(words, 256, [&](int64_t w0, int64_t w1) {
+void apply_mask(T* out, const T* in, const uint32_t* mask, int64_t n, T scale) {
+  const int64_t words = (n + 31) / 32;
+  detail::parallel_for(words, 512, [&](int64_t w0, int64_t w1) {
     for (int64_t w = w0; w < w1; ++w) {
-      const uint64_t bits = mask[w];
-      const int64_t base = w * 64, len = std::min<int64_t>(64, n - base);
+      const uint32_t bits = mask[w];
+      const int64_t base = w * 32, len = std::min<int64_t>(32, n - base);
 #pragma omp simd
-      for (int64_t k = 0; k < len; ++k) out[base + k] = ((bits >> k) & 1) ? in[base + k] * scale : T(0);
+      for (int64_t k = 0; k < len; ++k) out[base + k] = in[base + k] * (scale * static_cast<T>((bits >> k) & 1u));
     }
   });
 }
 
 // Shared by both entry points: y = x·mask·scale, backward dx = dy·mask·scale.
-Tensor masked_scale(const Tensor& input, std::shared_ptr<std::vector<uint64_t>> mask, double scale) {
+Tensor masked_scale(const Tensor& input, std::shared_ptr<std::vector<uint32_t>> mask, double scale) {
   Tensor y = Tensor::empty(input.shape(), input.dtype());
   dispatch_float(input.dtype(), "dropout", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -75,11 +79,11 @@ double keep_scale(double p) { return p < 1.0 ? 1.0 / (1.0 - p) : 0.0; }
 Tensor dropout(const Tensor& input, double p, bool training, Generator& gen) {
   check_p(p);
   if (!training || p == 0.0) return input;  // identity: E[y] = x needs no rescaling at test time
-  const int64_t n = input.numel(), words = (n + 63) / 64;
-  const uint64_t first = gen.advance(static_cast<uint64_t>(words) * 32), key = mix64(gen.seed());
+  const int64_t n = input.numel(), words = (n + 31) / 32;
+  const uint64_t first = gen.advance(static_cast<uint64_t>(words) * 16), key = mix64(gen.seed());
   const uint64_t threshold = static_cast<uint64_t>(std::ldexp(p, 32));
-  auto mask = std::make_shared<std::vector<uint64_t>>(words);
-  detail::parallel_for(words, 64, [&](int64_t w0, int64_t w1) {
+  auto mask = std::make_shared<std::vector<uint32_t>>(words);
+  detail::parallel_for(words, 128, [&](int64_t w0, int64_t w1) {
     for (int64_t w = w0; w < w1; ++w) (*mask)[w] = keep_bits(key, first, w, threshold);
   });
   return masked_scale(input, mask, keep_scale(p));
@@ -91,12 +95,12 @@ Tensor dropout_with_mask(const Tensor& input, const Tensor& mask, double p) {
     throw std::invalid_argument("dropout: mask shape " + to_string(mask.shape()) + " differs from input shape " +
                                 to_string(input.shape()));
   const std::vector<double> m = mask.tolist();
-  auto bits = std::make_shared<std::vector<uint64_t>>((m.size() + 63) / 64, 0);
+  auto bits = std::make_shared<std::vector<uint32_t>>((m.size() + 31) / 32, 0);
   for (std::size_t i = 0; i < m.size(); ++i) {
     if (m[i] != 0.0 && m[i] != 1.0)
       throw std::invalid_argument("dropout: mask must hold only 0 and 1, found " + std::to_string(m[i]) +
                                   " at position " + std::to_string(i));
-    if (m[i] == 1.0) (*bits)[i / 64] |= uint64_t{1} << (i % 64);
+    if (m[i] == 1.0) (*bits)[i / 32] |= uint32_t{1} << (i % 32);
   }
   return masked_scale(input, bits, keep_scale(p));
 }

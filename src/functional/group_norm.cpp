@@ -79,11 +79,17 @@ void group_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
       }
     }
   });
+  // Per-channel totals: the per-sample partials added in sample order, vectorised along C.
+  std::vector<double> sw(C, 0.0), sb(C, 0.0);
+  for (int64_t n = 0; n < N; ++n)
+#pragma omp simd
+    for (int64_t ch = 0; ch < C; ++ch) {
+      sw[ch] += part_w[n * C + ch];
+      sb[ch] += part_b[n * C + ch];
+    }
   for (int64_t ch = 0; ch < C; ++ch) {
-    double sw = 0, sb = 0;
-    for (int64_t n = 0; n < N; ++n) sw += part_w[n * C + ch], sb += part_b[n * C + ch];
-    if (dweight) dweight[ch] = static_cast<T>(sw);
-    if (dbias) dbias[ch] = static_cast<T>(sb);
+    if (dweight) dweight[ch] = static_cast<T>(sw[ch]);
+    if (dbias) dbias[ch] = static_cast<T>(sb[ch]);
   }
 }
 

@@ -58,46 +58,54 @@ void row_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, con
   const std::vector<T> ones(weight ? 0 : D, T(1));
   const T* w = weight ? weight : ones.data();
   const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
-  std::vector<double> part_w(dweight ? blocks * D : 0), part_b(dbias ? blocks * D : 0);
+  // Partial sums per block in T (32 rows each), added across blocks in double.
+  std::vector<T> part_w(blocks * D, T(0)), part_b(blocks * D, T(0));
   detail::parallel_for(blocks, 1, [&](int64_t k0, int64_t k1) {
+    std::vector<T> scratch_dx(dx ? 0 : D);
     for (int64_t k = k0; k < k1; ++k) {
-      double* pw = dweight ? part_w.data() + k * D : nullptr;
-      double* pb = dbias ? part_b.data() + k * D : nullptr;
+      T* pw = part_w.data() + k * D;
+      T* pb = part_b.data() + k * D;
       for (int64_t r = k * kRowsPerBlock; r < std::min(rows, (k + 1) * kRowsPerBlock); ++r) {
         const T *xr = x + r * D, *gr = dy + r * D;
         const T m = static_cast<T>(mean[r]), rs = static_cast<T>(rstd[r]);
-        double a = 0, c = 0;
+        T a = 0, c = 0;  // partial sums per vector lane
 #pragma omp simd reduction(+ : a, c)
         for (int64_t d = 0; d < D; ++d) {
           const T wdy = w[d] * gr[d];
           a += wdy;
           c += wdy * ((xr[d] - m) * rs);
         }
-        const T ta = center ? static_cast<T>(a / static_cast<double>(D)) : T(0);
-        const T tc = static_cast<T>(c / static_cast<double>(D));
-        if (dx) {
-          T* o = dx + r * D;
+        const T ta = center ? a / static_cast<T>(D) : T(0);
+        const T tc = c / static_cast<T>(D);
+        // dx and this row's share of dγ and dβ in one sweep (the shares are summed even when unused).
+        T* o = dx ? dx + r * D : scratch_dx.data();
 #pragma omp simd
-          for (int64_t d = 0; d < D; ++d) o[d] = rs * (w[d] * gr[d] - ta - (xr[d] - m) * rs * tc);
+        for (int64_t d = 0; d < D; ++d) {
+          const T xhat = (xr[d] - m) * rs;
+          o[d] = rs * (w[d] * gr[d] - ta - xhat * tc);
+          pw[d] += gr[d] * xhat;
+          pb[d] += gr[d];
         }
-        if (pw)
-#pragma omp simd
-          for (int64_t d = 0; d < D; ++d) pw[d] += gr[d] * ((xr[d] - m) * rs);
-        if (pb)
-#pragma omp simd
-          for (int64_t d = 0; d < D; ++d) pb[d] += gr[d];
       }
     }
   });
-  for (int64_t d = 0; d < D; ++d) {
-    double sw = 0, sb = 0;
+  // Add the blocks' partial sums in block order (deterministic), vectorised along D, in parallel
+  // over slices of D.
+  detail::parallel_for(D, 256, [&](int64_t d0, int64_t d1) {
+    std::vector<double> sw(d1 - d0, 0.0), sb(d1 - d0, 0.0);
     for (int64_t k = 0; k < blocks; ++k) {
-      if (dweight) sw += part_w[k * D + d];
-      if (dbias) sb += part_b[k * D + d];
+      const T *pw = part_w.data() + k * D, *pb = part_b.data() + k * D;
+#pragma omp simd
+      for (int64_t d = d0; d < d1; ++d) {
+        sw[d - d0] += pw[d];
+        sb[d - d0] += pb[d];
+      }
     }
-    if (dweight) dweight[d] = static_cast<T>(sw);
-    if (dbias) dbias[d] = static_cast<T>(sb);
-  }
+    for (int64_t d = d0; d < d1; ++d) {
+      if (dweight) dweight[d] = static_cast<T>(sw[d - d0]);
+      if (dbias) dbias[d] = static_cast<T>(sb[d - d0]);
+    }
+  });
 }
 
 Tensor row_norm(const char* op, const Tensor& input, const Shape& normalized_shape, const Tensor& weight,

@@ -1,0 +1,145 @@
+// make bench, layers part: each fused layer, forward and forward+backward, float32, at 1 and 2
+// threads. Reported: median time; effective bandwidth over the minimal bytes (forward reads x and
+// writes y; backward reads x and dy and writes dx; parameters and per-row/per-channel statistics
+// counted too); its ratio to a triad measured in the same run (DRAM triad for the large shapes,
+// cache-resident triad for the small ones); and, when Debian's python3-torch is installed, the
+// ratio to PyTorch at the same thread count (bench/bench_torch.py, run from here).
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "bench_util.h"
+#include "regrad/regrad.h"
+
+using namespace rg;
+using bench::median_ms;
+
+namespace {
+
+struct Case {
+  std::string op, shape;  // the key shared with bench_torch.py
+  bool large;             // compare with DRAM bandwidth (else with the cache-resident triad)
+  double fwd_bytes, bwd_bytes;
+  std::function<Tensor(const Tensor&)> fn;
+  Shape x_shape;
+};
+
+std::string shape_key(const Shape& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i) out += 'x';
+    out += std::to_string(s[i]);
+  }
+  return out;
+}
+
+// Minimal bytes for a normalization of `n` elements with `params` parameters (weight and bias
+// counted separately by the caller) and `stats` saved statistics (mean and rstd, or rstd only).
+Case norm_case(const std::string& op, const Shape& x, bool large, int64_t params, int64_t stats,
+               std::function<Tensor(const Tensor&)> fn) {
+  const double n = static_cast<double>(numel(x));
+  const double fwd = 4 * (2 * n + params + stats);             // x, y, params, saved stats
+  const double bwd = 4 * (3 * n + 2 * params + stats);         // x, dy, dx, params + their grads, stats
+  return {op, shape_key(x), large, fwd, bwd, std::move(fn), x};
+}
+
+std::vector<Case> make_cases() {
+  std::vector<Case> cases;
+  const Tensor none;
+  for (const auto& [N, D, large] : {std::tuple{4096L, 1024L, true}, std::tuple{256L, 4096L, false}}) {
+    const Shape s{N, D};
+    auto w = std::make_shared<Tensor>(ones({D}).requires_grad_()), b = std::make_shared<Tensor>(zeros({D}).requires_grad_());
+    auto rm = std::make_shared<Tensor>(zeros({D})), rv = std::make_shared<Tensor>(ones({D}));
+    cases.push_back(norm_case("batch_norm", s, large, 2 * D, 2 * D + 2 * D /*running stats r+w*/,
+                              [=](const Tensor& x) { return batch_norm(x, *rm, *rv, *w, *b, true); }));
+    cases.push_back(norm_case("layer_norm", s, large, 2 * D, 2 * N,
+                              [=](const Tensor& x) { return layer_norm(x, {D}, *w, *b); }));
+    cases.push_back(norm_case("rms_norm", s, large, D, N, [=](const Tensor& x) { return rms_norm(x, {D}, *w, 1e-6); }));
+    const int64_t C = 64, S = N * D / (N * C);  // GroupNorm (N, 64, D/64), 8 groups
+    auto gw = std::make_shared<Tensor>(ones({C}).requires_grad_()), gb = std::make_shared<Tensor>(zeros({C}).requires_grad_());
+    if (large)
+      cases.push_back(norm_case("group_norm", {N, C, S}, true, 2 * C, 2 * N * 8,
+                                [=](const Tensor& x) { return group_norm(x, 8, *gw, *gb); }));
+    const double n = static_cast<double>(N * D);
+    auto gen = std::make_shared<Generator>(0);
+    // Dropout: forward reads x, writes y and a 1-bit mask; backward reads dy and the mask, writes dx.
+    cases.push_back({"dropout", shape_key(s), large, 4 * 2 * n + n / 8, 4 * 2 * n + n / 8,
+                     [=](const Tensor& x) { return dropout(x, 0.1, true, *gen); }, s});
+    // Cross-entropy (label smoothing 0.1): forward reads the logits and targets; backward reads the
+    // logits and writes their gradient (the upstream gradient is a scalar).
+    const int64_t K = large ? 1000 : 4096;
+    auto t = std::make_shared<Tensor>(randint(0, K, {N}, *gen));
+    const double z = static_cast<double>(N * K);
+    cases.push_back({"cross_entropy", shape_key({N, K}), large, 4 * z + 8.0 * N, 4 * 2 * z + 8.0 * N,
+                     [=](const Tensor& x) { return cross_entropy(x, *t, Reduction::Mean, 0.1); }, {N, K}});
+  }
+  return cases;
+}
+
+// PyTorch's medians (ms) per "op shape" → {fwd, fwd+bwd}, from bench/bench_torch.py.
+std::map<std::string, std::pair<double, double>> torch_times(int threads) {
+  std::map<std::string, std::pair<double, double>> out;
+  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) return out;
+  // Configured as fairly as regrad: threads fixed before import, passive OpenMP waiting, and
+  // glibc told to keep freed memory (regrad does the same with mallopt) so that large tensors
+  // are not returned to the OS on every call.
+  const std::string cmd = "OMP_NUM_THREADS=" + std::to_string(threads) + " MKL_NUM_THREADS=" + std::to_string(threads) +
+                          " OPENBLAS_NUM_THREADS=" + std::to_string(threads) +
+                          " OMP_WAIT_POLICY=passive MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824"
+                          " /usr/bin/python3 " REGRAD_BENCH_DIR "/bench_torch.py --threads " + std::to_string(threads);
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char line[512];
+  while (std::fgets(line, sizeof line, p)) {
+    char op[64], shape[64];
+    double f, fb;
+    if (std::sscanf(line, "%63[^,],%63[^,],%lf,%lf", op, shape, &f, &fb) == 4)
+      out[std::string(op) + " " + shape] = {f, fb};
+  }
+  pclose(p);
+  return out;
+}
+
+}  // namespace
+
+void bench_layers(const std::vector<int>& thread_counts, bool with_torch) {
+  const auto cases = make_cases();
+  std::printf("\n== fused layers, float32 (minimal-bytes bandwidth; DRAM triad for large shapes, L3 triad for small)\n");
+  std::printf("| op | shape | thr | fwd ms | fwd GB/s | fwd+bwd ms | fwd+bwd GB/s | of triad | torch fwd+bwd ms | vs torch |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+  for (int threads : thread_counts) {
+    omp_set_num_threads(threads);
+    const double dram = bench::triad_gbs(bench::kDramTriad), cache = bench::triad_gbs(bench::kCacheTriad, 201);
+    const auto torch = with_torch ? torch_times(threads) : std::map<std::string, std::pair<double, double>>{};
+    std::map<std::string, double> fwdbwd_ms;
+    for (const Case& c : cases) {
+      Generator gen(1);
+      Tensor x = randn(c.x_shape, gen);
+      const Tensor dy = c.op == "cross_entropy" ? scalar_tensor(1.0) : randn(c.x_shape, gen);
+      const int reps = c.large ? 21 : 51;
+      const double fwd = median_ms([&] { NoGradGuard g; Tensor y = c.fn(x); }, reps);
+      x.requires_grad_();
+      const double fb = median_ms([&] {
+        Tensor y = c.fn(x);
+        y.backward(dy);
+        x.zero_grad();
+      }, reps);
+      x.requires_grad_(false);
+      fwdbwd_ms[c.op + " " + c.shape] = fb;
+      const double gbs_f = c.fwd_bytes / fwd / 1e6, gbs_fb = (c.fwd_bytes + c.bwd_bytes) / fb / 1e6;
+      const auto t = torch.find(c.op + " " + c.shape);
+      char torch_col[64] = "n/a", ratio_col[64] = "n/a";
+      if (t != torch.end()) {
+        std::snprintf(torch_col, sizeof torch_col, "%.2f", t->second.second);
+        std::snprintf(ratio_col, sizeof ratio_col, "%.2fx", t->second.second / fb);
+      }
+      std::printf("| %s | %s | %d | %.3f | %.1f | %.3f | %.1f | %.0f%% | %s | %s |\n", c.op.c_str(), c.shape.c_str(),
+                  threads, fwd, gbs_f, fb, gbs_fb, 100 * gbs_fb / (c.large ? dram : cache), torch_col, ratio_col);
+    }
+    std::printf("| triad | DRAM %.1f GB/s, L3 %.1f GB/s | %d | | | | | | | |\n", dram, cache, threads);
+    const double ln = fwdbwd_ms["layer_norm 4096x1024"], rms = fwdbwd_ms["rms_norm 4096x1024"];
+    std::printf("\nRMSNorm vs LayerNorm at 4096x1024, %d thread(s), fwd+bwd: %.3f vs %.3f ms: RMSNorm %.0f%% cheaper\n\n",
+                threads, rms, ln, 100 * (1 - rms / ln));
+  }
+}

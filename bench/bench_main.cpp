@@ -1,0 +1,36 @@
+// regrad_bench [core] [layers] [--threads 1,2] [--no-torch]: what `make bench` runs.
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+void bench_core();
+void bench_layers(const std::vector<int>& thread_counts, bool with_torch);
+
+int main(int argc, char** argv) {
+  bool core = false, layers = false, torch = true;
+  std::vector<int> threads{1, 2};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "core") core = true;
+    else if (a == "layers") layers = true;
+    else if (a == "--no-torch") torch = false;
+    else if (a == "--threads" && i + 1 < argc) {
+      threads.clear();
+      std::stringstream ss(argv[++i]);
+      for (std::string t; std::getline(ss, t, ',');) threads.push_back(std::stoi(t));
+    } else {
+      std::fprintf(stderr,
+                   "usage: regrad_bench [core] [layers] [--threads 1,2] [--no-torch]\n"
+                   "  core    matmul against cblas_sgemm, an elementwise chain against the STREAM triad\n"
+                   "  layers  fused layers: bandwidth and PyTorch ratios at each thread count\n"
+                   "  (no section named: both)\n");
+      return a == "--help" || a == "-h" ? 0 : 2;
+    }
+  }
+  if (!core && !layers) core = layers = true;
+  if (core) bench_core();
+  if (layers) bench_layers(threads, torch);
+  return 0;
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""PyTorch's side of `make bench` (Debian's python3-torch 1.13, CPU).
+
+Prints one CSV line per case: op,shape,fwd_ms,fwdbwd_ms (medians), for the same ops, shapes,
+dtype (float32) and arguments as bench/bench_layers.cpp. The caller sets OMP_NUM_THREADS,
+OMP_WAIT_POLICY=passive and glibc's MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ before this
+process starts (thread pools and malloc read them at start-up); --threads is applied again with
+torch.set_num_threads. RMSNorm is composed (torch 1.13 has no RMSNorm), as users of 1.13 write it.
+"""
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def median_ms(fn, reps):
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1e3)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def rms_norm(x, w, eps=1e-6):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, required=True)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    for (N, D, large) in [(4096, 1024, True), (256, 4096, False)]:
+        w = torch.ones(D, requires_grad=True)
+        b = torch.zeros(D, requires_grad=True)
+        rm, rv = torch.zeros(D), torch.ones(D)
+        C, S = 64, D // 64
+        gw = torch.ones(C, requires_grad=True)
+        gb = torch.zeros(C, requires_grad=True)
+        K = 1000 if large else 4096
+        t = torch.randint(0, K, (N,))
+        cases = [
+            ("batch_norm", (N, D), lambda x: F.batch_norm(x, rm, rv, w, b, True, 0.1, 1e-5)),
+            ("layer_norm", (N, D), lambda x: F.layer_norm(x, (D,), w, b, 1e-5)),
+            ("rms_norm", (N, D), lambda x: rms_norm(x, w)),
+        ]
+        if large:
+            cases.append(("group_norm", (N, C, S), lambda x: F.group_norm(x, 8, gw, gb, 1e-5)))
+        cases += [
+            ("dropout", (N, D), lambda x: F.dropout(x, 0.1, True)),
+            ("cross_entropy", (N, K), lambda x: F.cross_entropy(x, t, label_smoothing=0.1)),
+        ]
+        reps = 21 if large else 51
+        for name, shape, fn in cases:
+            x = torch.randn(*shape)
+            with torch.no_grad():
+                fwd = median_ms(lambda: fn(x), reps)
+            xg = x.clone().requires_grad_()
+            y0 = fn(xg)
+            dy = torch.ones(()) if y0.dim() == 0 else torch.randn_like(y0)
+
+            def step():
+                xg.grad = None
+                fn(xg).backward(dy)
+
+            fb = median_ms(step, reps)
+            print(f"{name},{'x'.join(map(str, shape))},{fwd:.4f},{fb:.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+// Timing helpers for make bench: medians of repeated runs, and STREAM-like triads for bandwidth.
+#pragma once
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace bench {
+
+inline double ms_since(std::chrono::steady_clock::time_point a) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
+}
+
+// Median wall times in ms of f and g, run alternately (so drift and turbo affect both alike).
+inline std::pair<double, double> median_ms(const std::function<void()>& f, const std::function<void()>& g, int reps = 21) {
+  for (int i = 0; i < 3; ++i) f(), g();
+  std::vector<double> tf, tg;
+  for (int i = 0; i < reps; ++i) {
+    auto a = std::chrono::steady_clock::now();
+    f();
+    tf.push_back(ms_since(a));
+    a = std::chrono::steady_clock::now();
+    g();
+    tg.push_back(ms_since(a));
+  }
+  std::nth_element(tf.begin(), tf.begin() + reps / 2, tf.end());
+  std::nth_element(tg.begin(), tg.begin() + reps / 2, tg.end());
+  return {tf[reps / 2], tg[reps / 2]};
+}
+
+inline double median_ms(const std::function<void()>& f, int reps = 21) { return median_ms(f, [] {}, reps).first; }
+
+// STREAM triad a = b + s·c over n floats per array (12 bytes moved per element), in GB/s.
+inline double triad_gbs(int64_t n, int reps = 11) {
+  std::vector<float> a(n), b(n, 1.0f), c(n, 2.0f);
+  const double ms = median_ms([&] {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) a[i] = b[i] + 3.0f * c[i];
+  }, reps);
+  return 12.0 * static_cast<double>(n) / ms / 1e6;
+}
+
+constexpr int64_t kDramTriad = 32 << 20;  // 3 × 128 MiB: far beyond the last-level cache
+constexpr int64_t kCacheTriad = 256 << 10;  // 3 × 1 MiB: resident in L3 (and partly L2)
+
+}  // namespace bench
