@@ -10,7 +10,9 @@
 namespace rg::detail {
 
 inline float vexp(float x) {
-  x = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;  // e^x stays a normal float (std::fmin is a call)
+  // Saturate to [e^−87.3, e^88]: results stay normal floats, 2ⁿ stays representable (std::fmin
+  // would be a library call and block vectorisation).
+  x = x < -87.3f ? -87.3f : x > 88.0f ? 88.0f : x;
   const float n = std::floor(x * 1.44269504088896341f + 0.5f);
   const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // ln 2 split in two for exactness
   float p = 1.9875691500e-4f;

@@ -17,19 +17,19 @@ namespace {
 // Per-channel sums of two quantities, f(c, i, a, b) adding element i's terms into a and b, over the
 // M = N·S elements of each channel; results in double. Every element is read once, as a stream:
 //  S = 1: rows are contiguous, so fixed blocks of 64 rows each sum into their own row of partials
-//         (in parallel), and the blocks are added in order;
+//         (in T, in parallel), and the blocks are added in order in double;
 //  S > 1: each channel's N pieces of S contiguous elements are summed by one thread.
 // Either way the order of additions does not depend on the thread count.
-template <typename F>
+template <typename T, typename F>
 void channel_sums(int64_t N, int64_t C, int64_t S, double* sum_a, double* sum_b, F f) {
   if (S == 1) {
     constexpr int64_t kRows = 64;
     const int64_t blocks = (N + kRows - 1) / kRows;
-    std::vector<double> pa(blocks * C, 0.0), pb(blocks * C, 0.0);
+    std::vector<T> pa(blocks * C, T(0)), pb(blocks * C, T(0));
     detail::parallel_for(blocks, std::max<int64_t>(1, detail::kGrain / (kRows * std::max<int64_t>(C, 1))),
                          [&](int64_t k0, int64_t k1) {
                            for (int64_t k = k0; k < k1; ++k) {
-                             double *a = pa.data() + k * C, *b = pb.data() + k * C;
+                             T *a = pa.data() + k * C, *b = pb.data() + k * C;
                              for (int64_t n = k * kRows; n < std::min(N, (k + 1) * kRows); ++n)
 #pragma omp simd
                                for (int64_t c = 0; c < C; ++c) f(c, n * C + c, a[c], b[c]);
@@ -79,8 +79,9 @@ template <typename T>
 void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean, double* var) {
   std::vector<double> shift(C), s1(C), s2(C);
   for (int64_t c = 0; c < C; ++c) shift[c] = x[c * S];
-  channel_sums(N, C, S, s1.data(), s2.data(), [&](int64_t c, int64_t i, double& a, double& b) {
-    const double d = x[i] - shift[c];
+  std::vector<T> tshift(shift.begin(), shift.end());
+  channel_sums<T>(N, C, S, s1.data(), s2.data(), [&](int64_t c, int64_t i, auto& a, auto& b) {
+    const T d = x[i] - tshift[c];
     a += d;
     b += d * d;
   });
@@ -115,7 +116,7 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
   std::vector<double> sum_dy(C), sum_dy_xhat(C);
   std::vector<T> mu(C), rs(C);
   for (int64_t c = 0; c < C; ++c) mu[c] = static_cast<T>(mean[c]), rs[c] = static_cast<T>(rstd[c]);
-  channel_sums(N, C, S, sum_dy.data(), sum_dy_xhat.data(), [&](int64_t c, int64_t i, double& a, double& b) {
+  channel_sums<T>(N, C, S, sum_dy.data(), sum_dy_xhat.data(), [&](int64_t c, int64_t i, auto& a, auto& b) {
     a += dy[i];
     b += dy[i] * ((x[i] - mu[c]) * rs[c]);
   });

@@ -20,16 +20,16 @@ void group_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* w
   detail::parallel_for(N * G, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(M, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {  // r = n·G + g
       const T* xr = x + r * M;
-      double m = 0, v = 0;
+      T m = 0, v = 0;  // per-lane partial sums in T
 #pragma omp simd reduction(+ : m)
       for (int64_t i = 0; i < M; ++i) m += xr[i];
-      m /= static_cast<double>(M);
+      m /= static_cast<T>(M);
 #pragma omp simd reduction(+ : v)
       for (int64_t i = 0; i < M; ++i) v += (xr[i] - m) * (xr[i] - m);
-      const double rs = 1.0 / std::sqrt(v / static_cast<double>(M) + eps);
+      const double rs = 1.0 / std::sqrt(static_cast<double>(v) / static_cast<double>(M) + eps);
       mean[r] = m;
       rstd[r] = rs;
-      const T mu = static_cast<T>(m);
+      const T mu = m;
       for (int64_t j = 0; j < Cg; ++j) {
         const int64_t c = (r % G) * Cg + j;
         const T scale = static_cast<T>(rs * (weight ? weight[c] : 1.0)), shift = bias ? bias[c] : T(0);

@@ -29,22 +29,21 @@ void row_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* wei
   detail::parallel_for(rows, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * D;
-      double m = 0;
+      T m = 0, v = 0;  // per-lane partial sums in T: float accuracy is ample for one row
       if (center) {
 #pragma omp simd reduction(+ : m)
         for (int64_t d = 0; d < D; ++d) m += xr[d];
-        m /= static_cast<double>(D);
+        m /= static_cast<T>(D);
       }
-      double v = 0;
 #pragma omp simd reduction(+ : v)
       for (int64_t d = 0; d < D; ++d) v += (xr[d] - m) * (xr[d] - m);
-      const double rs = 1.0 / std::sqrt(v / static_cast<double>(D) + eps);
+      const double rs = 1.0 / std::sqrt(static_cast<double>(v) / static_cast<double>(D) + eps);
       mean[r] = m;
       rstd[r] = rs;
-      const T tm = static_cast<T>(m), trs = static_cast<T>(rs);
+      const T trs = static_cast<T>(rs);
       T* yr = y + r * D;
 #pragma omp simd
-      for (int64_t d = 0; d < D; ++d) yr[d] = (xr[d] - tm) * trs * w[d] + b[d];
+      for (int64_t d = 0; d < D; ++d) yr[d] = (xr[d] - m) * trs * w[d] + b[d];
     }
   });
 }
@@ -59,12 +58,12 @@ void row_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, con
   const T* w = weight ? weight : ones.data();
   const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
   // Partial sums per block in T (32 rows each), added across blocks in double.
-  std::vector<T> part_w(blocks * D, T(0)), part_b(blocks * D, T(0));
+  std::vector<T> part_w(blocks * D, T(0)), part_b(center ? blocks * D : 0, T(0));
   detail::parallel_for(blocks, 1, [&](int64_t k0, int64_t k1) {
     std::vector<T> scratch_dx(dx ? 0 : D);
     for (int64_t k = k0; k < k1; ++k) {
       T* pw = part_w.data() + k * D;
-      T* pb = part_b.data() + k * D;
+      T* pb = center ? part_b.data() + k * D : nullptr;
       for (int64_t r = k * kRowsPerBlock; r < std::min(rows, (k + 1) * kRowsPerBlock); ++r) {
         const T *xr = x + r * D, *gr = dy + r * D;
         const T m = static_cast<T>(mean[r]), rs = static_cast<T>(rstd[r]);
@@ -77,14 +76,24 @@ void row_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, con
         }
         const T ta = center ? a / static_cast<T>(D) : T(0);
         const T tc = c / static_cast<T>(D);
-        // dx and this row's share of dγ and dβ in one sweep (the shares are summed even when unused).
+        // dx and this row's share of dγ (and dβ) in one sweep; the shares are summed even when no
+        // parameter gradient is wanted, except dβ's for RMSNorm, which has no bias.
         T* o = dx ? dx + r * D : scratch_dx.data();
+        if (center) {
 #pragma omp simd
-        for (int64_t d = 0; d < D; ++d) {
-          const T xhat = (xr[d] - m) * rs;
-          o[d] = rs * (w[d] * gr[d] - ta - xhat * tc);
-          pw[d] += gr[d] * xhat;
-          pb[d] += gr[d];
+          for (int64_t d = 0; d < D; ++d) {
+            const T xhat = (xr[d] - m) * rs;
+            o[d] = rs * (w[d] * gr[d] - ta - xhat * tc);
+            pw[d] += gr[d] * xhat;
+            pb[d] += gr[d];
+          }
+        } else {
+#pragma omp simd
+          for (int64_t d = 0; d < D; ++d) {
+            const T xhat = xr[d] * rs;
+            o[d] = rs * (w[d] * gr[d] - xhat * tc);
+            pw[d] += gr[d] * xhat;
+          }
         }
       }
     }
@@ -94,12 +103,13 @@ void row_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, con
   detail::parallel_for(D, 256, [&](int64_t d0, int64_t d1) {
     std::vector<double> sw(d1 - d0, 0.0), sb(d1 - d0, 0.0);
     for (int64_t k = 0; k < blocks; ++k) {
-      const T *pw = part_w.data() + k * D, *pb = part_b.data() + k * D;
+      const T* pw = part_w.data() + k * D;
 #pragma omp simd
-      for (int64_t d = d0; d < d1; ++d) {
-        sw[d - d0] += pw[d];
-        sb[d - d0] += pb[d];
-      }
+      for (int64_t d = d0; d < d1; ++d) sw[d - d0] += pw[d];
+      if (!center) continue;
+      const T* pb = part_b.data() + k * D;
+#pragma omp simd
+      for (int64_t d = d0; d < d1; ++d) sb[d - d0] += pb[d];
     }
     for (int64_t d = d0; d < d1; ++d) {
       if (dweight) dweight[d] = static_cast<T>(sw[d - d0]);
