@@ -12,18 +12,21 @@ OPT      ?= -O3 $(ARCH)
 EXTRA    ?=
 # -fno-trapping-math: we never read FP exception flags, and without it GCC will not if-convert
 # (so not vectorise) loops with a compare, such as the clamp in vexp or a running max.
-FLAGS    := $(OPT) -g -std=c++20 -fopenmp -fno-trapping-math -Wall -Wextra -Iinclude -MMD -MP $(EXTRA)
+FLAGS    := $(OPT) -g -std=c++20 -fopenmp -fno-trapping-math -Wall -Wextra -Iinclude -Iexperiments -MMD -MP $(EXTRA)
 # Tests find their data files (tests/reference/data) relative to the source tree.
 TEST_FLAGS := -DREGRAD_SOURCE_DIR=\"$(CURDIR)\" -DREGRAD_CLI=\"$(CURDIR)/$(BUILD)/regrad\"
 LDLIBS   := -lopenblas -lz -fopenmp $(EXTRA)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 LIB_SRC  := $(shell find src -name '*.cpp' ! -path 'src/cli/*')
+# Experiments: each folder's main.cpp is a program; its other sources are shared with the tests.
+EXP_SRC  := $(shell find experiments -name '*.cpp' ! -name main.cpp)
 CLI_SRC  := $(wildcard src/cli/*.cpp)
 TEST_SRC := $(shell find tests -name '*.cpp')
 BENCH_SRC := $(wildcard bench/*.cpp)
 
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+EXP_OBJ   := $(EXP_SRC:%.cpp=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
@@ -33,9 +36,10 @@ CLI   := $(BUILD)/regrad
 TESTS := $(BUILD)/regrad_tests
 BENCH := $(BUILD)/regrad_bench
 EXAMPLE := $(BUILD)/example
+BN_BY_HAND := $(BUILD)/bn_by_hand
 
-.PHONY: all deps test demo sanitize bench clean
-all: $(LIB) $(CLI) $(TESTS) $(EXAMPLE)
+.PHONY: all deps test demo sanitize bench clean bn-by-hand
+all: $(LIB) $(CLI) $(TESTS) $(EXAMPLE) $(BN_BY_HAND)
 
 # System packages from Debian; .ci/deps.sh installs only what is missing (sudo when not root).
 deps: $(DEPS_STAMP)
@@ -58,7 +62,10 @@ $(LIB): $(LIB_OBJ)
 $(CLI): $(CLI_OBJ) $(LIB)
 	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
 
-$(TESTS): $(TEST_OBJ) $(LIB)
+$(TESTS): $(TEST_OBJ) $(EXP_OBJ) $(LIB)
+	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
+
+$(BN_BY_HAND): $(BUILD)/obj/experiments/bn_by_hand/main.o $(EXP_OBJ) $(LIB)
 	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
 
 $(EXAMPLE): $(BUILD)/obj/docs/example.o $(LIB)
@@ -75,8 +82,13 @@ $(BENCH): $(BENCH_OBJ) $(LIB)
 test: $(TESTS) $(CLI)
 	./$(TESTS)
 
-demo: $(CLI)
+# The main demo: the gradient-check table over every op, then notebook 6b (BatchNorm1d by hand).
+demo: $(CLI) $(BN_BY_HAND)
 	./$(CLI) gradcheck
+	./$(BN_BY_HAND)
+
+bn-by-hand: $(BN_BY_HAND)
+	./$(BN_BY_HAND)
 
 bench: $(BENCH)
 	./$(BENCH)

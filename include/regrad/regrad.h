@@ -3,6 +3,7 @@
 #include "regrad/autograd/autograd.h"
 #include "regrad/check/cmp.h"
 #include "regrad/check/gradcheck.h"
+#include "regrad/data/words.h"
 #include "regrad/functional/composed.h"
 #include "regrad/functional/cross_entropy.h"
 #include "regrad/functional/dropout.h"
@@ -21,3 +22,4 @@
 #include "regrad/tensor/npy.h"
 #include "regrad/tensor/random.h"
 #include "regrad/tensor/tensor.h"
+#include "regrad/train/report.h"

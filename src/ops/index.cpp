@@ -107,6 +107,19 @@ Tensor gather(const Tensor& x, int64_t dim_in, const Tensor& index) {
   });
 }
 
+Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
+  check_index(index, num_classes, "one_hot");
+  Shape shape = index.shape();
+  shape.push_back(num_classes);
+  Tensor out = zeros(shape, dtype);
+  const int64_t* idx = index.data<int64_t>();
+  dispatch_float(dtype, "one_hot", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (int64_t i = 0; i < index.numel(); ++i) out.data<T>()[i * num_classes + idx[i]] = T(1);
+  });
+  return out;
+}
+
 // c ? a : b elementwise on tensors of one shape (c any dtype, nonzero = true).
 static Tensor select(const Tensor& c, const Tensor& a, const Tensor& b) {
   Tensor cf = c.to(a.dtype());

@@ -1,0 +1,33 @@
+// The English word list (Debian's wamerican, /usr/share/dict/words) as a character-level dataset,
+// as in makemore: 27 symbols, '.' (index 0) marks the start and the end of a word.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "regrad/tensor/random.h"
+#include "regrad/tensor/tensor.h"
+
+namespace rg::data {
+
+inline constexpr const char* kDefaultWordsPath = "/usr/share/dict/words";
+inline constexpr int64_t kVocab = 27;  // '.', 'a' … 'z'
+
+// The lines made only of the letters a–z (proper nouns, possessives and accented words are
+// skipped), in file order. Throws std::runtime_error naming the file when it cannot be read or
+// holds no such word.
+std::vector<std::string> load_words(const std::string& path = kDefaultWordsPath);
+
+int64_t char_index(char c);  // '.' → 0, 'a' → 1 … 'z' → 26
+char index_char(int64_t i);
+
+// Every (context, next character) pair of the words: X int64 (n, block_size) of the preceding
+// block_size characters ('.'-padded), Y int64 (n) the character that follows ('.' after the last).
+struct CharDataset {
+  Tensor X, Y;
+};
+CharDataset char_contexts(const std::vector<std::string>& words, int64_t block_size);
+
+// A seeded Fisher–Yates shuffle.
+void shuffle(std::vector<std::string>& words, Generator& gen);
+
+}  // namespace rg::data

@@ -1,0 +1,29 @@
+// Writing results: CSV tables, Markdown tables and PNG plots (gnuplot, Debian's gnuplot-nox).
+// Files are written to a temporary name and renamed, so a crash never leaves half a file.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace rg::report {
+
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::string>> rows;
+  void add(std::vector<std::string> row);  // must have one cell per column
+  std::string csv() const;
+  std::string markdown() const;
+};
+
+// "%.4f"-style formatting without iostream boilerplate.
+std::string fmt(double value, int precision = 4);
+
+// Writes `text` to `path` atomically (temporary file, then rename); creates parent directories.
+void write_file(const std::string& path, const std::string& text);
+
+// Plots columns of a CSV (x = column x_col, one line per y column, 1-based gnuplot numbering)
+// into a PNG. Returns false, and prints why, when gnuplot is not installed or fails.
+bool plot_png(const std::string& csv_path, const std::string& png_path, const std::string& title,
+              const std::string& xlabel, const std::string& ylabel, int x_col, const std::vector<int>& y_cols,
+              bool log_y = false);
+
+}  // namespace rg::report

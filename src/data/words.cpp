@@ -1,0 +1,60 @@
+#include "regrad/data/words.h"
+
+#include <fstream>
+#include <stdexcept>
+
+#include "regrad/tensor/factory.h"
+
+namespace rg::data {
+
+std::vector<std::string> load_words(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open the word list (Debian package wamerican)");
+  std::vector<std::string> words;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    bool ok = !line.empty();
+    for (char c : line) ok = ok && c >= 'a' && c <= 'z';
+    if (ok) words.push_back(line);
+  }
+  if (words.empty()) throw std::runtime_error(path + ": no lower-case a-z words in the file");
+  return words;
+}
+
+int64_t char_index(char c) {
+  if (c == '.') return 0;
+  if (c < 'a' || c > 'z') throw std::invalid_argument(std::string("char_index: '") + c + "' is not '.' or a-z");
+  return c - 'a' + 1;
+}
+
+char index_char(int64_t i) {
+  if (i < 0 || i >= kVocab) throw std::invalid_argument("index_char: " + std::to_string(i) + " is not in [0, 27)");
+  return i == 0 ? '.' : static_cast<char>('a' + i - 1);
+}
+
+CharDataset char_contexts(const std::vector<std::string>& words, int64_t block_size) {
+  if (block_size <= 0) throw std::invalid_argument("char_contexts: block_size must be positive");
+  std::vector<int64_t> xs, ys;
+  for (const std::string& w : words) {
+    std::vector<int64_t> context(block_size, 0);
+    for (std::size_t k = 0; k <= w.size(); ++k) {
+      const int64_t ix = k < w.size() ? char_index(w[k]) : 0;
+      xs.insert(xs.end(), context.begin(), context.end());
+      ys.push_back(ix);
+      context.erase(context.begin());
+      context.push_back(ix);
+    }
+  }
+  const int64_t n = static_cast<int64_t>(ys.size());
+  return {tensor_i64(xs, {n, block_size}), tensor_i64(ys, {n})};
+}
+
+void shuffle(std::vector<std::string>& words, Generator& gen) {
+  const uint64_t first = gen.advance(words.size());
+  for (std::size_t i = words.size(); i-- > 1;) {
+    const auto j = static_cast<std::size_t>(Generator::uniform_at(gen.seed(), first + i) * static_cast<double>(i + 1));
+    std::swap(words[i], words[j]);
+  }
+}
+
+}  // namespace rg::data
