@@ -21,7 +21,7 @@ struct Options {
 static void print_table(const std::vector<CmpResult>& rows, report::Table& md) {
   for (const CmpResult& r : rows) {
     std::printf("%s\n", r.line().c_str());
-    md.add({r.name, r.exact ? "True" : "False", r.approximate ? "True" : "False", report::fmt(r.maxdiff, 12)});
+    md.add({r.name, r.exact ? "True" : "False", r.approximate ? "True" : "False", report::fmt_g(r.maxdiff)});
   }
 }
 

@@ -45,6 +45,12 @@ std::string fmt(double value, int precision) {
   return buf;
 }
 
+std::string fmt_g(double value, int significant) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", significant, value);
+  return buf;
+}
+
 void write_file(const std::string& path, const std::string& text) {
   const std::filesystem::path p(path);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());

@@ -12,6 +12,7 @@ TEST_CASE("report tables render as CSV and Markdown; files are written whole") {
   CHECK(t.csv() == "step,loss\n0,3.296\n100,2.5\n");
   CHECK(t.markdown() == "| step | loss |\n|---|---|\n| 0 | 3.296 |\n| 100 | 2.5 |\n");
   CHECK_THROWS_AS(t.add({"1"}), std::invalid_argument);
+  CHECK(report::fmt_g(1.907349e-06) == "1.91e-06");
   const std::string path = "/tmp/regrad_test_report/sub/out.csv";
   std::filesystem::remove_all("/tmp/regrad_test_report");
   report::write_file(path, t.csv());

@@ -14,8 +14,9 @@ struct Table {
   std::string markdown() const;
 };
 
-// "%.4f"-style formatting without iostream boilerplate.
+// "%.4f"-style formatting without iostream boilerplate; fmt_g is "%.3g" (small differences).
 std::string fmt(double value, int precision = 4);
+std::string fmt_g(double value, int significant = 3);
 
 // Writes `text` to `path` atomically (temporary file, then rename); creates parent directories.
 void write_file(const std::string& path, const std::string& text);
