@@ -5,6 +5,7 @@
 #include "regrad/functional/cross_entropy.h"
 #include "regrad/functional/dropout.h"
 #include "regrad/functional/normalization.h"
+#include "regrad/ops/conv.h"
 #include "regrad/ops/elementwise.h"
 #include "regrad/ops/index.h"
 #include "regrad/ops/linalg.h"
@@ -81,6 +82,16 @@ std::vector<OpCase> op_cases(uint64_t seed) {
   c.push_back({"matmul", "[2, 3, 4] @ [4, 5]", {normal({2, 3, 4}), normal({4, 5})}, [](V x) { return matmul(x[0], x[1]); }});
   c.push_back({"matmul", "broadcast [2, 1, 3, 4] @ [3, 4, 2]", {normal({2, 1, 3, 4}), normal({3, 4, 2})}, [](V x) { return matmul(x[0], x[1]); }});
   c.push_back({"matmul", "vector [4] @ [4, 3]", {normal({4}), normal({4, 3})}, [](V x) { return matmul(x[0], x[1]); }});
+  c.push_back({"linear", "[5, 4] -> 3, bias", {normal({5, 4}), normal({3, 4}), normal({3})},
+               [](V x) { return linear(x[0], x[1], x[2]); }});
+  c.push_back({"linear", "[2, 3, 4] -> 2, no bias", {normal({2, 3, 4}), normal({2, 4})},
+               [](V x) { return linear(x[0], x[1]); }});
+  c.push_back({"conv2d", "3x3, stride 1, padding 1, bias", {normal({2, 2, 5, 5}), normal({3, 2, 3, 3}), normal({3})},
+               [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); }});
+  c.push_back({"conv2d", "2x2, stride 2, no bias", {normal({2, 3, 4, 6}), normal({2, 3, 2, 2})},
+               [](V x) { return conv2d(x[0], x[1], {}, 2, 0); }});
+  c.push_back({"max_pool2d", "2x2", {normal({2, 2, 4, 6})}, [](V x) { return max_pool2d(x[0], 2); }});
+  c.push_back({"max_pool2d", "3x3 stride 2 (overlapping)", {normal({1, 2, 7, 5})}, [](V x) { return max_pool2d(x[0], 3, 2); }});
   c.push_back({"softmax", "dim -1", {normal({3, 5})}, [](V x) { return softmax(x[0], -1); }});
   c.push_back({"softmax", "dim 0 (strided)", {normal({4, 3})}, [](V x) { return softmax(x[0], 0); }});
   c.push_back({"log_softmax", "dim 1 of [2, 4, 3]", {normal({2, 4, 3})}, [](V x) { return log_softmax(x[0], 1); }});

@@ -79,4 +79,46 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return reshape(bmm(reshape(expand(a, sa), {nb, M, K}), reshape(expand(b, sb), {nb, K, N})), out);
 }
 
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  detail::check_same_dtype(x, weight, "linear");
+  if (weight.dim() != 2 || x.dim() < 1 || x.shape().back() != weight.shape()[1])
+    throw std::invalid_argument("linear: input " + to_string(x.shape()) + " and weight " + to_string(weight.shape()) +
+                                " do not match (weight must be (out, in) with in = the input's last dim)");
+  const int64_t in = weight.shape()[1], out = weight.shape()[0], rows = x.numel() / std::max<int64_t>(in, 1);
+  if (bias.defined() && bias.shape() != Shape{out})
+    throw std::invalid_argument("linear: bias " + to_string(bias.shape()) + " must have shape [" + std::to_string(out) + "]");
+  Shape shape = x.shape();
+  shape.back() = out;
+  Tensor y = Tensor::empty(shape, x.dtype());
+  dispatch_float(x.dtype(), "linear", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    gemm(false, true, rows, out, in, x.data<T>(), weight.data<T>(), y.data<T>());  // Y = X·Wᵀ
+    if (bias.defined()) {
+      T* py = y.data<T>();
+      const T* pb = bias.data<T>();
+      detail::parallel_for(rows, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(out, 1)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+#pragma omp simd
+          for (int64_t j = 0; j < out; ++j) py[r * out + j] += pb[j];
+      });
+    }
+  });
+  return record("linear", y, {x, weight, bias}, [x, weight, has_bias = bias.defined(), rows, in, out](const Tensor& g) {
+    Tensor gx, gw, gb;
+    dispatch_float(g.dtype(), "linear", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if (x.requires_grad()) {  // dX = dY·W
+        gx = Tensor::empty(x.shape(), x.dtype());
+        gemm(false, false, rows, in, out, g.data<T>(), weight.data<T>(), gx.data<T>());
+      }
+      if (weight.requires_grad()) {  // dW = dYᵀ·X
+        gw = Tensor::empty(weight.shape(), weight.dtype());
+        gemm(true, false, out, in, rows, g.data<T>(), x.data<T>(), gw.data<T>());
+      }
+    });
+    if (has_bias) gb = sum(g.reshape({rows, out}), {0});  // db = Σ_rows dY
+    return Grads{gx, gw, gb};
+  });
+}
+
 }  // namespace rg

@@ -10,3 +10,11 @@ namespace rg {
 Tensor matmul(const Tensor& a, const Tensor& b);
 
 }  // namespace rg
+
+namespace rg {
+
+// torch.nn.functional.linear: y = x·Wᵀ + b for x (…, in), weight (out, in), bias (out) or undefined.
+// One GEMM with W transposed by flag; backward dx = dy·W, dW = dyᵀ·x, db = Σ dy.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+
+}  // namespace rg

@@ -1,0 +1,136 @@
+#include "regrad/optim/optim.h"
+
+#include <cmath>
+
+#include "../parallel.h"
+#include "regrad/autograd/autograd.h"
+#include "regrad/ops/elementwise.h"
+#include "regrad/ops/reduce.h"
+#include "regrad/tensor/factory.h"
+
+namespace rg::optim {
+
+Optimizer::Optimizer(std::vector<Tensor> params, double lr) : lr(lr), params_(std::move(params)) {
+  if (!(lr >= 0.0)) throw std::invalid_argument("optimizer: learning rate must be >= 0, got " + std::to_string(lr));
+  for (const Tensor& p : params_)
+    if (!p.requires_grad() || !p.is_leaf())
+      throw std::invalid_argument("optimizer: parameters must be leaf tensors that require grad");
+}
+
+void Optimizer::zero_grad() {
+  for (Tensor p : params_) p.zero_grad();
+}
+
+// Calls f(p, g, i, n) typed on the parameter's dtype for each parameter with a gradient.
+template <typename F>
+static void for_each_param(const std::vector<Tensor>& params, F f) {
+  NoGradGuard no_grad;
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    Tensor p = params[k];
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    dispatch_float(p.dtype(), "optimizer", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      f(k, p.data<T>(), g.data<T>(), p.numel());
+    });
+  }
+}
+
+SGD::SGD(std::vector<Tensor> params, double lr, double momentum, double weight_decay, bool nesterov, double dampening)
+    : Optimizer(std::move(params), lr), momentum(momentum), weight_decay(weight_decay), dampening(dampening),
+      nesterov(nesterov), buf_(params_.size()) {
+  if (momentum < 0 || weight_decay < 0) throw std::invalid_argument("SGD: momentum and weight_decay must be >= 0");
+  if (nesterov && (momentum <= 0 || dampening != 0))
+    throw std::invalid_argument("SGD: Nesterov momentum requires a momentum and zero dampening");
+}
+
+void SGD::step() {
+  for_each_param(params_, [&](std::size_t k, auto* p, const auto* g, int64_t n) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    const bool first = !buf_[k].defined();
+    if (momentum != 0 && first) buf_[k] = zeros(params_[k].shape(), params_[k].dtype());
+    T* b = momentum != 0 ? buf_[k].template data<T>() : nullptr;
+    const T wd = static_cast<T>(weight_decay), mu = static_cast<T>(momentum), lr_ = static_cast<T>(lr);
+    const T damp = first ? T(1) : static_cast<T>(1 - dampening);
+    detail::parallel_for(n, detail::kGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        T d = g[i] + wd * p[i];
+        if (b) {
+          b[i] = mu * b[i] + damp * d;  // at the first step b = 0, so b = d
+          d = nesterov ? d + mu * b[i] : b[i];
+        }
+        p[i] -= lr_ * d;
+      }
+    });
+  });
+}
+
+AdamW::AdamW(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps, double weight_decay)
+    : Optimizer(std::move(params), lr), beta1(beta1), beta2(beta2), eps(eps), weight_decay(weight_decay),
+      m_(params_.size()), v_(params_.size()) {
+  if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) throw std::invalid_argument("AdamW: betas must be in [0, 1)");
+  if (eps < 0 || weight_decay < 0) throw std::invalid_argument("AdamW: eps and weight_decay must be >= 0");
+}
+
+void AdamW::step() {
+  ++t_;
+  const double c1 = 1 - std::pow(beta1, static_cast<double>(t_)), c2 = 1 - std::pow(beta2, static_cast<double>(t_));
+  for_each_param(params_, [&](std::size_t k, auto* p, const auto* g, int64_t n) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    if (!m_[k].defined()) {
+      m_[k] = zeros(params_[k].shape(), params_[k].dtype());
+      v_[k] = zeros(params_[k].shape(), params_[k].dtype());
+    }
+    T *m = m_[k].template data<T>(), *v = v_[k].template data<T>();
+    const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), decay = static_cast<T>(1 - lr * weight_decay);
+    const T step = static_cast<T>(lr / c1), rc2 = static_cast<T>(1 / std::sqrt(c2)), e = static_cast<T>(eps);
+    detail::parallel_for(n, detail::kGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        p[i] *= decay;  // decoupled weight decay
+        m[i] = b1 * m[i] + (1 - b1) * g[i];
+        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+        p[i] -= step * m[i] / (std::sqrt(v[i]) * rc2 + e);  // lr·m̂/(√v̂ + eps)
+      }
+    });
+  });
+}
+
+void l1_proximal_(const std::vector<Tensor>& params, double lr, double lambda) {
+  if (lambda < 0) throw std::invalid_argument("l1_proximal_: lambda must be >= 0");
+  NoGradGuard no_grad;
+  for (Tensor p : params)
+    dispatch_float(p.dtype(), "l1_proximal_", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      T* w = p.data<T>();
+      const T t = static_cast<T>(lr * lambda);
+      for (int64_t i = 0; i < p.numel(); ++i) {
+        const T a = std::abs(w[i]) - t;
+        w[i] = a > 0 ? std::copysign(a, w[i]) : T(0);
+      }
+    });
+}
+
+double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
+  double total = 0;
+  {
+    NoGradGuard no_grad;
+    for (const Tensor& p : params)
+      if (p.grad().defined()) total += sum(p.grad() * p.grad()).item();
+  }
+  const double norm = std::sqrt(total);
+  if (norm > max_norm) {
+    NoGradGuard no_grad;
+    for (const Tensor& p : params)
+      if (p.grad().defined()) p.grad().mul_(max_norm / (norm + 1e-6));
+  }
+  return norm;
+}
+
+double warmup_cosine_lr(int64_t step, int64_t warmup_steps, int64_t total_steps, double lr, double min_lr) {
+  if (step < warmup_steps) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
+  const double span = static_cast<double>(std::max<int64_t>(total_steps - warmup_steps, 1));
+  const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) / span);
+  return min_lr + 0.5 * (lr - min_lr) * (1 + std::cos(M_PI * progress));
+}
+
+}  // namespace rg::optim

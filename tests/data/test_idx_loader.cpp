@@ -1,0 +1,96 @@
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+#include <zlib.h>
+
+#include "../test_util.h"
+
+using namespace rg;
+using rg::test::contains;
+
+static std::string idx_bytes(std::vector<uint32_t> dims, std::size_t data_bytes) {
+  std::string s{'\0', '\0', '\x08', static_cast<char>(dims.size())};
+  for (uint32_t d : dims)
+    for (int k = 3; k >= 0; --k) s += static_cast<char>((d >> (8 * k)) & 0xff);
+  for (std::size_t i = 0; i < data_bytes; ++i) s += static_cast<char>(i % 251);
+  return s;
+}
+
+static std::string idx_error(const std::string& bytes) {
+  try {
+    data::parse_idx(bytes, "x.idx");
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_CASE("IDX parsing: dims, data, and every kind of bad file") {
+  const data::IdxArray a = data::parse_idx(idx_bytes({2, 3}, 6), "ok.idx");
+  CHECK(a.dims == std::vector<int64_t>{2, 3});
+  CHECK(a.data[5] == 5);
+  CHECK(contains(idx_error(""), "x.idx: not a valid IDX file: file is empty"));
+  CHECK(contains(idx_error("\x01\x02\x08\x01"), "bad magic"));
+  CHECK(contains(idx_error(std::string("\0\0\x0d\x01", 4)), "unsupported element type"));
+  CHECK(contains(idx_error(idx_bytes({2, 3}, 5)), "truncated"));
+  CHECK(contains(idx_error(idx_bytes({2, 3}, 7)), "trailing bytes"));
+  CHECK(contains(idx_error(idx_bytes({2, 3}, 6).substr(0, 9)), "truncated header"));
+}
+
+TEST_CASE("IDX files are read through zlib, gzip or plain, and corrupt gzip is reported") {
+  const std::string plain = "/tmp/regrad_test.idx", gz = "/tmp/regrad_test.idx.gz", bad = "/tmp/regrad_bad.idx.gz";
+  const std::string bytes = idx_bytes({4, 2}, 8);
+  std::ofstream(plain, std::ios::binary) << bytes;
+  gzFile f = gzopen(gz.c_str(), "wb");
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+  CHECK(data::read_idx(plain).dims == std::vector<int64_t>{4, 2});
+  CHECK(data::read_idx(gz).data == data::read_idx(plain).data);
+  std::ifstream in(gz, std::ios::binary);
+  std::string z((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(bad, std::ios::binary) << z.substr(0, z.size() / 2);  // cut in half
+  try {
+    data::read_idx(bad);
+    FAIL("no error");
+  } catch (const std::runtime_error& e) {
+    CHECK(contains(e.what(), bad));
+  }
+  CHECK_THROWS_WITH_AS(data::read_idx("/nonexistent.gz"), doctest::Contains("/nonexistent.gz: cannot open"), std::runtime_error);
+  std::remove(plain.c_str());
+  std::remove(gz.c_str());
+  std::remove(bad.c_str());
+}
+
+TEST_CASE("Fashion-MNIST from Debian's dataset-fashion-mnist") {
+  const data::ImageDataset test = data::load_fashion_mnist(data::kFashionMnistDir, false);
+  CHECK(test.images.shape() == Shape{10000, 1, 28, 28});
+  CHECK(test.labels.shape() == Shape{10000});
+  CHECK(max(test.images).item() <= 1.0);
+  // Balanced classes: 1000 of each.
+  std::vector<int> counts(10, 0);
+  for (double l : test.labels.tolist()) counts[static_cast<int>(l)]++;
+  for (int c : counts) CHECK(c == 1000);
+  CHECK_THROWS_WITH_AS(data::load_fashion_mnist("/nonexistent", true), doctest::Contains("/nonexistent/train-images"),
+                       std::runtime_error);
+}
+
+TEST_CASE("DataLoader: seeded shuffles, every sample once per epoch, drop_last") {
+  const Tensor x = arange(0.0, 10.0, 1.0).reshape({10, 1}), y = arange(10);
+  data::DataLoader a(x, y, 4, true, false, 7), b(x, y, 4, true, false, 7);
+  CHECK(a.size() == 3);
+  std::multiset<double> seen;
+  for (int64_t k = 0; k < a.size(); ++k) {
+    const data::Batch ba = a.batch(k), bb = b.batch(k);
+    CHECK(cmp("same seed", ba.x, bb.x).exact);
+    CHECK(cmp("pairs", ba.x.reshape({-1}), ba.y.to(DType::Float32)).exact);  // inputs stay with their targets
+    for (double v : ba.y.tolist()) seen.insert(v);
+  }
+  CHECK(seen.size() == 10);
+  CHECK(std::set<double>(seen.begin(), seen.end()).size() == 10);
+  const auto first = a.batch(0).y.tolist();
+  a.set_epoch(1);
+  CHECK(a.batch(0).y.tolist() != first);
+  CHECK(data::DataLoader(x, y, 4, true, true).size() == 2);
+  CHECK_THROWS_AS(data::DataLoader(x, arange(9), 4), std::invalid_argument);
+}

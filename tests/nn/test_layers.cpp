@@ -1,0 +1,64 @@
+#include <cmath>
+
+#include "../test_util.h"
+
+using namespace rg;
+using rg::test::check_values;
+
+TEST_CASE("Linear: PyTorch's layout and default initialisation bounds") {
+  Generator gen(0);
+  nn::Linear fc(784, 512, true, gen);
+  CHECK(fc.weight.shape() == Shape{512, 784});
+  const double bound = 1 / std::sqrt(784.0);
+  CHECK(max(abs(fc.weight)).item() <= bound);
+  CHECK(max(abs(fc.weight)).item() > 0.95 * bound);
+  // Uniform(−b, b) has variance b²/3.
+  CHECK(std::abs(var(fc.weight.detach().reshape({-1})).item() - bound * bound / 3) < 0.02 * bound * bound);
+  const Tensor x = randn({3, 784}, gen);
+  CHECK(cmp("linear", fc(x), matmul(x, fc.weight.t()) + fc.bias, 0, 1e-5).approximate);
+  CHECK(fc.named_parameters().size() == 2);
+}
+
+TEST_CASE("conv2d matches a direct loop") {
+  Generator gen(1);
+  const Tensor x = randn({2, 3, 5, 4}, gen, DType::Float64), w = randn({4, 3, 3, 3}, gen, DType::Float64),
+               b = randn({4}, gen, DType::Float64);
+  const Tensor y = conv2d(x, w, b, 2, 1);
+  CHECK(y.shape() == Shape{2, 4, 3, 2});
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t o = 0; o < 4; ++o)
+      for (int64_t oh = 0; oh < 3; ++oh)
+        for (int64_t ow = 0; ow < 2; ++ow) {
+          double acc = b.at({o});
+          for (int64_t c = 0; c < 3; ++c)
+            for (int64_t i = 0; i < 3; ++i)
+              for (int64_t j = 0; j < 3; ++j) {
+                const int64_t h = oh * 2 - 1 + i, ww = ow * 2 - 1 + j;
+                if (h >= 0 && h < 5 && ww >= 0 && ww < 4) acc += x.at({n, c, h, ww}) * w.at({o, c, i, j});
+              }
+          CHECK(std::abs(y.at({n, o, oh, ow}) - acc) < 1e-12);
+        }
+  CHECK_THROWS_WITH_AS(conv2d(x, randn({4, 2, 3, 3}, gen, DType::Float64)), doctest::Contains("[2, 3, 5, 4]"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("max_pool2d takes window maxima") {
+  const Tensor x = arange(0.0, 16.0, 1.0).reshape({1, 1, 4, 4});
+  check_values(max_pool2d(x, 2), {5, 7, 13, 15}, 0);
+  CHECK(max_pool2d(x, 3, 1).shape() == Shape{1, 1, 2, 2});
+}
+
+TEST_CASE("Sequential chains layers and names parameters by position") {
+  Generator gen(2);
+  auto fc1 = std::make_shared<nn::Linear>(4, 8, true, gen);
+  nn::Sequential net({fc1, std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(8, 3, true, gen)});
+  CHECK(net.size() == 3);
+  const auto names = net.named_parameters();
+  REQUIRE(names.size() == 4);
+  CHECK(names[0].first == "0.weight");
+  CHECK(names[3].first == "2.bias");
+  const Tensor x = randn({5, 4}, gen);
+  CHECK(net(x).shape() == Shape{5, 3});
+  CHECK(nn::Flatten()(zeros({2, 3, 4})).shape() == Shape{2, 12});
+  CHECK(nn::GlobalAvgPool2d()(ones({2, 3, 4, 4})).shape() == Shape{2, 3});
+}

@@ -1,0 +1,92 @@
+// Every optimizer step against the same step computed by hand.
+#include <cmath>
+
+#include "../test_util.h"
+
+using namespace rg;
+using rg::test::check_values;
+
+static Tensor param(std::initializer_list<double> v) { return tensor(v, DType::Float64).requires_grad_(); }
+static void set_grad(Tensor& p, std::initializer_list<double> g) {
+  p.zero_grad();
+  (p * tensor(g, DType::Float64)).sum().backward();  // d/dp Σ p·g = g
+}
+
+TEST_CASE("SGD with L2 weight decay: the lecture's single-weight update w ← w − η(∇ + λw)") {
+  Tensor w = param({2.0});
+  optim::SGD opt({w}, 0.1, 0.0, 0.01);
+  set_grad(w, {0.5});
+  opt.step();
+  check_values(w, {2.0 - 0.1 * (0.5 + 0.01 * 2.0)}, 1e-15);  // 1.948
+}
+
+TEST_CASE("SGD momentum and Nesterov follow torch.optim.SGD") {
+  Tensor a = param({1.0, -1.0}), b = param({1.0, -1.0});
+  optim::SGD plain({a}, 0.1, 0.9), nesterov({b}, 0.1, 0.9, 0.0, true);
+  const double g1[2] = {0.5, -0.2}, g2[2] = {0.1, 0.3};
+  set_grad(a, {g1[0], g1[1]});
+  set_grad(b, {g1[0], g1[1]});
+  plain.step();
+  nesterov.step();
+  set_grad(a, {g2[0], g2[1]});
+  set_grad(b, {g2[0], g2[1]});
+  plain.step();
+  nesterov.step();
+  for (int i = 0; i < 2; ++i) {
+    const double buf1 = g1[i], buf2 = 0.9 * buf1 + g2[i];                   // b₁ = g₁, b₂ = μb₁ + g₂
+    const double p_plain = (i ? -1.0 : 1.0) - 0.1 * buf1 - 0.1 * buf2;
+    const double p_nest = (i ? -1.0 : 1.0) - 0.1 * (g1[i] + 0.9 * buf1) - 0.1 * (g2[i] + 0.9 * buf2);
+    CHECK(std::abs(a.at({i}) - p_plain) < 1e-15);
+    CHECK(std::abs(b.at({i}) - p_nest) < 1e-15);
+  }
+  CHECK_THROWS_AS(optim::SGD({param({1.0})}, 0.1, 0.0, 0.0, true), std::invalid_argument);
+}
+
+TEST_CASE("AdamW: decoupled decay, bias-corrected moments") {
+  Tensor p = param({1.0, -2.0});
+  optim::AdamW opt({p}, 0.01, 0.9, 0.999, 1e-8, 0.1);
+  set_grad(p, {0.3, -0.4});
+  opt.step();
+  // Step 1: m̂ = g, v̂ = g², so p ← p·(1 − lr·wd) − lr·g/(|g| + eps).
+  check_values(p, {1.0 * (1 - 0.001) - 0.01 * 0.3 / (0.3 + 1e-8), -2.0 * (1 - 0.001) + 0.01 * 0.4 / (0.4 + 1e-8)}, 1e-15);
+  // Step 2 by hand.
+  const double m = 0.9 * 0.1 * 0.3 + 0.1 * 0.5, v = 0.999 * 0.001 * 0.09 + 0.001 * 0.25;
+  const double mhat = m / (1 - 0.81), vhat = v / (1 - 0.999 * 0.999);
+  const double p0 = p.at({0});
+  set_grad(p, {0.5, 0.0});
+  opt.step();
+  CHECK(std::abs(p.at({0}) - (p0 * (1 - 0.001) - 0.01 * mhat / (std::sqrt(vhat) + 1e-8))) < 1e-14);
+}
+
+TEST_CASE("L1 proximal step makes small weights exactly zero") {
+  Tensor w = param({0.05, -0.3, 0.2, -0.08});
+  optim::l1_proximal_({w}, 0.1, 1.0);  // threshold lr·λ = 0.1
+  check_values(w, {0.0, -0.2, 0.1, 0.0}, 1e-15);
+  CHECK(w.at({0}) == 0.0);
+}
+
+TEST_CASE("clip_grad_norm_ scales gradients to the max norm") {
+  Tensor a = param({1.0, 1.0}), b = param({1.0});
+  set_grad(a, {3.0, 0.0});
+  set_grad(b, {4.0});
+  const double norm = optim::clip_grad_norm_({a, b}, 1.0);
+  CHECK(std::abs(norm - 5.0) < 1e-12);
+  const double s = 1.0 / (5.0 + 1e-6);
+  check_values(a.grad(), {3 * s, 0}, 1e-12);
+  check_values(b.grad(), {4 * s}, 1e-12);
+  CHECK(std::abs(optim::clip_grad_norm_({a, b}, 10.0) - 5.0 * s) < 1e-12);  // under the limit: unchanged
+}
+
+TEST_CASE("warmup + cosine learning rate") {
+  CHECK(optim::warmup_cosine_lr(0, 10, 110, 1.0) == doctest::Approx(0.1));
+  CHECK(optim::warmup_cosine_lr(9, 10, 110, 1.0) == doctest::Approx(1.0));
+  CHECK(optim::warmup_cosine_lr(10, 10, 110, 1.0) == doctest::Approx(1.0));
+  CHECK(optim::warmup_cosine_lr(60, 10, 110, 1.0, 0.2) == doctest::Approx(0.6));  // halfway: the mean
+  CHECK(optim::warmup_cosine_lr(110, 10, 110, 1.0, 0.2) == doctest::Approx(0.2));
+}
+
+TEST_CASE("optimizers refuse bad arguments") {
+  CHECK_THROWS_AS(optim::SGD({param({1.0})}, -0.1), std::invalid_argument);
+  CHECK_THROWS_AS(optim::AdamW({param({1.0})}, 0.1, 1.0), std::invalid_argument);
+  CHECK_THROWS_AS(optim::SGD({tensor({1.0})}, 0.1), std::invalid_argument);  // not requiring grad
+}
