@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
     Params model = init_params(o.seed, dt);
     Running running{zeros({1, kHidden}, dt), ones({1, kHidden}, dt)};
     const auto t_train = std::chrono::steady_clock::now();
-    const TrainLog log = train(model, running, data.train, o.steps, o.lr, o.seed + 2, /*manual=*/true, o.log_every, 32,
+    const TrainLog log = bnh::train(model, running, data.train, o.steps, o.lr, o.seed + 2, /*manual=*/true, o.log_every, 32,
                                &data.val, /*print=*/true);
     const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_train).count();
     std::printf("  %.1f s, %.0f steps/s (val evaluations included)\n", train_s, static_cast<double>(o.steps) / train_s);

@@ -27,4 +27,7 @@
 #include "regrad/tensor/npy.h"
 #include "regrad/tensor/random.h"
 #include "regrad/tensor/tensor.h"
+#include "regrad/train/checkpoint.h"
+#include "regrad/train/metrics.h"
+#include "regrad/train/models.h"
 #include "regrad/train/report.h"

@@ -1,11 +1,13 @@
 // regrad: the command line. Subcommands:
 //   regrad gradcheck [--seed S] [--op NAME]   finite-difference check of every op, as a table
 //   regrad op NAME --x x.npy --grad-out g.npy --out DIR [...]   one fused layer forward + backward
+//   regrad train [--model mlp|cnn ...]           train on Fashion-MNIST (src/cli/train.cpp)
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
+#include "commands.h"
 #include "regrad/check/op_cases.h"
 #include "regrad/check/op_runner.h"
 #include "regrad/tensor/npy.h"
@@ -103,6 +105,8 @@ int main(int argc, char** argv) {
   gc->add_option("--op", op, "check only this op (e.g. matmul)");
   OpOptions op_options;
   add_op_command(app, op_options);
+  regrad_cli::TrainOptions train_options;
+  auto* train_cmd = regrad_cli::add_train_command(app, train_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -112,6 +116,7 @@ int main(int argc, char** argv) {
   try {
     if (*gc) return run_gradcheck(seed, op);
     if (op_options.request.op.size()) return run_op_command(op_options);
+    if (*train_cmd) return regrad_cli::run_train(train_options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "regrad: %s\n", e.what());
     return 2;

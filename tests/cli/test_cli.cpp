@@ -86,3 +86,25 @@ TEST_CASE("regrad op: bad files and arguments give a clear message and exit code
   r = run("op batch_norm --x " + d + "x.npy --grad-out " + d + "grad_out.npy --eps abc --out /tmp/x");
   CHECK(r.rc == 2);
 }
+
+TEST_CASE("regrad train: a short real run prints the final metrics line; bad flags print usage") {
+  const Run r = run("train --epochs 1 --val-size 50000 --batch-size 500 --log /tmp/regrad_train_test.csv --seed 3");
+  CHECK(r.rc == 0);
+  CHECK(contains(r.out, "test_acc="));
+  CHECK(contains(r.out, "img/s"));
+  CHECK(fs::exists("/tmp/regrad_train_test.csv"));
+  fs::remove("/tmp/regrad_train_test.csv");
+  Run bad = run("train --model resnet");
+  CHECK(bad.rc == 2);
+  CHECK(contains(bad.out, "resnet"));
+  bad = run("train --epochs zero");
+  CHECK(bad.rc == 2);
+  bad = run("train --data-dir /nonexistent --epochs 1");
+  CHECK(bad.rc == 2);
+  CHECK(contains(bad.out, "/nonexistent/train-images-idx3-ubyte.gz: cannot open"));
+  // A learning rate that blows up stops with a message naming the step.
+  bad = run("train --epochs 1 --val-size 55000 --batch-size 250 --lr 1e30 --norm none --schedule const --log /tmp/regrad_nan.csv");
+  CHECK(bad.rc == 2);
+  CHECK(contains(bad.out, "at epoch 1, step"));
+  fs::remove("/tmp/regrad_nan.csv");
+}

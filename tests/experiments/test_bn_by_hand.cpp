@@ -78,8 +78,8 @@ TEST_CASE("bn_by_hand: 200 steps with the manual backward reach autograd trainin
   for (DType dt : {DType::Float32, DType::Float64}) {
     Params manual = init_params(7, dt), autograd = init_params(7, dt);
     Running r1{zeros({1, kHidden}, dt), ones({1, kHidden}, dt)}, r2{zeros({1, kHidden}, dt), ones({1, kHidden}, dt)};
-    const TrainLog a = train(manual, r1, words_data().train, 200, 0.1, 11, true, 50);
-    const TrainLog b = train(autograd, r2, words_data().train, 200, 0.1, 11, false, 50);
+    const TrainLog a = bnh::train(manual, r1, words_data().train, 200, 0.1, 11, true, 50);
+    const TrainLog b = bnh::train(autograd, r2, words_data().train, 200, 0.1, 11, false, 50);
     REQUIRE(a.loss.size() == b.loss.size());
     for (std::size_t k = 0; k < a.loss.size(); ++k) CHECK(std::abs(a.loss[k] - b.loss[k]) < 1e-4);
     CHECK(a.loss.back() < a.loss.front() - 0.3);  // and it learns
@@ -91,7 +91,7 @@ TEST_CASE("bn_by_hand: 200 steps with the manual backward reach autograd trainin
 TEST_CASE("bn_by_hand: running statistics after training are close to the calibrated ones") {
   Params p = init_params(3, DType::Float32);
   Running r{zeros({1, kHidden}), ones({1, kHidden})};
-  train(p, r, words_data().train, 500, 0.1, 5, true, 100);
+  bnh::train(p, r, words_data().train, 500, 0.1, 5, true, 100);
   const Running c = calibrate(p, words_data().train);
   // Both estimate the same per-channel statistics: the losses they give agree closely.
   CHECK(std::abs(split_loss(p, r, words_data().val) - split_loss(p, c, words_data().val)) < 0.05);

@@ -1,0 +1,162 @@
+// regrad train: one model on one dataset, the regularizers switchable by flags.
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "commands.h"
+#include "regrad/regrad.h"
+
+namespace regrad_cli {
+
+using namespace rg;
+
+CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
+  auto* cmd = app.add_subcommand("train", "Train a model; prints progress, per-epoch validation and a final "
+                                          "'test_acc= test_nll= test_ece=' line");
+  cmd->add_option("--model", o.model, "mlp (784-512-512-10) or cnn (2 conv blocks)")
+      ->check(CLI::IsMember({"mlp", "cnn"}))->capture_default_str();
+  cmd->add_option("--dataset", o.dataset, "fashion-mnist")->check(CLI::IsMember({"fashion-mnist"}))->capture_default_str();
+  cmd->add_option("--data-dir", o.data_dir, std::string("dataset directory (default ") + data::kFashionMnistDir + ")");
+  cmd->add_option("--epochs", o.epochs, "epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch-size", o.batch_size, "mini-batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--lr", o.lr, "peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--optimizer", o.optimizer, "sgd (momentum, coupled L2) or adamw (decoupled decay)")
+      ->check(CLI::IsMember({"sgd", "adamw"}))->capture_default_str();
+  cmd->add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
+  cmd->add_option("--weight-decay", o.weight_decay, "L2 (sgd) or decoupled (adamw) weight decay")->capture_default_str();
+  cmd->add_option("--l1", o.l1, "L1 penalty, applied as a proximal soft-threshold step")->capture_default_str();
+  cmd->add_option("--schedule", o.schedule, "cosine (with --warmup steps) or const")
+      ->check(CLI::IsMember({"cosine", "const"}))->capture_default_str();
+  cmd->add_option("--warmup", o.warmup, "linear warmup steps")->capture_default_str();
+  cmd->add_option("--dropout", o.dropout, "drop probability p of the Dropout layers (0 removes them)")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--norm", o.norm, "bn, gn, ln, rms or none")->check(CLI::IsMember({"bn", "gn", "ln", "rms", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--label-smoothing", o.label_smoothing, "label smoothing epsilon")->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--max-grad-norm", o.max_grad_norm, "clip the gradient norm (0: off)")->capture_default_str();
+  cmd->add_option("--val-size", o.val_size, "training images held out for validation")->capture_default_str();
+  cmd->add_option("--patience", o.patience, "early stopping: epochs without a better val loss (0: off)")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "seed for the split, initialisation, shuffling and dropout")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "OpenMP threads (0: OMP_NUM_THREADS or all cores)")->capture_default_str();
+  cmd->add_option("--log", o.log, "per-epoch CSV log (default experiments/results/train_<model>.csv)");
+  cmd->add_option("--checkpoint", o.checkpoint, "write the best model here (atomically)");
+  return cmd;
+}
+
+static void check_finite(double loss, int64_t epoch, int64_t step) {
+  if (!std::isfinite(loss))
+    throw std::runtime_error("the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at epoch " +
+                             std::to_string(epoch) + ", step " + std::to_string(step) +
+                             "; stopping (try a smaller --lr or --max-grad-norm)");
+}
+
+int run_train(const TrainOptions& o) {
+  if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
+  manual_seed(o.seed);  // Dropout draws its masks from the default generator
+  const std::string dir = o.data_dir.empty() ? data::kFashionMnistDir : o.data_dir;
+  std::printf("regrad train: %s on %s, %s, lr %g, weight decay %g, l1 %g, dropout %g, norm %s, label smoothing %g, "
+              "seed %llu, %d threads\n",
+              o.model.c_str(), o.dataset.c_str(), o.optimizer.c_str(), o.lr, o.weight_decay, o.l1, o.dropout,
+              o.norm.c_str(), o.label_smoothing, static_cast<unsigned long long>(o.seed), omp_get_max_threads());
+
+  // Data: Fashion-MNIST, normalised with its training mean and std; a seeded validation split.
+  data::ImageDataset train_all = data::load_fashion_mnist(dir, true), test = data::load_fashion_mnist(dir, false);
+  const double mean = 0.2860, std = 0.3530;
+  auto normalise = [&](const Tensor& x) { return ((x - mean) / std).detach(); };
+  const int64_t n_all = train_all.images.size(0);
+  if (o.val_size < 0 || o.val_size >= n_all) throw std::invalid_argument("--val-size must be in [0, " + std::to_string(n_all) + ")");
+  data::DataLoader split(train_all.images, train_all.labels, n_all, true, false, o.seed + 17);
+  const data::Batch shuffled = split.batch(0);
+  const int64_t n_train = n_all - o.val_size;
+  const Tensor xtr = normalise(slice(shuffled.x, 0, 0, n_train)), ytr = slice(shuffled.y, 0, 0, n_train);
+  data::DataLoader train_loader(xtr, ytr, o.batch_size, true, true, o.seed);
+  data::DataLoader val_loader(normalise(slice(shuffled.x, 0, n_train, n_all)), slice(shuffled.y, 0, n_train, n_all), 1000,
+                              false);
+  data::DataLoader test_loader(normalise(test.images), test.labels, 1000, false);
+  std::printf("data: %lld train, %lld val, %lld test images from %s\n", static_cast<long long>(n_train),
+              static_cast<long long>(o.val_size), static_cast<long long>(test.images.size(0)), dir.c_str());
+
+  auto model = train::make_model(o.model, o.norm, o.dropout, o.seed);
+  const std::vector<Tensor> params = model->parameters();
+  int64_t count = 0;
+  for (const Tensor& p : params) count += p.numel();
+  std::printf("model: %lld parameters\n", static_cast<long long>(count));
+  std::unique_ptr<optim::Optimizer> opt;
+  if (o.optimizer == "sgd") opt = std::make_unique<optim::SGD>(params, o.lr, o.momentum, o.weight_decay);
+  else opt = std::make_unique<optim::AdamW>(params, o.lr, 0.9, 0.999, 1e-8, o.weight_decay);
+
+  report::Table log{{"epoch", "train_loss", "train_acc", "val_nll", "val_acc", "val_ece", "lr", "seconds", "images_per_s"}, {}};
+  const std::string log_path = o.log.empty() ? "experiments/results/train_" + o.model + ".csv" : o.log;
+  const int64_t steps_per_epoch = train_loader.size(), total = steps_per_epoch * o.epochs;
+  double best_val = INFINITY;
+  int64_t best_epoch = 0, since_best = 0, step = 0;
+  train::NamedTensors best_state;
+  const auto t_start = std::chrono::steady_clock::now();
+  for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
+    train_loader.set_epoch(epoch);
+    model->train();
+    const auto t_epoch = std::chrono::steady_clock::now();
+    double loss_sum = 0, correct = 0;
+    int64_t seen = 0;
+    for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
+      opt->lr = o.schedule == "cosine" ? optim::warmup_cosine_lr(step, o.warmup, total, o.lr) : o.lr;
+      const data::Batch batch = train_loader.batch(b);
+      const Tensor logits = (*model)(batch.x);
+      const Tensor loss = cross_entropy(logits, batch.y, Reduction::Mean, o.label_smoothing);
+      const double l = loss.item();
+      check_finite(l, epoch, b);
+      opt->zero_grad();
+      loss.backward();
+      if (o.max_grad_norm > 0) optim::clip_grad_norm_(params, o.max_grad_norm);
+      opt->step();
+      if (o.l1 > 0) optim::l1_proximal_(params, opt->lr, o.l1);
+      const int64_t n = batch.x.size(0);
+      loss_sum += l * static_cast<double>(n);
+      const MaxResult pred = max(logits.detach(), 1);
+      const std::vector<double> pi = pred.indices.tolist(), yi = batch.y.tolist();
+      for (int64_t i = 0; i < n; ++i) correct += pi[i] == yi[i];
+      seen += n;
+      if ((b + 1) % std::max<int64_t>(1, steps_per_epoch / 5) == 0 || b + 1 == steps_per_epoch) {
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
+        std::printf("  epoch %lld/%lld [%4lld/%lld] loss %.4f acc %.4f  %.0f img/s  lr %.4g\n",
+                    static_cast<long long>(epoch), static_cast<long long>(o.epochs), static_cast<long long>(b + 1),
+                    static_cast<long long>(steps_per_epoch), loss_sum / static_cast<double>(seen),
+                    correct / static_cast<double>(seen), static_cast<double>(seen) / secs, opt->lr);
+        std::fflush(stdout);
+      }
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
+    const train::Metrics val = train::evaluate(*model, val_loader);
+    std::printf("epoch %lld: train loss %.4f acc %.4f | val nll %.4f acc %.4f ece %.4f | %.1f s, %.0f img/s\n",
+                static_cast<long long>(epoch), loss_sum / static_cast<double>(seen), correct / static_cast<double>(seen),
+                val.nll, val.accuracy, val.ece, secs, static_cast<double>(seen) / secs);
+    log.add({std::to_string(epoch), report::fmt(loss_sum / static_cast<double>(seen)),
+             report::fmt(correct / static_cast<double>(seen)), report::fmt(val.nll), report::fmt(val.accuracy),
+             report::fmt(val.ece), report::fmt_g(opt->lr), report::fmt(secs, 2), report::fmt(static_cast<double>(seen) / secs, 0)});
+    report::write_file(log_path, log.csv());
+    if (val.nll < best_val || o.val_size == 0) {  // early stopping keeps the best model by val loss
+      best_val = val.nll;
+      best_epoch = epoch;
+      since_best = 0;
+      best_state.clear();
+      for (const auto& [name, t] : train::state_dict(*model)) best_state.emplace_back(name, t.detach().clone());
+      if (!o.checkpoint.empty()) train::save_checkpoint(o.checkpoint, best_state);
+    } else if (o.patience > 0 && ++since_best >= o.patience) {
+      std::printf("early stopping: no better val loss for %lld epochs\n", static_cast<long long>(o.patience));
+      break;
+    }
+  }
+  train::load_state_dict(*model, best_state);
+  const train::Metrics t = train::evaluate(*model, test_loader);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  std::printf("best epoch %lld (val nll %.4f); wall %.1f s; log %s\n", static_cast<long long>(best_epoch), best_val, wall,
+              log_path.c_str());
+  std::printf("test_acc=%.4f test_nll=%.4f test_ece=%.4f\n", t.accuracy, t.nll, t.ece);
+  return 0;
+}
+
+}  // namespace regrad_cli
