@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -35,18 +36,28 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, co
 }
 
 // cols[(c·kh + i)·kw + j][oh·Wo + ow] = x[c][oh·s − p + i][ow·s − p + j] (0 outside the image).
+// For each output row, the ow whose input column falls inside the image form one range
+// [lo, hi): zeros outside it, a strided (for s = 1, contiguous) copy inside.
 template <typename T>
 void im2col(const T* x, T* cols, const Geometry& g) {
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
         T* row = cols + ((c * g.kh + i) * g.kw + j) * g.P();
+        // w = ow·s − p + j ∈ [0, W)  ⇔  ow ∈ [ceil((p − j)/s), ceil((W + p − j)/s))
+        const int64_t lo = std::clamp<int64_t>((g.pad - j + g.stride - 1) / g.stride, 0, g.Wo);
+        const int64_t hi = std::clamp<int64_t>((g.W + g.pad - j + g.stride - 1) / g.stride, lo, g.Wo);
         for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          T* out = row + oh * g.Wo;
           const int64_t h = oh * g.stride - g.pad + i;
-          for (int64_t ow = 0; ow < g.Wo; ++ow) {
-            const int64_t w = ow * g.stride - g.pad + j;
-            row[oh * g.Wo + ow] = (h >= 0 && h < g.H && w >= 0 && w < g.W) ? x[(c * g.H + h) * g.W + w] : T(0);
+          if (h < 0 || h >= g.H) {
+            std::fill(out, out + g.Wo, T(0));
+            continue;
           }
+          const T* in = x + (c * g.H + h) * g.W - g.pad + j;  // in[ow·s] = x[c][h][ow·s − p + j]
+          std::fill(out, out + lo, T(0));
+          for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * g.stride];
+          std::fill(out + hi, out + g.Wo, T(0));
         }
       }
 }
@@ -160,19 +171,24 @@ Tensor max_pool2d(const Tensor& input, int64_t k, int64_t stride) {
     using T = typename decltype(tag)::type;
     const T* x = input.data<T>();
     T* py = y.data<T>();
-    detail::parallel_for(N * C, 1, [&](int64_t p0, int64_t p1) {
+    int64_t* ap = arg->data();
+    detail::parallel_for(N * C, std::max<int64_t>(1, 4096 / (H * W)), [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p)
         for (int64_t oh = 0; oh < Ho; ++oh)
           for (int64_t ow = 0; ow < Wo; ++ow) {
-            int64_t best = (p * H + oh * stride) * W + ow * stride;
+            const int64_t start = (p * H + oh * stride) * W + ow * stride;
+            int64_t best = start;
+            T bv = x[start];
             for (int64_t i = 0; i < k; ++i)
               for (int64_t j = 0; j < k; ++j) {
-                const int64_t idx = (p * H + oh * stride + i) * W + ow * stride + j;
-                if (x[idx] > x[best]) best = idx;
+                const int64_t idx = start + i * W + j;
+                const bool greater = x[idx] > bv;  // branch-free: a data-dependent branch mispredicts half the time
+                bv = greater ? x[idx] : bv;
+                best = greater ? idx : best;
               }
             const int64_t o = (p * Ho + oh) * Wo + ow;
-            py[o] = x[best];
-            (*arg)[o] = best;
+            py[o] = bv;
+            ap[o] = best;
           }
     });
   });
