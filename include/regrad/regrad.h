@@ -3,6 +3,7 @@
 #include "regrad/autograd/autograd.h"
 #include "regrad/check/cmp.h"
 #include "regrad/check/gradcheck.h"
+#include "regrad/data/augment.h"
 #include "regrad/data/idx.h"
 #include "regrad/data/loader.h"
 #include "regrad/data/words.h"

@@ -37,6 +37,11 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
       ->capture_default_str();
   cmd->add_option("--label-smoothing", o.label_smoothing, "label smoothing epsilon")->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  cmd->add_option("--augment", o.augment, "per-batch augmentation: flip, crop (4-pixel padding), or flip,crop");
+  cmd->add_option("--random-erasing", o.random_erasing, "random erasing probability")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--mixup", o.mixup, "Mixup alpha (0: off); targets become soft")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--cutmix", o.cutmix, "CutMix alpha (0: off; with --mixup, each batch picks one at random)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--max-grad-norm", o.max_grad_norm, "clip the gradient norm (0: off)")->capture_default_str();
   cmd->add_option("--val-size", o.val_size, "training images held out for validation")->capture_default_str();
   cmd->add_option("--patience", o.patience, "early stopping: epochs without a better val loss (0: off)")->capture_default_str();
@@ -56,12 +61,23 @@ static void check_finite(double loss, int64_t epoch, int64_t step) {
 
 int run_train(const TrainOptions& o) {
   if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
+  bool flip = false, crop = false;
+  for (std::size_t start = 0; start < o.augment.size();) {
+    const std::size_t end = std::min(o.augment.find(',', start), o.augment.size());
+    const std::string a = o.augment.substr(start, end - start);
+    if (a == "flip") flip = true;
+    else if (a == "crop") crop = true;
+    else throw std::invalid_argument("--augment: unknown augmentation '" + a + "' (expected flip or crop)");
+    start = end + 1;
+  }
+  Generator aug_gen(o.seed + 99);
   manual_seed(o.seed);  // Dropout draws its masks from the default generator
   const std::string dir = o.data_dir.empty() ? data::kFashionMnistDir : o.data_dir;
   std::printf("regrad train: %s on %s, %s, lr %g, weight decay %g, l1 %g, dropout %g, norm %s, label smoothing %g, "
-              "seed %llu, %d threads\n",
+              "augment '%s', erasing %g, mixup %g, cutmix %g, seed %llu, %d threads\n",
               o.model.c_str(), o.dataset.c_str(), o.optimizer.c_str(), o.lr, o.weight_decay, o.l1, o.dropout,
-              o.norm.c_str(), o.label_smoothing, static_cast<unsigned long long>(o.seed), omp_get_max_threads());
+              o.norm.c_str(), o.label_smoothing, o.augment.c_str(), o.random_erasing, o.mixup, o.cutmix,
+              static_cast<unsigned long long>(o.seed), omp_get_max_threads());
 
   // Data: Fashion-MNIST, normalised with its training mean and std; a seeded validation split.
   data::ImageDataset train_all = data::load_fashion_mnist(dir, true), test = data::load_fashion_mnist(dir, false);
@@ -104,9 +120,20 @@ int run_train(const TrainOptions& o) {
     int64_t seen = 0;
     for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
       opt->lr = o.schedule == "cosine" ? optim::warmup_cosine_lr(step, o.warmup, total, o.lr) : o.lr;
-      const data::Batch batch = train_loader.batch(b);
+      data::Batch batch = train_loader.batch(b);
+      if (flip) batch.x = data::random_hflip(batch.x, aug_gen);
+      if (crop) batch.x = data::random_crop(batch.x, 4, aug_gen);
+      if (o.random_erasing > 0) batch.x = data::random_erasing(batch.x, aug_gen, o.random_erasing);
+      Tensor target = batch.y;  // class indices, or soft targets after Mixup/CutMix
+      if (o.mixup > 0 || o.cutmix > 0) {
+        const bool use_cutmix = o.cutmix > 0 && (o.mixup == 0 || Generator::uniform_at(aug_gen.seed(), aug_gen.advance(1)) < 0.5);
+        const data::Mixed m = use_cutmix ? data::cutmix(batch.x, batch.y, 10, o.cutmix, aug_gen)
+                                         : data::mixup(batch.x, batch.y, 10, o.mixup, aug_gen);
+        batch.x = m.images;
+        target = m.targets;
+      }
       const Tensor logits = (*model)(batch.x);
-      const Tensor loss = cross_entropy(logits, batch.y, Reduction::Mean, o.label_smoothing);
+      const Tensor loss = cross_entropy(logits, target, Reduction::Mean, o.label_smoothing);
       const double l = loss.item();
       check_finite(l, epoch, b);
       opt->zero_grad();

@@ -108,3 +108,15 @@ TEST_CASE("regrad train: a short real run prints the final metrics line; bad fla
   CHECK(contains(bad.out, "at epoch 1, step"));
   fs::remove("/tmp/regrad_nan.csv");
 }
+
+TEST_CASE("regrad train: augmentation, Mixup and CutMix flags run; unknown augmentations are refused") {
+  const Run r = run("train --epochs 1 --val-size 55000 --batch-size 250 --augment flip,crop --random-erasing 0.25 "
+                    "--mixup 0.2 --cutmix 1.0 --log /tmp/regrad_aug.csv");
+  CHECK(r.rc == 0);
+  CHECK(contains(r.out, "augment 'flip,crop', erasing 0.25, mixup 0.2, cutmix 1"));
+  CHECK(contains(r.out, "test_acc="));
+  fs::remove("/tmp/regrad_aug.csv");
+  const Run bad = run("train --augment rotate --epochs 1");
+  CHECK(bad.rc == 2);
+  CHECK(contains(bad.out, "unknown augmentation 'rotate'"));
+}

@@ -1,0 +1,32 @@
+// Data augmentation on image batches (N, C, H, W), each op seeded through a Generator, and
+// Mixup / CutMix producing soft targets for cross_entropy.
+#pragma once
+#include "regrad/tensor/random.h"
+#include "regrad/tensor/tensor.h"
+
+namespace rg::data {
+
+// Each image flipped left-right with probability p.
+Tensor random_hflip(const Tensor& images, Generator& gen, double p = 0.5);
+// Zero-pad by `padding` on every side, then crop a random H×W window (the classic CIFAR crop).
+Tensor random_crop(const Tensor& images, int64_t padding, Generator& gen);
+// With probability p, one random rectangle per image (area in [0.02, 0.33] of the image, aspect
+// ratio in [0.3, 3.3], as torchvision's RandomErasing) set to `value`.
+Tensor random_erasing(const Tensor& images, Generator& gen, double p = 0.5, double value = 0.0);
+
+// A draw from Beta(alpha, alpha) (through two Gamma draws, Marsaglia–Tsang).
+double sample_beta(double alpha, Generator& gen);
+
+struct Mixed {
+  Tensor images;   // mixed inputs
+  Tensor targets;  // soft targets (N, K), rows summing to 1
+  double lambda;   // weight of the original sample (for CutMix: the kept area)
+};
+// Mixup (Zhang et al. 2018): λ ~ Beta(α, α), a random permutation π, x = λ·x + (1 − λ)·x[π],
+// targets λ·onehot(y) + (1 − λ)·onehot(y[π]).
+Mixed mixup(const Tensor& images, const Tensor& labels, int64_t num_classes, double alpha, Generator& gen);
+// CutMix (Yun et al. 2019): a box of area (1 − λ)·H·W from x[π] pasted into x; λ is then set to
+// the exact kept area, and the targets mix with that λ.
+Mixed cutmix(const Tensor& images, const Tensor& labels, int64_t num_classes, double alpha, Generator& gen);
+
+}  // namespace rg::data

@@ -1,0 +1,159 @@
+#include "regrad/data/augment.h"
+
+#include <cmath>
+#include <vector>
+
+#include "regrad/autograd/autograd.h"
+#include "regrad/ops/elementwise.h"
+#include "regrad/ops/index.h"
+#include "regrad/tensor/factory.h"
+
+namespace rg::data {
+namespace {
+
+struct Dims {
+  int64_t N, C, H, W;
+};
+
+Dims dims_of(const Tensor& images, const char* op) {
+  if (images.dim() != 4 || images.dtype() != DType::Float32)
+    throw std::invalid_argument(std::string(op) + ": expected float32 images (N, C, H, W), got " +
+                                to_string(images.dtype()) + " " + to_string(images.shape()));
+  return {images.shape()[0], images.shape()[1], images.shape()[2], images.shape()[3]};
+}
+
+// Uniform draws from the generator, one at a time, in a fixed order.
+double uniform(Generator& gen) { return Generator::uniform_at(gen.seed(), gen.advance(1)); }
+int64_t randint(Generator& gen, int64_t lo, int64_t hi) {  // [lo, hi]
+  return lo + static_cast<int64_t>(uniform(gen) * static_cast<double>(hi - lo + 1));
+}
+
+double sample_gamma(double a, Generator& gen) {
+  if (a < 1) return sample_gamma(a + 1, gen) * std::pow(uniform(gen), 1.0 / a);  // boost for a < 1
+  const double d = a - 1.0 / 3.0, c = 1.0 / std::sqrt(9 * d);
+  while (true) {  // Marsaglia & Tsang (2000)
+    const double z = Generator::normal_at(gen.seed(), gen.advance(1)), v = std::pow(1 + c * z, 3);
+    if (v <= 0) continue;
+    const double u = uniform(gen);
+    if (std::log(u) < 0.5 * z * z + d - d * v + d * std::log(v)) return d * v;
+  }
+}
+
+std::vector<int64_t> permutation(int64_t n, Generator& gen) {
+  std::vector<int64_t> p(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) p[i] = i;
+  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[randint(gen, 0, i)]);
+  return p;
+}
+
+Tensor soft_targets(const Tensor& labels, const std::vector<int64_t>& perm, int64_t K, double lambda) {
+  NoGradGuard no_grad;
+  const Tensor a = one_hot(labels, K), b = one_hot(index_select(labels, 0, tensor_i64(perm)), K);
+  return (a * lambda + b * (1.0 - lambda)).detach();
+}
+
+void check_alpha(double alpha, const char* op) {
+  if (!(alpha > 0)) throw std::invalid_argument(std::string(op) + ": alpha must be > 0, got " + std::to_string(alpha));
+}
+
+}  // namespace
+
+Tensor random_hflip(const Tensor& images, Generator& gen, double p) {
+  const Dims d = dims_of(images, "random_hflip");
+  Tensor out = images.detach().clone();
+  float* px = out.data<float>();
+  for (int64_t n = 0; n < d.N; ++n) {
+    if (uniform(gen) >= p) continue;
+    for (int64_t r = 0; r < d.C * d.H; ++r) {
+      float* row = px + (n * d.C * d.H + r) * d.W;
+      std::reverse(row, row + d.W);
+    }
+  }
+  return out;
+}
+
+Tensor random_crop(const Tensor& images, int64_t padding, Generator& gen) {
+  const Dims d = dims_of(images, "random_crop");
+  if (padding < 0) throw std::invalid_argument("random_crop: padding must be >= 0");
+  Tensor out = zeros(images.shape());
+  const float* src = images.data<float>();
+  float* dst = out.data<float>();
+  for (int64_t n = 0; n < d.N; ++n) {
+    // The window's top-left corner in padded coordinates, shifted back to the image's.
+    const int64_t dy = randint(gen, 0, 2 * padding) - padding, dx = randint(gen, 0, 2 * padding) - padding;
+    for (int64_t c = 0; c < d.C; ++c)
+      for (int64_t h = 0; h < d.H; ++h) {
+        const int64_t sh = h + dy;
+        if (sh < 0 || sh >= d.H) continue;
+        for (int64_t w = 0; w < d.W; ++w) {
+          const int64_t sw = w + dx;
+          if (sw >= 0 && sw < d.W) dst[((n * d.C + c) * d.H + h) * d.W + w] = src[((n * d.C + c) * d.H + sh) * d.W + sw];
+        }
+      }
+  }
+  return out;
+}
+
+Tensor random_erasing(const Tensor& images, Generator& gen, double p, double value) {
+  const Dims d = dims_of(images, "random_erasing");
+  if (!(p >= 0 && p <= 1)) throw std::invalid_argument("random_erasing: p must be in [0, 1]");
+  Tensor out = images.detach().clone();
+  float* px = out.data<float>();
+  for (int64_t n = 0; n < d.N; ++n) {
+    if (uniform(gen) >= p) continue;
+    for (int attempt = 0; attempt < 10; ++attempt) {  // torchvision tries 10 boxes, then gives up
+      const double area = (0.02 + uniform(gen) * (0.33 - 0.02)) * static_cast<double>(d.H * d.W);
+      const double ratio = std::exp(std::log(0.3) + uniform(gen) * (std::log(3.3) - std::log(0.3)));
+      const int64_t h = std::llround(std::sqrt(area * ratio)), w = std::llround(std::sqrt(area / ratio));
+      if (h < 1 || w < 1 || h >= d.H || w >= d.W) continue;
+      const int64_t y0 = randint(gen, 0, d.H - h), x0 = randint(gen, 0, d.W - w);
+      for (int64_t c = 0; c < d.C; ++c)
+        for (int64_t y = y0; y < y0 + h; ++y)
+          std::fill(px + ((n * d.C + c) * d.H + y) * d.W + x0, px + ((n * d.C + c) * d.H + y) * d.W + x0 + w,
+                    static_cast<float>(value));
+      break;
+    }
+  }
+  return out;
+}
+
+double sample_beta(double alpha, Generator& gen) {
+  check_alpha(alpha, "sample_beta");
+  const double a = sample_gamma(alpha, gen), b = sample_gamma(alpha, gen);
+  return a / (a + b);
+}
+
+Mixed mixup(const Tensor& images, const Tensor& labels, int64_t K, double alpha, Generator& gen) {
+  const Dims d = dims_of(images, "mixup");
+  check_alpha(alpha, "mixup");
+  const double lambda = sample_beta(alpha, gen);
+  const std::vector<int64_t> perm = permutation(d.N, gen);
+  NoGradGuard no_grad;
+  const Tensor other = index_select(images, 0, tensor_i64(perm));
+  return {(images * lambda + other * (1.0 - lambda)).detach(), soft_targets(labels, perm, K, lambda), lambda};
+}
+
+Mixed cutmix(const Tensor& images, const Tensor& labels, int64_t K, double alpha, Generator& gen) {
+  const Dims d = dims_of(images, "cutmix");
+  check_alpha(alpha, "cutmix");
+  const double lambda = sample_beta(alpha, gen);
+  const std::vector<int64_t> perm = permutation(d.N, gen);
+  // A box of side √(1 − λ) times the image's, centred uniformly and clipped at the borders.
+  const double cut = std::sqrt(1.0 - lambda);
+  const int64_t bh = static_cast<int64_t>(static_cast<double>(d.H) * cut), bw = static_cast<int64_t>(static_cast<double>(d.W) * cut);
+  const int64_t cy = randint(gen, 0, d.H - 1), cx = randint(gen, 0, d.W - 1);
+  const int64_t y0 = std::clamp<int64_t>(cy - bh / 2, 0, d.H), y1 = std::clamp<int64_t>(cy + bh / 2, 0, d.H);
+  const int64_t x0 = std::clamp<int64_t>(cx - bw / 2, 0, d.W), x1 = std::clamp<int64_t>(cx + bw / 2, 0, d.W);
+  Tensor out = images.detach().clone();
+  const float* src = images.data<float>();
+  float* dst = out.data<float>();
+  for (int64_t n = 0; n < d.N; ++n)
+    for (int64_t c = 0; c < d.C; ++c)
+      for (int64_t y = y0; y < y1; ++y)
+        for (int64_t x = x0; x < x1; ++x)
+          dst[((n * d.C + c) * d.H + y) * d.W + x] = src[((perm[n] * d.C + c) * d.H + y) * d.W + x];
+  const double kept = 1.0 - static_cast<double>((y1 - y0) * (x1 - x0)) / static_cast<double>(d.H * d.W);
+  return {out, soft_targets(labels, perm, K, kept), kept};
+}
+
+}  // namespace rg::data

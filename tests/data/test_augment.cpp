@@ -1,0 +1,96 @@
+#include <cmath>
+
+#include "../test_util.h"
+
+using namespace rg;
+
+static Tensor images(int64_t n = 8) {
+  Generator g(1);
+  return rand({n, 2, 5, 6}, g);
+}
+
+TEST_CASE("a flip twice is the identity; p = 0 changes nothing, p = 1 mirrors every row") {
+  const Tensor x = images();
+  Generator g1(3), g2(3);
+  const Tensor once = data::random_hflip(x, g1, 1.0);
+  CHECK(once.at({0, 1, 2, 0}) == x.at({0, 1, 2, 5}));
+  CHECK(cmp("twice", data::random_hflip(once, g2, 1.0), x).exact);
+  Generator g3(4);
+  CHECK(cmp("p=0", data::random_hflip(x, g3, 0.0), x).exact);
+}
+
+TEST_CASE("random crop keeps the shape; padding 0 is the identity; shifted content is preserved") {
+  const Tensor x = images();
+  Generator g(5);
+  const Tensor c = data::random_crop(x, 2, g);
+  CHECK(c.shape() == x.shape());
+  Generator g0(6);
+  CHECK(cmp("pad 0", data::random_crop(x, 0, g0), x).exact);
+  // Every non-zero output value is some input value (a shift moves pixels, never invents them).
+  const auto in = x.tolist();
+  for (double v : c.tolist()) CHECK((v == 0.0 || std::find(in.begin(), in.end(), v) != in.end()));
+}
+
+TEST_CASE("random erasing: p = 0 is the identity, p = 1 erases a box in every image") {
+  const Tensor x = images(4) + 1.0;  // no zeros before erasing
+  Generator g(7);
+  CHECK(cmp("p=0", data::random_erasing(x, g, 0.0), x).exact);
+  const Tensor e = data::random_erasing(x, g, 1.0);
+  for (int64_t n = 0; n < 4; ++n) {
+    int zeros = 0;
+    for (int64_t c = 0; c < 2; ++c)
+      for (int64_t h = 0; h < 5; ++h)
+        for (int64_t w = 0; w < 6; ++w) zeros += e.at({n, c, h, w}) == 0.0;
+    CHECK(zeros > 0);
+    CHECK(zeros <= 2 * 5 * 6 / 2);
+  }
+}
+
+TEST_CASE("Beta(α, α) draws have mean 1/2 and the right variance") {
+  Generator g(8);
+  const int n = 20000;
+  const double alpha = 0.4;
+  double s = 0, s2 = 0;
+  int outside = 0;
+  for (int i = 0; i < n; ++i) {
+    const double b = data::sample_beta(alpha, g);
+    outside += !(b >= 0.0 && b <= 1.0);
+    s += b;
+    s2 += b * b;
+  }
+  CHECK(outside == 0);
+  const double mean = s / n, var = s2 / n - mean * mean, expected_var = 1.0 / (4 * (2 * alpha + 1));
+  CHECK(std::abs(mean - 0.5) < 5 * std::sqrt(expected_var / n));
+  CHECK(std::abs(var - expected_var) < 0.01);
+}
+
+TEST_CASE("Mixup: mixed inputs and soft labels that sum to 1") {
+  const Tensor x = images();
+  const Tensor y = tensor_i64({0, 1, 2, 3, 0, 1, 2, 3});
+  Generator g(9);
+  const data::Mixed m = data::mixup(x, y, 4, 0.4, g);
+  CHECK(m.targets.shape() == Shape{8, 4});
+  rg::test::check_values(sum(m.targets, {1}), std::vector<double>(8, 1.0), 1e-6);
+  CHECK(m.lambda >= 0.0);
+  CHECK(m.lambda <= 1.0);
+  // Row 0's target gives λ to its own class.
+  CHECK(m.targets.at({0, 0}) >= m.lambda - 1e-6);
+  CHECK_THROWS_AS(data::mixup(x, y, 4, 0.0, g), std::invalid_argument);
+}
+
+TEST_CASE("CutMix: λ equals the kept area and labels follow it") {
+  const Tensor x = zeros({6, 1, 10, 10});
+  Tensor ids = arange(0.0, 6.0, 1.0).reshape({6, 1, 1, 1});
+  const Tensor tagged = x + ids;  // image n is filled with the value n
+  const Tensor y = tensor_i64({0, 1, 2, 0, 1, 2});
+  Generator g(10);
+  const data::Mixed m = data::cutmix(tagged, y, 3, 1.0, g);
+  for (int64_t n = 0; n < 6; ++n) {
+    int kept = 0;
+    for (int64_t h = 0; h < 10; ++h)
+      for (int64_t w = 0; w < 10; ++w) kept += m.images.at({n, 0, h, w}) == static_cast<double>(n);
+    // Pixels from another image (or from itself when π(n) = n) — count the box from its area.
+    if (m.targets.at({n, static_cast<int64_t>(y.at({n}))}) < 1.0 - 1e-6) CHECK(kept == std::lround(m.lambda * 100));
+  }
+  rg::test::check_values(sum(m.targets, {1}), std::vector<double>(6, 1.0), 1e-6);
+}
