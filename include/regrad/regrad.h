@@ -25,6 +25,7 @@
 #include "regrad/optim/optim.h"
 #include "regrad/ops/softmax.h"
 #include "regrad/tensor/factory.h"
+#include "regrad/tensor/file_io.h"
 #include "regrad/tensor/npy.h"
 #include "regrad/tensor/random.h"
 #include "regrad/tensor/tensor.h"

@@ -3,9 +3,9 @@
 // spaces to a multiple of 64 bytes and ended by '\n', then the raw little-endian data.
 #include "regrad/tensor/npy.h"
 
-#include <cstdio>
+#include "regrad/tensor/file_io.h"
+
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -110,13 +110,7 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
   return t;
 }
 
-Tensor load_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open for reading");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_npy(ss.str(), path);
-}
+Tensor load_npy(const std::string& path) { return parse_npy(read_file(path), path); }
 
 void save_npy(const std::string& path, const Tensor& t) {
   const char* descr = t.dtype() == DType::Float32 ? "<f4" : t.dtype() == DType::Float64 ? "<f8" : "<i8";
@@ -129,20 +123,13 @@ void save_npy(const std::string& path, const Tensor& t) {
   const std::size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(path + ": cannot open for writing");
-    const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                        static_cast<unsigned char>(header.size() & 0xff),
-                                        static_cast<unsigned char>(header.size() >> 8)};
-    out.write(reinterpret_cast<const char*>(preamble), 10);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(static_cast<const char*>(t.raw_data()),
-              static_cast<std::streamsize>(static_cast<std::size_t>(t.numel()) * element_size(t.dtype())));
-    if (!out.flush()) throw std::runtime_error(path + ": write failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": cannot rename temporary file");
+  const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                                      static_cast<unsigned char>(header.size() & 0xff),
+                                      static_cast<unsigned char>(header.size() >> 8)};
+  std::string bytes(reinterpret_cast<const char*>(preamble), 10);
+  bytes += header;
+  bytes.append(static_cast<const char*>(t.raw_data()), static_cast<std::size_t>(t.numel()) * element_size(t.dtype()));
+  write_file_atomic(path, bytes);
 }
 
 }  // namespace rg

@@ -1,16 +1,12 @@
 #include "regrad/train/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "regrad/autograd/autograd.h"
+#include "regrad/tensor/file_io.h"
 
 namespace rg::train {
 
@@ -43,15 +39,6 @@ struct Reader {
 
 uint8_t dtype_code(DType dt) { return dt == DType::Float32 ? 0 : dt == DType::Float64 ? 1 : 2; }
 
-void write_all(int fd, const std::string& data, const std::string& path) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n <= 0) throw std::runtime_error(path + ": write failed");
-    done += static_cast<std::size_t>(n);
-  }
-}
-
 }  // namespace
 
 void save_checkpoint(const std::string& path, const NamedTensors& tensors) {
@@ -68,26 +55,7 @@ void save_checkpoint(const std::string& path, const NamedTensors& tensors) {
   }
   put<uint32_t>(out, static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(out.data()), static_cast<uInt>(out.size()))));
 
-  const std::filesystem::path target(path);
-  const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
-  std::filesystem::create_directories(dir);
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error(path + ": cannot create " + tmp);
-  try {
-    write_all(fd, out, path);
-    if (::fsync(fd) != 0) throw std::runtime_error(path + ": fsync failed");
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  std::filesystem::rename(tmp, path);  // atomic on POSIX: readers see the old or the new file
-  const int dfd = ::open(dir.c_str(), O_RDONLY);
-  if (dfd >= 0) {
-    ::fsync(dfd);  // make the rename itself durable
-    ::close(dfd);
-  }
+  write_file_atomic(path, out);
 }
 
 NamedTensors parse_checkpoint(const std::string& bytes, const std::string& name) {
@@ -129,13 +97,7 @@ NamedTensors parse_checkpoint(const std::string& bytes, const std::string& name)
   return out;
 }
 
-NamedTensors load_checkpoint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open for reading");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_checkpoint(ss.str(), path);
-}
+NamedTensors load_checkpoint(const std::string& path) { return parse_checkpoint(read_file(path), path); }
 
 NamedTensors state_dict(const nn::Module& m) {
   NamedTensors s = m.named_parameters();

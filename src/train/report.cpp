@@ -1,9 +1,10 @@
 #include "regrad/train/report.h"
 
+#include "regrad/tensor/file_io.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 namespace rg::report {
@@ -51,18 +52,7 @@ std::string fmt_g(double value, int significant) {
   return buf;
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  const std::filesystem::path p(path);
-  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) throw std::runtime_error(path + ": cannot open for writing");
-    out << text;
-    if (!out.flush()) throw std::runtime_error(path + ": write failed");
-  }
-  std::filesystem::rename(tmp, path);
-}
+void write_file(const std::string& path, const std::string& text) { write_file_atomic(path, text); }
 
 bool plot_png(const std::string& csv_path, const std::string& png_path, const std::string& title,
               const std::string& xlabel, const std::string& ylabel, int x_col, const std::vector<int>& y_cols,

@@ -6,8 +6,7 @@
 //   per tensor: u32 name length, name bytes, u8 dtype (0 float32, 1 float64, 2 int64), u8 ndim,
 //               i64 dims[ndim], raw data,
 //   u32 CRC-32 (zlib) of every byte before it.
-// Writing: a temporary file in the same directory, fsync, rename over the target, fsync the
-// directory.
+// Written with write_file_atomic: a temporary file, fsync, rename, fsync of the directory.
 #pragma once
 #include <string>
 #include <utility>

@@ -18,7 +18,7 @@ struct Table {
 std::string fmt(double value, int precision = 4);
 std::string fmt_g(double value, int significant = 3);
 
-// Writes `text` to `path` atomically (temporary file, then rename); creates parent directories.
+// Writes `text` to `path` with write_file_atomic (a crash never leaves half a file).
 void write_file(const std::string& path, const std::string& text);
 
 // Plots columns of a CSV (x = column x_col, one line per y column, 1-based gnuplot numbering)
