@@ -11,6 +11,7 @@
 #include "regrad/functional/cross_entropy.h"
 #include "regrad/functional/dropout.h"
 #include "regrad/functional/normalization.h"
+#include "regrad/nn/blocks.h"
 #include "regrad/nn/dropout.h"
 #include "regrad/nn/layers.h"
 #include "regrad/nn/module.h"

@@ -47,6 +47,7 @@ std::vector<OpCase> op_cases(uint64_t seed) {
   c.push_back({"tanh", "[2, 3]", {normal({2, 3})}, [](V x) { return tanh(x[0]); }});
   c.push_back({"relu", "[3, 4]", {normal({3, 4})}, [](V x) { return relu(x[0]); }});
   c.push_back({"sigmoid", "[3, 4]", {normal({3, 4}) * 4.0}, [](V x) { return sigmoid(x[0]); }});
+  c.push_back({"gelu", "[3, 4]", {normal({3, 4}) * 2.0}, [](V x) { return gelu(x[0]); }});
   c.push_back({"abs", "[3, 4]", {normal({3, 4})}, [](V x) { return abs(x[0]); }});
   c.push_back({"sum", "all", {normal({3, 4})}, [](V x) { return sum(x[0]); }});
   c.push_back({"sum", "dims [0, 2]", {normal({2, 3, 4})}, [](V x) { return sum(x[0], {0, 2}); }});

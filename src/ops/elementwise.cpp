@@ -181,6 +181,21 @@ Tensor abs(const Tensor& x) {
   });
 }
 
+Tensor gelu(const Tensor& x) {
+  Tensor y = unary(x, "gelu", [](auto v) {
+    using T = decltype(v);
+    return T(0.5) * v * (T(1) + std::erf(v * T(M_SQRT1_2)));
+  });
+  return record("gelu", y, {x}, [x = x.detach()](const Tensor& g) {
+    return Grads{chain(g, x, "gelu", [](auto v) {  // (x·Φ(x))' = Φ(x) + x·φ(x)
+      using T = decltype(v);
+      const T cdf = T(0.5) * (T(1) + std::erf(v * T(M_SQRT1_2)));
+      const T pdf = std::exp(T(-0.5) * v * v) * T(0.3989422804014327);  // 1/√(2π)
+      return cdf + v * pdf;
+    })};
+  });
+}
+
 // ---- operators ----
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

@@ -1,0 +1,74 @@
+// Residual blocks with the normalization placed before (pre-norm) or after (post-norm) the
+// residual sum — the lecture's comparison at depth:
+//   pre-norm:  x ← x + F(N(x))        (the identity path is never normalised)
+//   post-norm: x ← N(x + F(x))        (the original Transformer)
+// N is LayerNorm or RMSNorm over the last dim.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "regrad/nn/layers.h"
+
+namespace rg::nn {
+
+enum class NormPlacement { Pre, Post };
+NormPlacement parse_placement(const std::string& name);  // "pre" | "post"
+
+class GELU : public Module {
+ public:
+  Tensor forward(const Tensor& input) override;
+};
+
+// Embedding(num_embeddings, embedding_dim), weights ~ N(0, 1) as PyTorch; input int64 indices.
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num_embeddings, int64_t embedding_dim, Generator& gen = default_generator(),
+            DType dtype = DType::Float32);
+  Tensor weight;
+  Tensor forward(const Tensor& indices) override;
+};
+
+// LayerNorm ("ln") or RMSNorm ("rms") over the last dim of size `dim`.
+std::shared_ptr<Module> make_norm(const std::string& norm, int64_t dim, DType dtype = DType::Float32);
+
+// x ± norm around F(x) = Linear(dim, hidden) → GELU → Linear(hidden, dim).
+class ResidualMLPBlock : public Module {
+ public:
+  ResidualMLPBlock(int64_t dim, int64_t hidden, NormPlacement placement, const std::string& norm = "ln",
+                   Generator& gen = default_generator(), DType dtype = DType::Float32);
+  const NormPlacement placement;
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  std::shared_ptr<Module> norm_;
+  std::shared_ptr<Linear> fc1_, fc2_;
+};
+
+// Multi-head causal self-attention on (B, T, C): qkv = x·W_qkvᵀ, per head softmax(q·kᵀ/√d with
+// future positions masked to −∞)·v, heads concatenated, then an output projection.
+class CausalSelfAttention : public Module {
+ public:
+  CausalSelfAttention(int64_t dim, int64_t heads, Generator& gen = default_generator(), DType dtype = DType::Float32);
+  const int64_t heads;
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  std::shared_ptr<Linear> qkv_, proj_;
+};
+
+// A Transformer block: attention and an MLP (4× wide, GELU), each in a residual branch with the
+// normalization placed per `placement`.
+class TransformerBlock : public Module {
+ public:
+  TransformerBlock(int64_t dim, int64_t heads, NormPlacement placement, const std::string& norm = "ln",
+                   Generator& gen = default_generator(), DType dtype = DType::Float32);
+  const NormPlacement placement;
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  std::shared_ptr<Module> norm1_, norm2_;
+  std::shared_ptr<CausalSelfAttention> attn_;
+  std::shared_ptr<Linear> fc1_, fc2_;
+};
+
+}  // namespace rg::nn

@@ -1,0 +1,102 @@
+#include "regrad/nn/blocks.h"
+
+#include <cmath>
+
+#include "regrad/nn/normalization.h"
+#include "regrad/ops/elementwise.h"
+#include "regrad/ops/index.h"
+#include "regrad/ops/linalg.h"
+#include "regrad/ops/shape_ops.h"
+#include "regrad/ops/softmax.h"
+#include "regrad/tensor/factory.h"
+
+namespace rg::nn {
+
+NormPlacement parse_placement(const std::string& name) {
+  if (name == "pre") return NormPlacement::Pre;
+  if (name == "post") return NormPlacement::Post;
+  throw std::invalid_argument("norm placement must be 'pre' or 'post', got '" + name + "'");
+}
+
+Tensor GELU::forward(const Tensor& x) { return gelu(x); }
+
+Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, DType dtype) {
+  if (num <= 0 || dim <= 0) throw std::invalid_argument("Embedding: sizes must be positive");
+  weight = randn({num, dim}, gen, dtype);
+  register_parameter("weight", &weight);
+}
+
+Tensor Embedding::forward(const Tensor& indices) { return embedding(indices, weight); }
+
+std::shared_ptr<Module> make_norm(const std::string& norm, int64_t dim, DType dtype) {
+  if (norm == "ln") return std::make_shared<LayerNorm>(Shape{dim}, 1e-5, true, dtype);
+  if (norm == "rms") return std::make_shared<RMSNorm>(Shape{dim}, 1e-5, true, dtype);
+  throw std::invalid_argument("block norm must be 'ln' or 'rms', got '" + norm + "'");
+}
+
+// The residual wiring shared by both blocks: pre-norm x + F(N(x)), post-norm N(x + F(x)).
+template <typename F>
+static Tensor residual(NormPlacement placement, Module& norm, const Tensor& x, F branch) {
+  return placement == NormPlacement::Pre ? x + branch(norm(x)) : norm(x + branch(x));
+}
+
+ResidualMLPBlock::ResidualMLPBlock(int64_t dim, int64_t hidden, NormPlacement placement, const std::string& norm,
+                                   Generator& gen, DType dtype)
+    : placement(placement), norm_(make_norm(norm, dim, dtype)),
+      fc1_(std::make_shared<Linear>(dim, hidden, true, gen, dtype)),
+      fc2_(std::make_shared<Linear>(hidden, dim, true, gen, dtype)) {
+  register_module("norm", norm_);
+  register_module("fc1", fc1_);
+  register_module("fc2", fc2_);
+}
+
+Tensor ResidualMLPBlock::forward(const Tensor& x) {
+  return residual(placement, *norm_, x, [&](const Tensor& h) { return (*fc2_)(gelu((*fc1_)(h))); });
+}
+
+CausalSelfAttention::CausalSelfAttention(int64_t dim, int64_t heads, Generator& gen, DType dtype)
+    : heads(heads), qkv_(std::make_shared<Linear>(dim, 3 * dim, true, gen, dtype)),
+      proj_(std::make_shared<Linear>(dim, dim, true, gen, dtype)) {
+  if (heads <= 0 || dim % heads != 0)
+    throw std::invalid_argument("CausalSelfAttention: heads " + std::to_string(heads) + " must divide dim " +
+                                std::to_string(dim));
+  register_module("qkv", qkv_);
+  register_module("proj", proj_);
+}
+
+Tensor CausalSelfAttention::forward(const Tensor& x) {
+  if (x.dim() != 3) throw std::invalid_argument("CausalSelfAttention: expected (B, T, C), got " + to_string(x.shape()));
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2), D = C / heads;
+  const Tensor qkv = (*qkv_)(x);  // (B, T, 3C)
+  auto head_view = [&](int64_t part) {  // (B, T, C) slice → (B, heads, T, D)
+    return permute(reshape(slice(qkv, 2, part * C, (part + 1) * C), {B, T, heads, D}), {0, 2, 1, 3});
+  };
+  const Tensor q = head_view(0), k = head_view(1), v = head_view(2);
+  Tensor future = Tensor::empty({T, T});  // 1 above the diagonal: position t may not look at s > t
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t s = 0; s < T; ++s) future.set({t, s}, s > t ? 1.0 : 0.0);
+  const Tensor scores = matmul(q, transpose(k, 2, 3)) * (1.0 / std::sqrt(static_cast<double>(D)));
+  const Tensor att = softmax(masked_fill(scores, future, -INFINITY), -1);
+  const Tensor y = reshape(permute(matmul(att, v), {0, 2, 1, 3}), {B, T, C});
+  return (*proj_)(y);
+}
+
+TransformerBlock::TransformerBlock(int64_t dim, int64_t heads, NormPlacement placement, const std::string& norm,
+                                   Generator& gen, DType dtype)
+    : placement(placement), norm1_(make_norm(norm, dim, dtype)), norm2_(make_norm(norm, dim, dtype)),
+      attn_(std::make_shared<CausalSelfAttention>(dim, heads, gen, dtype)),
+      fc1_(std::make_shared<Linear>(dim, 4 * dim, true, gen, dtype)),
+      fc2_(std::make_shared<Linear>(4 * dim, dim, true, gen, dtype)) {
+  register_module("norm1", norm1_);
+  register_module("attn", attn_);
+  register_module("norm2", norm2_);
+  register_module("fc1", fc1_);
+  register_module("fc2", fc2_);
+}
+
+Tensor TransformerBlock::forward(const Tensor& x) {
+  const Tensor h = residual(placement, *norm1_, x, [&](const Tensor& a) { return (*attn_)(a); });
+  return residual(placement, *norm2_, h, [&](const Tensor& a) { return (*fc2_)(gelu((*fc1_)(a))); });
+}
+
+}  // namespace rg::nn
