@@ -12,10 +12,10 @@ OPT      ?= -O3 $(ARCH)
 EXTRA    ?=
 # -fno-trapping-math: we never read FP exception flags, and without it GCC will not if-convert
 # (so not vectorise) loops with a compare, such as the clamp in vexp or a running max.
-FLAGS    := $(OPT) -g -std=c++20 -fopenmp -fno-trapping-math -Wall -Wextra -Iinclude -Iexperiments -MMD -MP $(EXTRA)
+FLAGS    := $(OPT) -g -std=c++20 -fopenmp -fno-trapping-math -Wall -Wextra -Iinclude -Iexperiments -I/usr/include/stb -MMD -MP $(EXTRA)
 # Tests find their data files (tests/reference/data) relative to the source tree.
 TEST_FLAGS := -DREGRAD_SOURCE_DIR=\"$(CURDIR)\" -DREGRAD_CLI=\"$(CURDIR)/$(BUILD)/regrad\"
-LDLIBS   := -lopenblas -lz -fopenmp $(EXTRA)
+LDLIBS   := -lopenblas -lz -lstb -fopenmp $(EXTRA)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 LIB_SRC  := $(shell find src -name '*.cpp' ! -path 'src/cli/*')

@@ -5,6 +5,7 @@
 #include "regrad/check/gradcheck.h"
 #include "regrad/data/augment.h"
 #include "regrad/data/idx.h"
+#include "regrad/data/images.h"
 #include "regrad/data/loader.h"
 #include "regrad/data/words.h"
 #include "regrad/functional/composed.h"

@@ -19,4 +19,13 @@ struct TrainOptions {
 CLI::App* add_train_command(CLI::App& app, TrainOptions& o);
 int run_train(const TrainOptions& o);
 
+struct AugmentOptions {
+  std::string dataset = "fashion-mnist", data_dir, augment = "flip,crop", out = "experiments/results/augment.png";
+  int64_t n = 8, size = 32;
+  double erasing = 0, mixup = 0, cutmix = 0;
+  uint64_t seed = 0;
+};
+CLI::App* add_augment_command(CLI::App& app, AugmentOptions& o);
+int run_augment(const AugmentOptions& o);
+
 }  // namespace regrad_cli

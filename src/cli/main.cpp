@@ -2,6 +2,7 @@
 //   regrad gradcheck [--seed S] [--op NAME]   finite-difference check of every op, as a table
 //   regrad op NAME --x x.npy --grad-out g.npy --out DIR [...]   one fused layer forward + backward
 //   regrad train [--model mlp|cnn ...]           train on Fashion-MNIST (src/cli/train.cpp)
+//   regrad augment [--augment flip,crop ...]      a PNG grid of augmented images (src/cli/augment.cpp)
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -107,6 +108,8 @@ int main(int argc, char** argv) {
   add_op_command(app, op_options);
   regrad_cli::TrainOptions train_options;
   auto* train_cmd = regrad_cli::add_train_command(app, train_options);
+  regrad_cli::AugmentOptions augment_options;
+  auto* augment_cmd = regrad_cli::add_augment_command(app, augment_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -117,6 +120,7 @@ int main(int argc, char** argv) {
     if (*gc) return run_gradcheck(seed, op);
     if (op_options.request.op.size()) return run_op_command(op_options);
     if (*train_cmd) return regrad_cli::run_train(train_options);
+    if (*augment_cmd) return regrad_cli::run_augment(augment_options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "regrad: %s\n", e.what());
     return 2;

@@ -61,15 +61,7 @@ static void check_finite(double loss, int64_t epoch, int64_t step) {
 
 int run_train(const TrainOptions& o) {
   if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
-  bool flip = false, crop = false;
-  for (std::size_t start = 0; start < o.augment.size();) {
-    const std::size_t end = std::min(o.augment.find(',', start), o.augment.size());
-    const std::string a = o.augment.substr(start, end - start);
-    if (a == "flip") flip = true;
-    else if (a == "crop") crop = true;
-    else throw std::invalid_argument("--augment: unknown augmentation '" + a + "' (expected flip or crop)");
-    start = end + 1;
-  }
+  const data::AugmentSpec augment = data::AugmentSpec::parse(o.augment, o.random_erasing);
   Generator aug_gen(o.seed + 99);
   manual_seed(o.seed);  // Dropout draws its masks from the default generator
   const std::string dir = o.data_dir.empty() ? data::kFashionMnistDir : o.data_dir;
@@ -121,9 +113,7 @@ int run_train(const TrainOptions& o) {
     for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
       opt->lr = o.schedule == "cosine" ? optim::warmup_cosine_lr(step, o.warmup, total, o.lr) : o.lr;
       data::Batch batch = train_loader.batch(b);
-      if (flip) batch.x = data::random_hflip(batch.x, aug_gen);
-      if (crop) batch.x = data::random_crop(batch.x, 4, aug_gen);
-      if (o.random_erasing > 0) batch.x = data::random_erasing(batch.x, aug_gen, o.random_erasing);
+      batch.x = augment.apply(batch.x, aug_gen);
       Tensor target = batch.y;  // class indices, or soft targets after Mixup/CutMix
       if (o.mixup > 0 || o.cutmix > 0) {
         const bool use_cutmix = o.cutmix > 0 && (o.mixup == 0 || Generator::uniform_at(aug_gen.seed(), aug_gen.advance(1)) < 0.5);

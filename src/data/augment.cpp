@@ -117,6 +117,28 @@ Tensor random_erasing(const Tensor& images, Generator& gen, double p, double val
   return out;
 }
 
+AugmentSpec AugmentSpec::parse(const std::string& list, double erasing) {
+  AugmentSpec spec;
+  spec.erasing = erasing;
+  for (std::size_t start = 0; start < list.size();) {
+    const std::size_t end = std::min(list.find(',', start), list.size());
+    const std::string name = list.substr(start, end - start);
+    if (name == "flip") spec.flip = true;
+    else if (name == "crop") spec.crop = true;
+    else throw std::invalid_argument("unknown augmentation '" + name + "' (expected flip or crop)");
+    start = end + 1;
+  }
+  return spec;
+}
+
+Tensor AugmentSpec::apply(const Tensor& images, Generator& gen) const {
+  Tensor x = images;
+  if (flip) x = random_hflip(x, gen);
+  if (crop) x = random_crop(x, crop_padding, gen);
+  if (erasing > 0) x = random_erasing(x, gen, erasing);
+  return x;
+}
+
 double sample_beta(double alpha, Generator& gen) {
   check_alpha(alpha, "sample_beta");
   const double a = sample_gamma(alpha, gen), b = sample_gamma(alpha, gen);

@@ -120,3 +120,18 @@ TEST_CASE("regrad train: augmentation, Mixup and CutMix flags run; unknown augme
   CHECK(bad.rc == 2);
   CHECK(contains(bad.out, "unknown augmentation 'rotate'"));
 }
+
+TEST_CASE("regrad augment writes a grid; bad arguments give a clear error") {
+  const std::string out = "/tmp/regrad_aug_grid.png";
+  Run r = run("augment --n 4 --augment flip,crop --erasing 0.5 --cutmix 1.0 --out " + out);
+  CHECK(r.rc == 0);
+  CHECK(contains(r.out, "CutMix lambda"));
+  CHECK(fs::file_size(out) > 100);
+  fs::remove(out);
+  r = run("augment --dataset cifar10 --out " + out);
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "--data-dir is required for cifar10"));
+  r = run("augment --augment blur --out " + out);
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "unknown augmentation 'blur'"));
+}

@@ -1,6 +1,8 @@
 // Data augmentation on image batches (N, C, H, W), each op seeded through a Generator, and
 // Mixup / CutMix producing soft targets for cross_entropy.
 #pragma once
+#include <string>
+
 #include "regrad/tensor/random.h"
 #include "regrad/tensor/tensor.h"
 
@@ -13,6 +15,16 @@ Tensor random_crop(const Tensor& images, int64_t padding, Generator& gen);
 // With probability p, one random rectangle per image (area in [0.02, 0.33] of the image, aspect
 // ratio in [0.3, 3.3], as torchvision's RandomErasing) set to `value`.
 Tensor random_erasing(const Tensor& images, Generator& gen, double p = 0.5, double value = 0.0);
+
+// A pipeline of the per-image augmentations, as `regrad train --augment` and `regrad augment` take it.
+struct AugmentSpec {
+  bool flip = false, crop = false;
+  int64_t crop_padding = 4;
+  double erasing = 0.0;  // random-erasing probability
+  // "flip", "crop", "flip,crop", "" → the spec; an unknown name is a std::invalid_argument.
+  static AugmentSpec parse(const std::string& list, double erasing = 0.0);
+  Tensor apply(const Tensor& images, Generator& gen) const;  // flip, then crop, then erasing
+};
 
 // A draw from Beta(alpha, alpha) (through two Gamma draws, Marsaglia–Tsang).
 double sample_beta(double alpha, Generator& gen);

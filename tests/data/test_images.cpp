@@ -1,0 +1,90 @@
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../test_util.h"
+
+using namespace rg;
+using rg::test::contains;
+namespace fs = std::filesystem;
+
+static std::string cifar_record(unsigned char label, unsigned char fill) {
+  std::string r(1, static_cast<char>(label));
+  r.append(3072, static_cast<char>(fill));
+  return r;
+}
+
+TEST_CASE("CIFAR-10 batches: records, planes, and bad files named") {
+  const data::ImageDataset d = data::parse_cifar_batch(cifar_record(3, 255) + cifar_record(9, 0), "batch.bin");
+  CHECK(d.images.shape() == Shape{2, 3, 32, 32});
+  rg::test::check_values(d.labels, {3, 9}, 0);
+  CHECK(d.images.at({0, 2, 31, 31}) == 1.0);
+  CHECK(d.images.at({1, 0, 0, 0}) == 0.0);
+  auto err = [](const std::string& bytes) {
+    try {
+      data::parse_cifar_batch(bytes, "batch.bin");
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(contains(err(""), "batch.bin: not a CIFAR-10 batch: file is empty"));
+  CHECK(contains(err(cifar_record(1, 7).substr(0, 3000)), "truncated"));
+  CHECK(contains(err(cifar_record(10, 7)), "label 10"));
+  const std::string dir = "/tmp/regrad_cifar";
+  fs::create_directories(dir);
+  std::ofstream(dir + "/test_batch.bin", std::ios::binary) << cifar_record(4, 128);
+  CHECK(data::load_cifar10(dir, false).labels.at({0}) == 4);
+  CHECK_THROWS_WITH_AS(data::load_cifar10(dir, true), doctest::Contains("data_batch_1.bin: cannot open"), std::runtime_error);
+  fs::remove_all(dir);
+}
+
+static void write_png(const std::string& path, int w, int h, unsigned char value) {
+  std::vector<unsigned char> px(static_cast<std::size_t>(w * h * 3), value);
+  REQUIRE(stbi_write_png(path.c_str(), w, h, 3, px.data(), w * 3));
+}
+
+TEST_CASE("image folders: classes sorted, images resized, empty classes and corrupt files reported") {
+  const std::string root = "/tmp/regrad_folder";
+  fs::remove_all(root);
+  fs::create_directories(root + "/cat");
+  fs::create_directories(root + "/ant");
+  write_png(root + "/cat/a.png", 10, 6, 200);
+  write_png(root + "/cat/b.png", 4, 4, 100);
+  write_png(root + "/ant/x.png", 8, 8, 50);
+  std::ofstream(root + "/ant/notes.txt") << "not an image, ignored";
+  const data::ImageFolder f = data::load_image_folder(root, 16);
+  CHECK(f.classes == std::vector<std::string>{"ant", "cat"});
+  CHECK(f.data.images.shape() == Shape{3, 3, 16, 16});
+  rg::test::check_values(f.data.labels, {0, 1, 1}, 0);
+  CHECK(std::abs(f.data.images.at({0, 1, 8, 8}) - 50 / 255.0) < 1e-6);
+  CHECK(data::load_image_folder(root, 8, 1).data.images.shape() == Shape{3, 1, 8, 8});
+
+  fs::create_directories(root + "/empty");
+  CHECK_THROWS_WITH_AS(data::load_image_folder(root, 16), doctest::Contains("empty: class folder holds no images"),
+                       std::runtime_error);
+  fs::remove_all(root + "/empty");
+  std::ofstream(root + "/cat/c.png") << "garbage bytes, not a PNG";
+  CHECK_THROWS_WITH_AS(data::load_image_folder(root, 16), doctest::Contains("cat/c.png: cannot decode image"),
+                       std::runtime_error);
+  fs::remove_all(root);
+}
+
+TEST_CASE("PNG grids decode back to the right size and pixels") {
+  const Tensor imgs = ones({3, 1, 4, 5}) * 0.5;
+  const std::string path = "/tmp/regrad_grid.png";
+  data::write_png_grid(path, imgs, 2, 3);
+  int w = 0, h = 0, c = 0;
+  unsigned char* px = stbi_load(path.c_str(), &w, &h, &c, 0);
+  REQUIRE(px);
+  CHECK(w == 2 * (5 * 3 + 2) + 2);
+  CHECK(h == 2 * (4 * 3 + 2) + 2);
+  CHECK(c == 1);
+  CHECK(px[2 * w + 2] == 128);  // first pixel of the first image
+  CHECK(px[0] == 255);          // the gap is white
+  stbi_image_free(px);
+  fs::remove(path);
+  CHECK_THROWS_AS(data::write_png_grid(path, ones({2, 2, 4, 4}), 2), std::invalid_argument);  // 2 channels
+}
