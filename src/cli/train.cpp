@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 #include "commands.h"
 #include "regrad/regrad.h"
@@ -49,7 +50,40 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   cmd->add_option("--threads", o.threads, "OpenMP threads (0: OMP_NUM_THREADS or all cores)")->capture_default_str();
   cmd->add_option("--log", o.log, "per-epoch CSV log (default experiments/results/train_<model>.csv)");
   cmd->add_option("--checkpoint", o.checkpoint, "write the best model here (atomically)");
+  cmd->add_option("--save-state", o.save_state, "after every epoch, write the full training state here (atomically)");
+  cmd->add_option("--resume", o.resume, "continue from a --save-state file: the same numbers as an uninterrupted run")
+      ->check(CLI::ExistingFile);
   return cmd;
+}
+
+// The full training state: model, optimizer buffers, random streams, progress and the best model
+// so far, each group under its own name prefix.
+static train::NamedTensors training_state(nn::Module& model, const optim::Optimizer& opt, const Generator& aug_gen,
+                                          int64_t epoch, int64_t step, double best_val, int64_t best_epoch,
+                                          int64_t since_best, const train::NamedTensors& best) {
+  train::NamedTensors s;
+  for (const auto& [n, t] : train::state_dict(model)) s.emplace_back("model." + n, t);
+  for (const auto& [n, t] : opt.state()) s.emplace_back("optim." + n, t);
+  for (const auto& [n, t] : best) s.emplace_back("best." + n, t);
+  s.emplace_back("meta.progress", tensor_i64({epoch, step, best_epoch, since_best,
+                                              static_cast<int64_t>(default_generator().offset()),
+                                              static_cast<int64_t>(aug_gen.offset())}));
+  s.emplace_back("meta.best_val", scalar_tensor(best_val, DType::Float64));
+  return s;
+}
+
+// The tensors of `state` under `prefix`, with the prefix removed.
+static train::NamedTensors with_prefix(const train::NamedTensors& state, const std::string& prefix) {
+  train::NamedTensors out;
+  for (const auto& [n, t] : state)
+    if (n.rfind(prefix, 0) == 0) out.emplace_back(n.substr(prefix.size()), t);
+  return out;
+}
+
+static const Tensor& find_tensor(const train::NamedTensors& state, const std::string& name, const std::string& file) {
+  for (const auto& [n, t] : state)
+    if (n == name) return t;
+  throw std::runtime_error(file + ": not a training state (no '" + name + "'); was it written by --save-state?");
 }
 
 static void check_finite(double loss, int64_t epoch, int64_t step) {
@@ -101,10 +135,37 @@ int run_train(const TrainOptions& o) {
   const std::string log_path = o.log.empty() ? "experiments/results/train_" + o.model + ".csv" : o.log;
   const int64_t steps_per_epoch = train_loader.size(), total = steps_per_epoch * o.epochs;
   double best_val = INFINITY;
-  int64_t best_epoch = 0, since_best = 0, step = 0;
+  int64_t best_epoch = 0, since_best = 0, step = 0, first_epoch = 1;
   train::NamedTensors best_state;
+  if (!o.resume.empty()) {
+    const train::NamedTensors state = train::load_checkpoint(o.resume);
+    const std::vector<double> progress = find_tensor(state, "meta.progress", o.resume).tolist();
+    train::load_state_dict(*model, with_prefix(state, "model."));
+    opt->load_state(with_prefix(state, "optim."));
+    best_state = with_prefix(state, "best.");
+    first_epoch = static_cast<int64_t>(progress[0]) + 1;
+    step = static_cast<int64_t>(progress[1]);
+    best_epoch = static_cast<int64_t>(progress[2]);
+    since_best = static_cast<int64_t>(progress[3]);
+    default_generator().set_offset(static_cast<uint64_t>(progress[4]));
+    aug_gen.set_offset(static_cast<uint64_t>(progress[5]));
+    best_val = find_tensor(state, "meta.best_val", o.resume).item();
+    if (std::filesystem::exists(log_path)) {  // keep the earlier epochs' rows
+      std::istringstream in(read_file(log_path));
+      std::string line;
+      std::getline(in, line);  // header
+      while (std::getline(in, line)) {
+        std::vector<std::string> cells;
+        std::istringstream ls(line);
+        for (std::string cell; std::getline(ls, cell, ',');) cells.push_back(cell);
+        if (cells.size() == log.columns.size() && std::stoll(cells[0]) < first_epoch) log.add(cells);
+      }
+    }
+    std::printf("resumed from %s after epoch %lld (step %lld)\n", o.resume.c_str(),
+                static_cast<long long>(first_epoch - 1), static_cast<long long>(step));
+  }
   const auto t_start = std::chrono::steady_clock::now();
-  for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
+  for (int64_t epoch = first_epoch; epoch <= o.epochs; ++epoch) {
     train_loader.set_epoch(epoch);
     model->train();
     const auto t_epoch = std::chrono::steady_clock::now();
@@ -166,6 +227,9 @@ int run_train(const TrainOptions& o) {
       std::printf("early stopping: no better val loss for %lld epochs\n", static_cast<long long>(o.patience));
       break;
     }
+    if (!o.save_state.empty())
+      train::save_checkpoint(o.save_state, training_state(*model, *opt, aug_gen, epoch, step, best_val, best_epoch,
+                                                          since_best, best_state));
   }
   train::load_state_dict(*model, best_state);
   const train::Metrics t = train::evaluate(*model, test_loader);

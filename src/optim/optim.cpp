@@ -65,6 +65,28 @@ void SGD::step() {
   });
 }
 
+// Buffers named prefix + index, for parameters whose buffer exists.
+static Optimizer::State named_buffers(const std::vector<Tensor>& bufs, const std::string& prefix) {
+  Optimizer::State out;
+  for (std::size_t i = 0; i < bufs.size(); ++i)
+    if (bufs[i].defined()) out.emplace_back(prefix + std::to_string(i), bufs[i]);
+  return out;
+}
+
+static void restore_buffers(std::vector<Tensor>& bufs, const std::vector<Tensor>& params, const Optimizer::State& state,
+                            const std::string& prefix) {
+  for (const auto& [name, t] : state) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::size_t i = std::stoul(name.substr(prefix.size()));
+    if (i >= params.size() || t.shape() != params[i].shape())
+      throw std::invalid_argument("optimizer state '" + name + "' does not match the parameters");
+    bufs[i] = t.detach().clone();
+  }
+}
+
+Optimizer::State SGD::state() const { return named_buffers(buf_, "momentum_buffer."); }
+void SGD::load_state(const State& state) { restore_buffers(buf_, params_, state, "momentum_buffer."); }
+
 AdamW::AdamW(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps, double weight_decay)
     : Optimizer(std::move(params), lr), beta1(beta1), beta2(beta2), eps(eps), weight_decay(weight_decay),
       m_(params_.size()), v_(params_.size()) {
@@ -93,6 +115,20 @@ void AdamW::step() {
       }
     });
   });
+}
+
+Optimizer::State AdamW::state() const {
+  State out = named_buffers(m_, "exp_avg.");
+  for (auto& e : named_buffers(v_, "exp_avg_sq.")) out.push_back(e);
+  out.emplace_back("step", tensor_i64({t_}));
+  return out;
+}
+
+void AdamW::load_state(const State& state) {
+  restore_buffers(m_, params_, state, "exp_avg.");
+  restore_buffers(v_, params_, state, "exp_avg_sq.");
+  for (const auto& [name, t] : state)
+    if (name == "step") t_ = static_cast<int64_t>(t.item());
 }
 
 void l1_proximal_(const std::vector<Tensor>& params, double lr, double lambda) {

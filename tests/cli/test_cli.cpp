@@ -135,3 +135,24 @@ TEST_CASE("regrad augment writes a grid; bad arguments give a clear error") {
   CHECK(r.rc == 2);
   CHECK(contains(r.out, "unknown augmentation 'blur'"));
 }
+
+TEST_CASE("regrad train --resume continues exactly like an uninterrupted run") {
+  const std::string flags = " --val-size 55000 --batch-size 500 --dropout 0.2 --augment flip --schedule const "
+                            "--optimizer adamw --lr 0.002 --seed 5";
+  const Run whole = run("train --epochs 3" + flags + " --log /tmp/regrad_whole.csv --checkpoint /tmp/regrad_best.ckpt");
+  const Run first = run("train --epochs 1" + flags + " --log /tmp/regrad_part.csv --save-state /tmp/regrad_state.ckpt");
+  const Run rest = run("train --epochs 3" + flags + " --log /tmp/regrad_part.csv --resume /tmp/regrad_state.ckpt");
+  REQUIRE(whole.rc == 0);
+  REQUIRE(first.rc == 0);
+  REQUIRE(rest.rc == 0);
+  CHECK(contains(rest.out, "resumed from /tmp/regrad_state.ckpt after epoch 1"));
+  auto final_line = [](const std::string& out) { return out.substr(out.find("test_acc=")); };
+  CHECK(final_line(rest.out) == final_line(whole.out));
+  // A best-model checkpoint is not a training state: refused with a message.
+  const Run bad = run("train --epochs 3" + flags + " --log /tmp/regrad_bad.csv --resume /tmp/regrad_best.ckpt");
+  CHECK(bad.rc == 2);
+  CHECK(contains(bad.out, "not a training state"));
+  for (const char* f : {"/tmp/regrad_whole.csv", "/tmp/regrad_part.csv", "/tmp/regrad_bad.csv", "/tmp/regrad_best.ckpt",
+                        "/tmp/regrad_state.ckpt"})
+    fs::remove(f);
+}

@@ -2,6 +2,8 @@
 // gradient) and AdamW (decoupled weight decay); L1 as a proximal soft-threshold step; gradient
 // clipping by global norm; linear warmup + cosine decay.
 #pragma once
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "regrad/tensor/tensor.h"
@@ -14,6 +16,10 @@ class Optimizer {
   virtual ~Optimizer() = default;
   virtual void step() = 0;  // parameters without a gradient are skipped
   void zero_grad();
+  // The optimizer's buffers by name (for checkpoints), and their restoration.
+  using State = std::vector<std::pair<std::string, Tensor>>;
+  virtual State state() const = 0;
+  virtual void load_state(const State& state) = 0;
   double lr;
   const std::vector<Tensor>& params() const { return params_; }
 
@@ -29,6 +35,8 @@ class SGD : public Optimizer {
   SGD(std::vector<Tensor> params, double lr, double momentum = 0.0, double weight_decay = 0.0, bool nesterov = false,
       double dampening = 0.0);
   void step() override;
+  State state() const override;  // "momentum_buffer.<i>" for started buffers
+  void load_state(const State& state) override;
   const double momentum, weight_decay, dampening;
   const bool nesterov;
 
@@ -43,6 +51,8 @@ class AdamW : public Optimizer {
   AdamW(std::vector<Tensor> params, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
         double weight_decay = 1e-2);
   void step() override;
+  State state() const override;  // "exp_avg.<i>", "exp_avg_sq.<i>", "step"
+  void load_state(const State& state) override;
   const double beta1, beta2, eps, weight_decay;
 
  private:

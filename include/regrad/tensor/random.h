@@ -24,6 +24,7 @@ class Generator {
     return first;
   }
   void manual_seed(uint64_t seed) { seed_ = seed; offset_ = 0; }
+  void set_offset(uint64_t offset) { offset_ = offset; }  // resume a stream (checkpoints)
 
   // Stateless draws at an explicit counter: uniform in [0, 1) and standard normal.
   static double uniform_at(uint64_t seed, uint64_t counter);
