@@ -22,7 +22,7 @@ LIB_SRC  := $(shell find src -name '*.cpp' ! -path 'src/cli/*')
 # Experiments: each folder's main.cpp is a program; its other sources are shared with the tests.
 EXP_SRC  := $(shell find experiments -name '*.cpp' ! -name main.cpp)
 CLI_SRC  := $(wildcard src/cli/*.cpp)
-TEST_SRC := $(shell find tests -name '*.cpp')
+TEST_SRC := $(shell find tests -name '*.cpp' ! -path 'tests/fuzz/*')
 BENCH_SRC := $(wildcard bench/*.cpp)
 
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
@@ -38,7 +38,7 @@ BENCH := $(BUILD)/regrad_bench
 EXAMPLE := $(BUILD)/example
 BN_BY_HAND := $(BUILD)/bn_by_hand
 
-.PHONY: all deps test demo sanitize bench clean bn-by-hand
+.PHONY: all deps test demo sanitize bench clean bn-by-hand fuzz
 all: $(LIB) $(CLI) $(TESTS) $(EXAMPLE) $(BN_BY_HAND)
 
 # System packages from Debian; .ci/deps.sh installs only what is missing (sudo when not root).
@@ -99,7 +99,26 @@ sanitize: | $(DEPS_STAMP)
 	  EXTRA="-fsanitize=address,undefined -fno-sanitize-recover=undefined" build-san/regrad_tests build-san/regrad
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 OMP_NUM_THREADS=2 ./build-san/regrad_tests
 
+# libFuzzer (clang) on every reader of untrusted bytes, FUZZ_SECONDS each, from tests/fuzz/corpus.
+FUZZ_TARGETS := idx npy checkpoint cifar image
+FUZZ_SECONDS ?= 20
+fuzz: | $(DEPS_STAMP)
+	@bash .ci/deps.sh clang libclang-rt-14-dev libomp-dev
+	$(MAKE) BUILD=build-fuzz CXX=clang++ OPT="-O1 -fno-omit-frame-pointer" \
+	  EXTRA="-fsanitize=address,undefined -fsanitize=fuzzer-no-link -Wno-pass-failed" build-fuzz/libregrad.a
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  T=$$(echo $$t | tr a-z A-Z); \
+	  clang++ -std=c++20 -O1 -g -Iinclude -I/usr/include/stb -DREGRAD_FUZZ_$$T -fsanitize=fuzzer,address,undefined \
+	    tests/fuzz/fuzz_readers.cpp build-fuzz/libregrad.a -o build-fuzz/fuzz_$$t -lopenblas -lz -lstb -fopenmp; \
+	  mkdir -p build-fuzz/corpus/$$t; cp tests/fuzz/corpus/$$t/* build-fuzz/corpus/$$t/; \
+	  echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+	  rc=0; ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 \
+	    -print_final_stats=1 build-fuzz/corpus/$$t > build-fuzz/fuzz_$$t.log 2>&1 || rc=$$?; \
+	  grep -E "stat::number_of_executed_units|ERROR|SUMMARY" build-fuzz/fuzz_$$t.log || true; \
+	  if [ $$rc -ne 0 ]; then tail -40 build-fuzz/fuzz_$$t.log; exit $$rc; fi; \
+	done
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) build-san -name '*.d' 2>/dev/null)

@@ -54,6 +54,11 @@ ImageDataset load_cifar10(const std::string& dir, bool train) {
 
 Tensor decode_image(const std::string& bytes, const std::string& name, int64_t size, int64_t channels) {
   if (channels != 1 && channels != 3) throw std::invalid_argument("decode_image: channels must be 1 or 3");
+  // Only PNG, JPEG and BMP reach stb_image: its other parsers (PNM, PSD, …) assert — abort the
+  // process — on some malformed headers (found by make fuzz: the 3 bytes "P5P").
+  const bool png = bytes.rfind("\x89PNG\r\n\x1a\n", 0) == 0, jpeg = bytes.rfind("\xff\xd8\xff", 0) == 0,
+             bmp = bytes.rfind("BM", 0) == 0;
+  if (!png && !jpeg && !bmp) throw std::runtime_error(name + ": not a PNG, JPEG or BMP image");
   int w = 0, h = 0, c = 0;
   unsigned char* pixels = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
                                                 static_cast<int>(bytes.size()), &w, &h, &c, static_cast<int>(channels));

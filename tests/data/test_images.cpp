@@ -67,9 +67,17 @@ TEST_CASE("image folders: classes sorted, images resized, empty classes and corr
                        std::runtime_error);
   fs::remove_all(root + "/empty");
   std::ofstream(root + "/cat/c.png") << "garbage bytes, not a PNG";
-  CHECK_THROWS_WITH_AS(data::load_image_folder(root, 16), doctest::Contains("cat/c.png: cannot decode image"),
+  CHECK_THROWS_WITH_AS(data::load_image_folder(root, 16), doctest::Contains("cat/c.png: not a PNG, JPEG or BMP image"),
                        std::runtime_error);
   fs::remove_all(root);
+}
+
+TEST_CASE("decode_image: formats other than PNG/JPEG/BMP are refused before stb_image sees them") {
+  // "P5P" made stb_image's PNM parser assert (abort the process); found by make fuzz.
+  CHECK_THROWS_WITH_AS(data::decode_image("P5P", "x.pgm", 8, 3), doctest::Contains("x.pgm: not a PNG, JPEG or BMP image"),
+                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(data::decode_image(std::string("\x89PNG\r\n\x1a\n", 8) + "junk", "t.png", 8, 3),
+                       doctest::Contains("t.png: cannot decode image"), std::runtime_error);
 }
 
 TEST_CASE("PNG grids decode back to the right size and pixels") {
