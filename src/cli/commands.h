@@ -9,7 +9,8 @@ namespace regrad_cli {
 struct TrainOptions {
   std::string model = "mlp", dataset = "fashion-mnist", data_dir, optimizer = "sgd", norm = "bn", schedule = "cosine";
   std::string log, checkpoint, save_state, resume;
-  int64_t epochs = 5, batch_size = 128, val_size = 5000, warmup = 0, patience = 0, threads = 0;
+  int64_t epochs = 5, batch_size = 128, val_size = 5000, warmup = 0, patience = 0, threads = 0, image_size = 32;
+  double test_fraction = 0.2;
   double lr = 0.05, momentum = 0.9, weight_decay = 5e-4, l1 = 0, dropout = 0.1, label_smoothing = 0, max_grad_norm = 0;
   std::string augment;  // comma-separated: flip, crop
   double mixup = 0, cutmix = 0, random_erasing = 0;

@@ -19,8 +19,13 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
                                           "'test_acc= test_nll= test_ece=' line");
   cmd->add_option("--model", o.model, "mlp (784-512-512-10) or cnn (2 conv blocks)")
       ->check(CLI::IsMember({"mlp", "cnn"}))->capture_default_str();
-  cmd->add_option("--dataset", o.dataset, "fashion-mnist")->check(CLI::IsMember({"fashion-mnist"}))->capture_default_str();
-  cmd->add_option("--data-dir", o.data_dir, std::string("dataset directory (default ") + data::kFashionMnistDir + ")");
+  cmd->add_option("--dataset", o.dataset, "fashion-mnist, cifar10 (binary batches) or image-folder (root/class/*.png)")
+      ->check(CLI::IsMember({"fashion-mnist", "cifar10", "image-folder"}))->capture_default_str();
+  cmd->add_option("--data-dir", o.data_dir, std::string("dataset directory (default ") + data::kFashionMnistDir +
+                                                "; required for cifar10 and image-folder)");
+  cmd->add_option("--image-size", o.image_size, "image-folder: images resized to this size")->capture_default_str();
+  cmd->add_option("--test-fraction", o.test_fraction, "image-folder: share held out as the test set")
+      ->check(CLI::Range(0.05, 0.5))->capture_default_str();
   cmd->add_option("--epochs", o.epochs, "epochs")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch-size", o.batch_size, "mini-batch size")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--lr", o.lr, "peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
@@ -105,9 +110,29 @@ int run_train(const TrainOptions& o) {
               o.norm.c_str(), o.label_smoothing, o.augment.c_str(), o.random_erasing, o.mixup, o.cutmix,
               static_cast<unsigned long long>(o.seed), omp_get_max_threads());
 
-  // Data: Fashion-MNIST, normalised with its training mean and std; a seeded validation split.
-  data::ImageDataset train_all = data::load_fashion_mnist(dir, true), test = data::load_fashion_mnist(dir, false);
-  const double mean = 0.2860, std = 0.3530;
+  // Data, normalised per channel with the training set's mean and std; a seeded validation split.
+  data::ImageDataset train_all, test;
+  int64_t classes = 10;
+  if (o.dataset == "fashion-mnist") {
+    train_all = data::load_fashion_mnist(dir, true);
+    test = data::load_fashion_mnist(dir, false);
+  } else if (o.data_dir.empty()) {
+    throw std::invalid_argument("--data-dir is required for --dataset " + o.dataset);
+  } else if (o.dataset == "cifar10") {
+    train_all = data::load_cifar10(dir, true);
+    test = data::load_cifar10(dir, false);
+  } else {  // an image folder, split into train and test by a seeded shuffle
+    const data::ImageFolder folder = data::load_image_folder(dir, o.image_size);
+    classes = static_cast<int64_t>(folder.classes.size());
+    const int64_t n = folder.data.images.size(0), n_test = std::max<int64_t>(1, static_cast<int64_t>(o.test_fraction * n));
+    data::DataLoader shuffle(folder.data.images, folder.data.labels, n, true, false, o.seed + 23);
+    const data::Batch all = shuffle.batch(0);
+    test = {slice(all.x, 0, 0, n_test), slice(all.y, 0, 0, n_test)};
+    train_all = {slice(all.x, 0, n_test, n), slice(all.y, 0, n_test, n)};
+  }
+  const int64_t channels = train_all.images.size(1), size = train_all.images.size(2);
+  const Tensor mean = rg::mean(train_all.images, {0, 2, 3}, true).detach();
+  const Tensor std = rg::sqrt(var(train_all.images, {0, 2, 3}, false, true) + 1e-12).detach();
   auto normalise = [&](const Tensor& x) { return ((x - mean) / std).detach(); };
   const int64_t n_all = train_all.images.size(0);
   if (o.val_size < 0 || o.val_size >= n_all) throw std::invalid_argument("--val-size must be in [0, " + std::to_string(n_all) + ")");
@@ -122,7 +147,7 @@ int run_train(const TrainOptions& o) {
   std::printf("data: %lld train, %lld val, %lld test images from %s\n", static_cast<long long>(n_train),
               static_cast<long long>(o.val_size), static_cast<long long>(test.images.size(0)), dir.c_str());
 
-  auto model = train::make_model(o.model, o.norm, o.dropout, o.seed);
+  auto model = train::make_model(o.model, o.norm, o.dropout, o.seed, channels, size, classes);
   const std::vector<Tensor> params = model->parameters();
   int64_t count = 0;
   for (const Tensor& p : params) count += p.numel();
@@ -178,8 +203,8 @@ int run_train(const TrainOptions& o) {
       Tensor target = batch.y;  // class indices, or soft targets after Mixup/CutMix
       if (o.mixup > 0 || o.cutmix > 0) {
         const bool use_cutmix = o.cutmix > 0 && (o.mixup == 0 || Generator::uniform_at(aug_gen.seed(), aug_gen.advance(1)) < 0.5);
-        const data::Mixed m = use_cutmix ? data::cutmix(batch.x, batch.y, 10, o.cutmix, aug_gen)
-                                         : data::mixup(batch.x, batch.y, 10, o.mixup, aug_gen);
+        const data::Mixed m = use_cutmix ? data::cutmix(batch.x, batch.y, classes, o.cutmix, aug_gen)
+                                         : data::mixup(batch.x, batch.y, classes, o.mixup, aug_gen);
         batch.x = m.images;
         target = m.targets;
       }

@@ -1,5 +1,6 @@
 #include "regrad/data/augment.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -125,7 +126,12 @@ AugmentSpec AugmentSpec::parse(const std::string& list, double erasing) {
     const std::string name = list.substr(start, end - start);
     if (name == "flip") spec.flip = true;
     else if (name == "crop") spec.crop = true;
-    else throw std::invalid_argument("unknown augmentation '" + name + "' (expected flip or crop)");
+    else if (name == "rotate") spec.rotate = true;
+    else if (name == "jitter") spec.jitter = true;
+    else if (name == "randaugment") spec.randaugment = true;
+    else
+      throw std::invalid_argument("unknown augmentation '" + name +
+                                  "' (expected flip, crop, rotate, jitter or randaugment)");
     start = end + 1;
   }
   return spec;
@@ -133,10 +139,137 @@ AugmentSpec AugmentSpec::parse(const std::string& list, double erasing) {
 
 Tensor AugmentSpec::apply(const Tensor& images, Generator& gen) const {
   Tensor x = images;
+  if (randaugment) x = rand_augment(x, 2, 9, gen);
+  if (rotate) x = random_rotation(x, 15, gen);
+  if (jitter) x = color_jitter(x, 0.2, 0.2, gen);
   if (flip) x = random_hflip(x, gen);
   if (crop) x = random_crop(x, crop_padding, gen);
   if (erasing > 0) x = random_erasing(x, gen, erasing);
   return x;
+}
+
+namespace {
+
+// out(y, x) = in(A·(x − c) + c): the inverse affine map A (2×2, row-major) about the image centre,
+// plus a shift (tx, ty) in pixels; bilinear interpolation, zero outside. One image, all channels.
+void warp_affine(const float* in, float* out, int64_t C, int64_t H, int64_t W, const double A[4], double tx, double ty) {
+  const double cy = (static_cast<double>(H) - 1) / 2, cx = (static_cast<double>(W) - 1) / 2;
+  for (int64_t y = 0; y < H; ++y)
+    for (int64_t x = 0; x < W; ++x) {
+      const double dx = static_cast<double>(x) - cx - tx, dy = static_cast<double>(y) - cy - ty;
+      const double sx = A[0] * dx + A[1] * dy + cx, sy = A[2] * dx + A[3] * dy + cy;
+      const double fx = std::floor(sx), fy = std::floor(sy);
+      const auto x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
+      const double ax = sx - fx, ay = sy - fy;
+      for (int64_t c = 0; c < C; ++c) {
+        const float* plane = in + c * H * W;
+        auto at = [&](int64_t yy, int64_t xx) -> double {
+          return (yy >= 0 && yy < H && xx >= 0 && xx < W) ? plane[yy * W + xx] : 0.0;
+        };
+        out[(c * H + y) * W + x] = static_cast<float>((1 - ay) * ((1 - ax) * at(y0, x0) + ax * at(y0, x0 + 1)) +
+                                                      ay * ((1 - ax) * at(y0 + 1, x0) + ax * at(y0 + 1, x0 + 1)));
+      }
+    }
+}
+
+// Counter-clockwise on screen (y points down), as torchvision: the output pixel at offset (dx, dy)
+// from the centre reads the input at (cos t·dx − sin t·dy, sin t·dx + cos t·dy).
+void rotate_into(const float* in, float* out, int64_t C, int64_t H, int64_t W, double degrees) {
+  const double t = degrees * M_PI / 180;
+  const double A[4] = {std::cos(t), -std::sin(t), std::sin(t), std::cos(t)};
+  warp_affine(in, out, C, H, W, A, 0, 0);
+}
+
+// Pointwise: f(x, image mean) on every value of one image, then clamped to [0, 1].
+template <typename F>
+void pointwise(float* img, int64_t n, F f) {
+  double mean = 0;
+  for (int64_t i = 0; i < n; ++i) mean += img[i];
+  mean /= static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i) img[i] = static_cast<float>(std::clamp(f(static_cast<double>(img[i]), mean), 0.0, 1.0));
+}
+
+}  // namespace
+
+Tensor rotate(const Tensor& images, double degrees) {
+  const Dims d = dims_of(images, "rotate");
+  Tensor out = Tensor::empty(images.shape());
+  const int64_t per = d.C * d.H * d.W;
+  for (int64_t n = 0; n < d.N; ++n)
+    rotate_into(images.data<float>() + n * per, out.data<float>() + n * per, d.C, d.H, d.W, degrees);
+  return out;
+}
+
+Tensor random_rotation(const Tensor& images, double max_degrees, Generator& gen) {
+  const Dims d = dims_of(images, "random_rotation");
+  Tensor out = Tensor::empty(images.shape());
+  const int64_t per = d.C * d.H * d.W;
+  for (int64_t n = 0; n < d.N; ++n)
+    rotate_into(images.data<float>() + n * per, out.data<float>() + n * per, d.C, d.H, d.W,
+                (2 * uniform(gen) - 1) * max_degrees);
+  return out;
+}
+
+Tensor color_jitter(const Tensor& images, double brightness, double contrast, Generator& gen) {
+  const Dims d = dims_of(images, "color_jitter");
+  if (brightness < 0 || contrast < 0 || brightness > 1 || contrast > 1)
+    throw std::invalid_argument("color_jitter: brightness and contrast must be in [0, 1]");
+  Tensor out = images.detach().clone();
+  const int64_t per = d.C * d.H * d.W;
+  for (int64_t n = 0; n < d.N; ++n) {
+    const double b = 1 + (2 * uniform(gen) - 1) * brightness, c = 1 + (2 * uniform(gen) - 1) * contrast;
+    pointwise(out.data<float>() + n * per, per, [&](double x, double m) { return ((x - m) * c + m) * b; });
+  }
+  return out;
+}
+
+Tensor rand_augment(const Tensor& images, int num_ops, double magnitude, Generator& gen) {
+  const Dims d = dims_of(images, "rand_augment");
+  if (num_ops < 0 || !(magnitude >= 0 && magnitude <= 30))
+    throw std::invalid_argument("rand_augment: num_ops must be >= 0 and magnitude in [0, 30]");
+  const double m = magnitude / 30;
+  Tensor out = images.detach().clone();
+  const int64_t per = d.C * d.H * d.W;
+  std::vector<float> tmp(static_cast<std::size_t>(per));
+  for (int64_t n = 0; n < d.N; ++n) {
+    float* img = out.data<float>() + n * per;
+    for (int k = 0; k < num_ops; ++k) {
+      const int op = static_cast<int>(uniform(gen) * 11);
+      const double sign = uniform(gen) < 0.5 ? -1.0 : 1.0;
+      std::copy(img, img + per, tmp.begin());
+      switch (op) {
+        case 0: break;  // identity
+        case 1: rotate_into(tmp.data(), img, d.C, d.H, d.W, sign * 30 * m); break;
+        case 2: case 3: {  // shear x / y
+          const double s = sign * 0.3 * m;
+          const double A[4] = {1, op == 2 ? -s : 0, op == 3 ? -s : 0, 1};
+          warp_affine(tmp.data(), img, d.C, d.H, d.W, A, 0, 0);
+          break;
+        }
+        case 4: case 5: {  // translate x / y
+          const double A[4] = {1, 0, 0, 1};
+          const double shift = sign * 0.45 * m * static_cast<double>(op == 4 ? d.W : d.H);
+          warp_affine(tmp.data(), img, d.C, d.H, d.W, A, op == 4 ? shift : 0, op == 5 ? shift : 0);
+          break;
+        }
+        case 6: pointwise(img, per, [&](double x, double) { return x * (1 + sign * 0.9 * m); }); break;
+        case 7: pointwise(img, per, [&](double x, double mu) { return (x - mu) * (1 + sign * 0.9 * m) + mu; }); break;
+        case 8: pointwise(img, per, [&](double x, double) { return x >= 1 - m ? 1 - x : x; }); break;  // solarize
+        case 9: {  // posterize: keep the top bits of the 8-bit value
+          const int bits = 8 - static_cast<int>(4 * m);
+          const double levels = std::pow(2.0, bits);
+          pointwise(img, per, [&](double x, double) { return std::floor(x * 255.999 / (256 / levels)) * (256 / levels) / 255; });
+          break;
+        }
+        default: {  // autocontrast: stretch the image's range to [0, 1]
+          const auto [lo, hi] = std::minmax_element(img, img + per);
+          const double a = *lo, span = *hi - *lo;
+          if (span > 0) pointwise(img, per, [&](double x, double) { return (x - a) / span; });
+        }
+      }
+    }
+  }
+  return out;
 }
 
 double sample_beta(double alpha, Generator& gen) {

@@ -22,7 +22,9 @@ static std::shared_ptr<nn::Module> norm_layer(const std::string& norm, int64_t f
 }
 
 std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::string& norm, double dropout,
-                                           uint64_t seed) {
+                                           uint64_t seed, int64_t channels, int64_t size, int64_t classes) {
+  if (channels <= 0 || size < 4 || classes < 2)
+    throw std::invalid_argument("make_model: need channels > 0, size >= 4 and at least 2 classes");
   Generator gen(seed);
   auto net = std::make_shared<nn::Sequential>();
   auto add_norm = [&](int64_t features, int64_t hw, int64_t groups) {
@@ -30,7 +32,7 @@ std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::
   };
   if (model == "mlp") {
     net->add(std::make_shared<nn::Flatten>());
-    int64_t in = 784;
+    int64_t in = channels * size * size;
     for (int k = 0; k < 2; ++k) {
       net->add(std::make_shared<nn::Linear>(in, 512, true, gen));
       add_norm(512, 0, 32);
@@ -38,9 +40,9 @@ std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::
       if (dropout > 0) net->add(std::make_shared<nn::Dropout>(dropout));
       in = 512;
     }
-    net->add(std::make_shared<nn::Linear>(512, 10, true, gen));
+    net->add(std::make_shared<nn::Linear>(512, classes, true, gen));
   } else if (model == "cnn") {
-    int64_t in = 1, hw = 28;
+    int64_t in = channels, hw = size;
     for (int64_t out : {32, 64}) {
       net->add(std::make_shared<nn::Conv2d>(in, out, 3, 1, 1, true, gen));
       add_norm(out, hw, 8);
@@ -50,10 +52,10 @@ std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::
       hw /= 2;
     }
     net->add(std::make_shared<nn::Flatten>());
-    net->add(std::make_shared<nn::Linear>(64 * 7 * 7, 128, true, gen));
+    net->add(std::make_shared<nn::Linear>(64 * hw * hw, 128, true, gen));
     net->add(std::make_shared<nn::ReLU>());
     if (dropout > 0) net->add(std::make_shared<nn::Dropout>(dropout));
-    net->add(std::make_shared<nn::Linear>(128, 10, true, gen));
+    net->add(std::make_shared<nn::Linear>(128, classes, true, gen));
   } else {
     throw std::invalid_argument("unknown model '" + model + "' (expected mlp or cnn)");
   }

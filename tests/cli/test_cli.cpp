@@ -1,6 +1,9 @@
 // The command line as a user meets it: exit codes, usage on bad arguments, files written.
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+
+#include <stb_image_write.h>
 
 #include "../test_util.h"
 
@@ -116,9 +119,9 @@ TEST_CASE("regrad train: augmentation, Mixup and CutMix flags run; unknown augme
   CHECK(contains(r.out, "augment 'flip,crop', erasing 0.25, mixup 0.2, cutmix 1"));
   CHECK(contains(r.out, "test_acc="));
   fs::remove("/tmp/regrad_aug.csv");
-  const Run bad = run("train --augment rotate --epochs 1");
+  const Run bad = run("train --augment blur --epochs 1");
   CHECK(bad.rc == 2);
-  CHECK(contains(bad.out, "unknown augmentation 'rotate'"));
+  CHECK(contains(bad.out, "unknown augmentation 'blur'"));
 }
 
 TEST_CASE("regrad augment writes a grid; bad arguments give a clear error") {
@@ -155,4 +158,43 @@ TEST_CASE("regrad train --resume continues exactly like an uninterrupted run") {
   for (const char* f : {"/tmp/regrad_whole.csv", "/tmp/regrad_part.csv", "/tmp/regrad_bad.csv", "/tmp/regrad_best.ckpt",
                         "/tmp/regrad_state.ckpt"})
     fs::remove(f);
+}
+
+TEST_CASE("regrad train reads CIFAR-10 binaries and image folders") {
+  const std::string cifar = "/tmp/regrad_cli_cifar";
+  fs::create_directories(cifar);
+  auto batch = [](int records, int seed) {
+    std::string b;
+    for (int r = 0; r < records; ++r) {
+      b += static_cast<char>((r + seed) % 10);
+      for (int k = 0; k < 3072; ++k) b += static_cast<char>((k * 7 + r * 13 + seed) % 256);
+    }
+    return b;
+  };
+  for (int k = 1; k <= 5; ++k) std::ofstream(cifar + "/data_batch_" + std::to_string(k) + ".bin", std::ios::binary) << batch(20, k);
+  std::ofstream(cifar + "/test_batch.bin", std::ios::binary) << batch(10, 9);
+  Run r = run("train --dataset cifar10 --data-dir " + cifar + " --val-size 20 --batch-size 16 --epochs 1 --model cnn "
+              "--augment flip,crop,rotate,jitter,randaugment --log /tmp/regrad_cifar.csv");
+  CHECK(r.rc == 0);
+  CHECK(contains(r.out, "80 train, 20 val, 10 test images"));
+  fs::remove_all(cifar);
+
+  const std::string folder = "/tmp/regrad_cli_folder";
+  for (const char* cls : {"circle", "square"}) {
+    fs::create_directories(folder + "/" + cls);
+    for (int k = 0; k < 6; ++k) {
+      std::vector<unsigned char> px(12 * 12 * 3, static_cast<unsigned char>(cls[0] == 'c' ? 40 + k : 200 - k));
+      stbi_write_png((folder + "/" + cls + "/" + std::to_string(k) + ".png").c_str(), 12, 12, 3, px.data(), 36);
+    }
+  }
+  r = run("train --dataset image-folder --data-dir " + folder + " --image-size 8 --val-size 2 --batch-size 4 --epochs 2 "
+          "--log /tmp/regrad_folder.csv");
+  CHECK(r.rc == 0);
+  CHECK(contains(r.out, "test_acc="));
+  r = run("train --dataset image-folder --epochs 1");
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "--data-dir is required"));
+  fs::remove_all(folder);
+  fs::remove("/tmp/regrad_cifar.csv");
+  fs::remove("/tmp/regrad_folder.csv");
 }

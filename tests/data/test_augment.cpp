@@ -94,3 +94,41 @@ TEST_CASE("CutMix: λ equals the kept area and labels follow it") {
   }
   rg::test::check_values(sum(m.targets, {1}), std::vector<double>(6, 1.0), 1e-6);
 }
+
+TEST_CASE("rotation by 0 and jitter by 0 are the identity; RandAugment keeps shape and range") {
+  const Tensor x = images();
+  Generator g(11);
+  CHECK(cmp("rotate 0", data::random_rotation(x, 0.0, g), x, 0, 1e-6).approximate);
+  CHECK(cmp("jitter 0", data::color_jitter(x, 0.0, 0.0, g), x, 0, 1e-6).approximate);
+  CHECK(cmp("0 ops", data::rand_augment(x, 0, 9, g), x).exact);
+  Generator g1(12), g2(12);
+  const Tensor a = data::rand_augment(x, 2, 9, g1), b = data::rand_augment(x, 2, 9, g2);
+  CHECK(cmp("seeded", a, b).exact);
+  CHECK(a.shape() == x.shape());
+  CHECK(max(a).item() <= 1.0);
+  CHECK(-max(-a).item() >= 0.0);
+  CHECK_FALSE(cmp("changed", a, x, 0, 1e-6).approximate);
+  CHECK_THROWS_AS(data::rand_augment(x, 2, 31, g), std::invalid_argument);
+  CHECK_THROWS_AS(data::color_jitter(x, 1.5, 0.0, g), std::invalid_argument);
+}
+
+TEST_CASE("rotations turn counter-clockwise about the centre") {
+  Tensor x = zeros({1, 1, 5, 5});
+  x.set({0, 0, 0, 4}, 1.0);  // top-right corner
+  const Tensor ccw = data::rotate(x, 90);
+  CHECK(std::abs(ccw.at({0, 0, 0, 0}) - 1.0) < 1e-6);  // → top-left
+  CHECK(std::abs(sum(ccw).item() - 1.0) < 1e-6);
+  CHECK(std::abs(data::rotate(x, -90).at({0, 0, 4, 4}) - 1.0) < 1e-6);  // clockwise → bottom-right
+  CHECK(cmp("360", data::rotate(x, 360), x, 0, 1e-6).approximate);
+}
+
+TEST_CASE("AugmentSpec parses every augmentation name and refuses others") {
+  const data::AugmentSpec s = data::AugmentSpec::parse("flip,crop,rotate,jitter,randaugment", 0.3);
+  CHECK((s.flip && s.crop && s.rotate && s.jitter && s.randaugment));
+  CHECK(s.erasing == 0.3);
+  CHECK_FALSE(data::AugmentSpec::parse("").flip);
+  CHECK_THROWS_WITH_AS(data::AugmentSpec::parse("flip,blur"), doctest::Contains("unknown augmentation 'blur'"),
+                       std::invalid_argument);
+  Generator g(14);
+  CHECK(s.apply(images(), g).shape() == images().shape());
+}

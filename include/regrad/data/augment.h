@@ -16,14 +16,30 @@ Tensor random_crop(const Tensor& images, int64_t padding, Generator& gen);
 // ratio in [0.3, 3.3], as torchvision's RandomErasing) set to `value`.
 Tensor random_erasing(const Tensor& images, Generator& gen, double p = 0.5, double value = 0.0);
 
+// Rotation by `degrees` counter-clockwise about the image centre (bilinear, zero fill), as
+// torchvision; random_rotation draws each image's angle uniformly in [−max_degrees, max_degrees].
+Tensor rotate(const Tensor& images, double degrees);
+Tensor random_rotation(const Tensor& images, double max_degrees, Generator& gen);
+// Brightness and contrast factors uniform in [1 − b, 1 + b] and [1 − c, 1 + c] per image:
+// x ← clamp(((x − mean)·contrast + mean)·brightness, 0, 1).
+Tensor color_jitter(const Tensor& images, double brightness, double contrast, Generator& gen);
+// RandAugment (Cubuk et al. 2020): per image, num_ops ops drawn uniformly from
+// {identity, rotate, shear-x, shear-y, translate-x, translate-y, brightness, contrast, solarize,
+// posterize, autocontrast}, each at `magnitude` on torchvision's 0–30 scale (rotate ±30°·m/30,
+// shear ±0.3·m/30, translate ±0.45·size·m/30, brightness/contrast 1 ± 0.9·m/30, solarize threshold
+// 1 − m/30, posterize to 8 − ⌊4m/30⌋ bits), with a random sign where it has one.
+Tensor rand_augment(const Tensor& images, int num_ops, double magnitude, Generator& gen);
+
 // A pipeline of the per-image augmentations, as `regrad train --augment` and `regrad augment` take it.
 struct AugmentSpec {
-  bool flip = false, crop = false;
+  bool flip = false, crop = false, rotate = false, jitter = false, randaugment = false;
   int64_t crop_padding = 4;
   double erasing = 0.0;  // random-erasing probability
-  // "flip", "crop", "flip,crop", "" → the spec; an unknown name is a std::invalid_argument.
+  // A comma-separated list of flip, crop (4-pixel padding), rotate (±15°), jitter (brightness and
+  // contrast ±0.2), randaugment (2 ops, magnitude 9); "" is none. Unknown names throw.
   static AugmentSpec parse(const std::string& list, double erasing = 0.0);
-  Tensor apply(const Tensor& images, Generator& gen) const;  // flip, then crop, then erasing
+  // In a fixed order: randaugment, rotate, jitter, flip, crop, erasing.
+  Tensor apply(const Tensor& images, Generator& gen) const;
 };
 
 // A draw from Beta(alpha, alpha) (through two Gamma draws, Marsaglia–Tsang).
