@@ -6,23 +6,12 @@ cross-entropy (0.1), SGD(momentum 0.9, weight decay 5e-4). Prints "model,ms_per_
 smallest of 3 round medians). The caller sets the thread and malloc environment before start-up.
 """
 import argparse
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def median_ms(fn, reps):
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    times.sort()
-    return times[len(times) // 2]
+from bench_torch import median_ms  # the same timing as the layer bench (this script's folder is on sys.path)
 
 
 def mlp():
