@@ -93,6 +93,8 @@ std::vector<OpCase> op_cases(uint64_t seed) {
                [](V x) { return conv2d(x[0], x[1], {}, 2, 0); }});
   c.push_back({"max_pool2d", "2x2", {normal({2, 2, 4, 6})}, [](V x) { return max_pool2d(x[0], 2); }});
   c.push_back({"max_pool2d", "3x3 stride 2 (overlapping)", {normal({1, 2, 7, 5})}, [](V x) { return max_pool2d(x[0], 3, 2); }});
+  c.push_back({"avg_pool2d", "2x2", {normal({2, 2, 4, 6})}, [](V x) { return avg_pool2d(x[0], 2); }});
+  c.push_back({"avg_pool2d", "3x3 stride 2 (overlapping)", {normal({1, 2, 7, 5})}, [](V x) { return avg_pool2d(x[0], 3, 2); }});
   c.push_back({"softmax", "dim -1", {normal({3, 5})}, [](V x) { return softmax(x[0], -1); }});
   c.push_back({"softmax", "dim 0 (strided)", {normal({4, 3})}, [](V x) { return softmax(x[0], 0); }});
   c.push_back({"log_softmax", "dim 1 of [2, 4, 3]", {normal({2, 4, 3})}, [](V x) { return log_softmax(x[0], 1); }});

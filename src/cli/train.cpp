@@ -17,10 +17,19 @@ using namespace rg;
 CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   auto* cmd = app.add_subcommand("train", "Train a model; prints progress, per-epoch validation and a final "
                                           "'test_acc= test_nll= test_ece=' line");
-  cmd->add_option("--model", o.model, "mlp (784-512-512-10) or cnn (2 conv blocks)")
-      ->check(CLI::IsMember({"mlp", "cnn"}))->capture_default_str();
-  cmd->add_option("--dataset", o.dataset, "fashion-mnist, cifar10 (binary batches) or image-folder (root/class/*.png)")
-      ->check(CLI::IsMember({"fashion-mnist", "cifar10", "image-folder"}))->capture_default_str();
+  cmd->add_option("--model", o.model, "mlp (784-512-512-10), cnn (2 conv blocks), resnet-small or transformer-char")
+      ->check(CLI::IsMember({"mlp", "cnn", "resnet-small", "transformer-char"}))->capture_default_str();
+  cmd->add_option("--dataset", o.dataset,
+                  "fashion-mnist, cifar10 (binary batches), image-folder (root/class/*.png) or words (character level)")
+      ->check(CLI::IsMember({"fashion-mnist", "cifar10", "image-folder", "words"}))->capture_default_str();
+  cmd->add_option("--block-size", o.block_size, "words: context length")->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("--embed", o.embed, "transformer-char: embedding width")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--heads", o.heads, "transformer-char: attention heads")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--layers", o.layers, "transformer-char: blocks")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--placement", o.placement, "transformer-char: norm placement, pre or post")
+      ->check(CLI::IsMember({"pre", "post"}))->capture_default_str();
+  cmd->add_option("--train-subset", o.train_subset, "train on the first N training examples only (0: all)")
+      ->capture_default_str();
   cmd->add_option("--data-dir", o.data_dir, std::string("dataset directory (default ") + data::kFashionMnistDir +
                                                 "; required for cifar10 and image-folder)");
   cmd->add_option("--image-size", o.image_size, "image-folder: images resized to this size")->capture_default_str();
@@ -39,7 +48,7 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   cmd->add_option("--warmup", o.warmup, "linear warmup steps")->capture_default_str();
   cmd->add_option("--dropout", o.dropout, "drop probability p of the Dropout layers (0 removes them)")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  cmd->add_option("--norm", o.norm, "bn, gn, ln, rms or none")->check(CLI::IsMember({"bn", "gn", "ln", "rms", "none"}))
+  cmd->add_option("--norm", o.norm, "bn, gn, ln, rms or none (transformer-char: ln or rms)")->check(CLI::IsMember({"bn", "gn", "ln", "rms", "none"}))
       ->capture_default_str();
   cmd->add_option("--label-smoothing", o.label_smoothing, "label smoothing epsilon")->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
@@ -98,56 +107,101 @@ static void check_finite(double loss, int64_t epoch, int64_t step) {
                              "; stopping (try a smaller --lr or --max-grad-norm)");
 }
 
+// The train / validation / test tensors, ready for the loaders.
+struct Splits {
+  Tensor x_train, y_train, x_val, y_val, x_test, y_test;
+  int64_t classes = 10;
+  bool images = true;
+  std::string source;
+};
+
+// Images are normalised per channel with the training set's mean and std, and --val-size training
+// images are held out by a seeded shuffle. The word list is split 80/10/10 by words (seeded) into
+// (block_size context → next character) pairs.
+static Splits load_splits(const TrainOptions& o) {
+  Splits s;
+  if (o.dataset == "words") {
+    s.source = o.data_dir.empty() ? data::kDefaultWordsPath : o.data_dir;
+    std::vector<std::string> words = data::load_words(s.source);
+    Generator gen(o.seed + 29);
+    data::shuffle(words, gen);
+    const std::size_t n1 = words.size() * 8 / 10, n2 = words.size() * 9 / 10;
+    auto part = [&](std::size_t a, std::size_t b) {
+      return data::char_contexts(std::vector<std::string>(words.begin() + a, words.begin() + b), o.block_size);
+    };
+    const data::CharDataset tr = part(0, n1), va = part(n1, n2), te = part(n2, words.size());
+    s = {tr.X, tr.Y, va.X, va.Y, te.X, te.Y, data::kVocab, false, s.source};
+  } else {
+    s.source = o.data_dir.empty() ? data::kFashionMnistDir : o.data_dir;
+    data::ImageDataset train_all, test;
+    if (o.dataset == "fashion-mnist") {
+      train_all = data::load_fashion_mnist(s.source, true);
+      test = data::load_fashion_mnist(s.source, false);
+    } else if (o.data_dir.empty()) {
+      throw std::invalid_argument("--data-dir is required for --dataset " + o.dataset);
+    } else if (o.dataset == "cifar10") {
+      train_all = data::load_cifar10(s.source, true);
+      test = data::load_cifar10(s.source, false);
+    } else {  // an image folder, split into train and test by a seeded shuffle
+      const data::ImageFolder folder = data::load_image_folder(s.source, o.image_size);
+      s.classes = static_cast<int64_t>(folder.classes.size());
+      const int64_t n = folder.data.images.size(0), n_test = std::max<int64_t>(1, static_cast<int64_t>(o.test_fraction * n));
+      const data::Batch all = data::DataLoader(folder.data.images, folder.data.labels, n, true, false, o.seed + 23).batch(0);
+      test = {slice(all.x, 0, 0, n_test), slice(all.y, 0, 0, n_test)};
+      train_all = {slice(all.x, 0, n_test, n), slice(all.y, 0, n_test, n)};
+    }
+    const Tensor mean = rg::mean(train_all.images, {0, 2, 3}, true).detach();
+    const Tensor std = rg::sqrt(var(train_all.images, {0, 2, 3}, false, true) + 1e-12).detach();
+    auto normalise = [&](const Tensor& x) { return ((x - mean) / std).detach(); };
+    const int64_t n_all = train_all.images.size(0);
+    if (o.val_size < 0 || o.val_size >= n_all)
+      throw std::invalid_argument("--val-size must be in [0, " + std::to_string(n_all) + ")");
+    const data::Batch shuffled = data::DataLoader(train_all.images, train_all.labels, n_all, true, false, o.seed + 17).batch(0);
+    const int64_t n_train = n_all - o.val_size;
+    s.x_train = normalise(slice(shuffled.x, 0, 0, n_train));
+    s.y_train = slice(shuffled.y, 0, 0, n_train);
+    s.x_val = normalise(slice(shuffled.x, 0, n_train, n_all));
+    s.y_val = slice(shuffled.y, 0, n_train, n_all);
+    s.x_test = normalise(test.images);
+    s.y_test = test.labels;
+  }
+  if (o.train_subset > 0 && o.train_subset < s.x_train.size(0)) {  // a quick run on the first examples
+    s.x_train = slice(s.x_train, 0, 0, o.train_subset);
+    s.y_train = slice(s.y_train, 0, 0, o.train_subset);
+  }
+  return s;
+}
+
 int run_train(const TrainOptions& o) {
   if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
   const data::AugmentSpec augment = data::AugmentSpec::parse(o.augment, o.random_erasing);
+  if (o.dataset == "words" && (!o.augment.empty() || o.random_erasing > 0 || o.mixup > 0 || o.cutmix > 0))
+    throw std::invalid_argument("augmentation, Mixup and CutMix apply to images, not to --dataset words");
   Generator aug_gen(o.seed + 99);
   manual_seed(o.seed);  // Dropout draws its masks from the default generator
-  const std::string dir = o.data_dir.empty() ? data::kFashionMnistDir : o.data_dir;
   std::printf("regrad train: %s on %s, %s, lr %g, weight decay %g, l1 %g, dropout %g, norm %s, label smoothing %g, "
               "augment '%s', erasing %g, mixup %g, cutmix %g, seed %llu, %d threads\n",
               o.model.c_str(), o.dataset.c_str(), o.optimizer.c_str(), o.lr, o.weight_decay, o.l1, o.dropout,
               o.norm.c_str(), o.label_smoothing, o.augment.c_str(), o.random_erasing, o.mixup, o.cutmix,
               static_cast<unsigned long long>(o.seed), omp_get_max_threads());
 
-  // Data, normalised per channel with the training set's mean and std; a seeded validation split.
-  data::ImageDataset train_all, test;
-  int64_t classes = 10;
-  if (o.dataset == "fashion-mnist") {
-    train_all = data::load_fashion_mnist(dir, true);
-    test = data::load_fashion_mnist(dir, false);
-  } else if (o.data_dir.empty()) {
-    throw std::invalid_argument("--data-dir is required for --dataset " + o.dataset);
-  } else if (o.dataset == "cifar10") {
-    train_all = data::load_cifar10(dir, true);
-    test = data::load_cifar10(dir, false);
-  } else {  // an image folder, split into train and test by a seeded shuffle
-    const data::ImageFolder folder = data::load_image_folder(dir, o.image_size);
-    classes = static_cast<int64_t>(folder.classes.size());
-    const int64_t n = folder.data.images.size(0), n_test = std::max<int64_t>(1, static_cast<int64_t>(o.test_fraction * n));
-    data::DataLoader shuffle(folder.data.images, folder.data.labels, n, true, false, o.seed + 23);
-    const data::Batch all = shuffle.batch(0);
-    test = {slice(all.x, 0, 0, n_test), slice(all.y, 0, 0, n_test)};
-    train_all = {slice(all.x, 0, n_test, n), slice(all.y, 0, n_test, n)};
-  }
-  const int64_t channels = train_all.images.size(1), size = train_all.images.size(2);
-  const Tensor mean = rg::mean(train_all.images, {0, 2, 3}, true).detach();
-  const Tensor std = rg::sqrt(var(train_all.images, {0, 2, 3}, false, true) + 1e-12).detach();
-  auto normalise = [&](const Tensor& x) { return ((x - mean) / std).detach(); };
-  const int64_t n_all = train_all.images.size(0);
-  if (o.val_size < 0 || o.val_size >= n_all) throw std::invalid_argument("--val-size must be in [0, " + std::to_string(n_all) + ")");
-  data::DataLoader split(train_all.images, train_all.labels, n_all, true, false, o.seed + 17);
-  const data::Batch shuffled = split.batch(0);
-  const int64_t n_train = n_all - o.val_size;
-  const Tensor xtr = normalise(slice(shuffled.x, 0, 0, n_train)), ytr = slice(shuffled.y, 0, 0, n_train);
-  data::DataLoader train_loader(xtr, ytr, o.batch_size, true, true, o.seed);
-  data::DataLoader val_loader(normalise(slice(shuffled.x, 0, n_train, n_all)), slice(shuffled.y, 0, n_train, n_all), 1000,
-                              false);
-  data::DataLoader test_loader(normalise(test.images), test.labels, 1000, false);
-  std::printf("data: %lld train, %lld val, %lld test images from %s\n", static_cast<long long>(n_train),
-              static_cast<long long>(o.val_size), static_cast<long long>(test.images.size(0)), dir.c_str());
+  const Splits d = load_splits(o);
+  data::DataLoader train_loader(d.x_train, d.y_train, o.batch_size, true, true, o.seed);
+  data::DataLoader val_loader(d.x_val, d.y_val, 1000, false);
+  data::DataLoader test_loader(d.x_test, d.y_test, 1000, false);
+  std::printf("data: %lld train, %lld val, %lld test %s from %s\n", static_cast<long long>(d.x_train.size(0)),
+              static_cast<long long>(d.x_val.size(0)), static_cast<long long>(d.x_test.size(0)),
+              d.images ? "images" : "contexts", d.source.c_str());
 
-  auto model = train::make_model(o.model, o.norm, o.dropout, o.seed, channels, size, classes);
+  std::shared_ptr<nn::Module> model;
+  if (o.model == "transformer-char") {
+    if (o.dataset != "words") throw std::invalid_argument("--model transformer-char trains on --dataset words");
+    model = std::make_shared<train::CharTransformer>(d.classes, o.block_size, o.embed, o.heads, o.layers,
+                                                     nn::parse_placement(o.placement), o.norm, o.seed);
+  } else {
+    if (!d.images) throw std::invalid_argument("--dataset words needs --model transformer-char");
+    model = train::make_model(o.model, o.norm, o.dropout, o.seed, d.x_train.size(1), d.x_train.size(2), d.classes);
+  }
   const std::vector<Tensor> params = model->parameters();
   int64_t count = 0;
   for (const Tensor& p : params) count += p.numel();
@@ -199,12 +253,12 @@ int run_train(const TrainOptions& o) {
     for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
       opt->lr = o.schedule == "cosine" ? optim::warmup_cosine_lr(step, o.warmup, total, o.lr) : o.lr;
       data::Batch batch = train_loader.batch(b);
-      batch.x = augment.apply(batch.x, aug_gen);
+      if (d.images) batch.x = augment.apply(batch.x, aug_gen);
       Tensor target = batch.y;  // class indices, or soft targets after Mixup/CutMix
       if (o.mixup > 0 || o.cutmix > 0) {
         const bool use_cutmix = o.cutmix > 0 && (o.mixup == 0 || Generator::uniform_at(aug_gen.seed(), aug_gen.advance(1)) < 0.5);
-        const data::Mixed m = use_cutmix ? data::cutmix(batch.x, batch.y, classes, o.cutmix, aug_gen)
-                                         : data::mixup(batch.x, batch.y, classes, o.mixup, aug_gen);
+        const data::Mixed m = use_cutmix ? data::cutmix(batch.x, batch.y, d.classes, o.cutmix, aug_gen)
+                                         : data::mixup(batch.x, batch.y, d.classes, o.mixup, aug_gen);
         batch.x = m.images;
         target = m.targets;
       }

@@ -73,6 +73,20 @@ Tensor random_hflip(const Tensor& images, Generator& gen, double p) {
   return out;
 }
 
+Tensor random_vflip(const Tensor& images, Generator& gen, double p) {
+  const Dims d = dims_of(images, "random_vflip");
+  Tensor out = images.detach().clone();
+  float* px = out.data<float>();
+  for (int64_t n = 0; n < d.N; ++n) {
+    if (uniform(gen) >= p) continue;
+    for (int64_t c = 0; c < d.C; ++c)
+      for (int64_t h = 0; h < d.H / 2; ++h)
+        std::swap_ranges(px + ((n * d.C + c) * d.H + h) * d.W, px + ((n * d.C + c) * d.H + h + 1) * d.W,
+                         px + ((n * d.C + c) * d.H + d.H - 1 - h) * d.W);
+  }
+  return out;
+}
+
 Tensor random_crop(const Tensor& images, int64_t padding, Generator& gen) {
   const Dims d = dims_of(images, "random_crop");
   if (padding < 0) throw std::invalid_argument("random_crop: padding must be >= 0");
@@ -125,13 +139,14 @@ AugmentSpec AugmentSpec::parse(const std::string& list, double erasing) {
     const std::size_t end = std::min(list.find(',', start), list.size());
     const std::string name = list.substr(start, end - start);
     if (name == "flip") spec.flip = true;
+    else if (name == "vflip") spec.vflip = true;
     else if (name == "crop") spec.crop = true;
     else if (name == "rotate") spec.rotate = true;
     else if (name == "jitter") spec.jitter = true;
     else if (name == "randaugment") spec.randaugment = true;
     else
       throw std::invalid_argument("unknown augmentation '" + name +
-                                  "' (expected flip, crop, rotate, jitter or randaugment)");
+                                  "' (expected flip, vflip, crop, rotate, jitter or randaugment)");
     start = end + 1;
   }
   return spec;
@@ -143,6 +158,7 @@ Tensor AugmentSpec::apply(const Tensor& images, Generator& gen) const {
   if (rotate) x = random_rotation(x, 15, gen);
   if (jitter) x = color_jitter(x, 0.2, 0.2, gen);
   if (flip) x = random_hflip(x, gen);
+  if (vflip) x = random_vflip(x, gen);
   if (crop) x = random_crop(x, crop_padding, gen);
   if (erasing > 0) x = random_erasing(x, gen, erasing);
   return x;

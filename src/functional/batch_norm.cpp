@@ -26,7 +26,7 @@ void channel_sums(int64_t N, int64_t C, int64_t S, double* sum_a, double* sum_b,
     constexpr int64_t kRows = 64;
     const int64_t blocks = (N + kRows - 1) / kRows;
     std::vector<T> pa(blocks * C, T(0)), pb(blocks * C, T(0));
-    detail::parallel_for(blocks, std::max<int64_t>(1, detail::kGrain / (kRows * std::max<int64_t>(C, 1))),
+    detail::parallel_for(blocks, detail::grain_for(kRows * C),
                          [&](int64_t k0, int64_t k1) {
                            for (int64_t k = k0; k < k1; ++k) {
                              T *a = pa.data() + k * C, *b = pb.data() + k * C;
@@ -35,7 +35,7 @@ void channel_sums(int64_t N, int64_t C, int64_t S, double* sum_a, double* sum_b,
                                for (int64_t c = 0; c < C; ++c) f(c, n * C + c, a[c], b[c]);
                            }
                          });
-    detail::parallel_for(C, 256, [&](int64_t c0, int64_t c1) {
+    detail::parallel_for(C, detail::grain_for(blocks), [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) sum_a[c] = sum_b[c] = 0.0;
       for (int64_t k = 0; k < blocks; ++k)
 #pragma omp simd
@@ -46,7 +46,7 @@ void channel_sums(int64_t N, int64_t C, int64_t S, double* sum_a, double* sum_b,
     });
     return;
   }
-  detail::parallel_for(C, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(N * S, 1)), [&](int64_t c0, int64_t c1) {
+  detail::parallel_for(C, detail::grain_for(N * S), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       double a = 0, b = 0;
       for (int64_t n = 0; n < N; ++n)
@@ -60,7 +60,7 @@ void channel_sums(int64_t N, int64_t C, int64_t S, double* sum_a, double* sum_b,
 // f(c, i) for every element, parallel over samples: the streaming elementwise passes.
 template <typename F>
 void for_each_by_sample(int64_t N, int64_t C, int64_t S, F f) {
-  detail::parallel_for(N, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(C * S, 1)), [&](int64_t n0, int64_t n1) {
+  detail::parallel_for(N, detail::grain_for(C * S), [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
       if (S == 1) {
 #pragma omp simd

@@ -39,7 +39,7 @@ struct Target {
 // Σ q·z = (1 − ε)·z_t + (ε/K)·Σz.
 template <typename T>
 void cross_entropy_forward(double* loss, double* lse, const T* z, const Target<T>& tg, int64_t N, int64_t K) {
-  detail::parallel_for(N, std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1)), [&](int64_t r0, int64_t r1) {
+  detail::parallel_for(N, detail::grain_for(4 * K), [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
       const T* zi = z + i * K;
       T m = zi[0];
@@ -68,7 +68,7 @@ void cross_entropy_forward(double* loss, double* lse, const T* z, const Target<T
 template <typename T>
 void cross_entropy_backward(T* dz, const T* z, const double* lse, const double* g, const Target<T>& tg, int64_t N,
                             int64_t K) {
-  detail::parallel_for(N, std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1)), [&](int64_t r0, int64_t r1) {
+  detail::parallel_for(N, detail::grain_for(4 * K), [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
       const T* zi = z + i * K;
       T* di = dz + i * K;

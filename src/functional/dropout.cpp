@@ -39,7 +39,7 @@ inline uint32_t keep_bits(uint64_t key, uint64_t first, uint64_t word, uint64_t 
 template <typename T>
 void apply_mask(T* out, const T* in, const uint32_t* mask, int64_t n, T scale) {
   const int64_t words = (n + 31) / 32;
-  detail::parallel_for(words, 512, [&](int64_t w0, int64_t w1) {
+  detail::parallel_for(words, detail::grain_for(32), [&](int64_t w0, int64_t w1) {
     for (int64_t w = w0; w < w1; ++w) {
       const uint32_t bits = mask[w];
       const int64_t base = w * 32, len = std::min<int64_t>(32, n - base);
@@ -83,7 +83,7 @@ Tensor dropout(const Tensor& input, double p, bool training, Generator& gen) {
   const uint64_t first = gen.advance(static_cast<uint64_t>(words) * 16), key = mix64(gen.seed());
   const uint64_t threshold = static_cast<uint64_t>(std::ldexp(p, 32));
   auto mask = std::make_shared<std::vector<uint32_t>>(words);
-  detail::parallel_for(words, 128, [&](int64_t w0, int64_t w1) {
+  detail::parallel_for(words, detail::grain_for(4 * 32), [&](int64_t w0, int64_t w1) {
     for (int64_t w = w0; w < w1; ++w) (*mask)[w] = keep_bits(key, first, w, threshold);
   });
   return masked_scale(input, mask, keep_scale(p));

@@ -17,7 +17,7 @@ template <typename T>
 void group_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* weight, const T* bias, int64_t N,
                         int64_t C, int64_t S, int64_t G, double eps) {
   const int64_t Cg = C / G, M = Cg * S;
-  detail::parallel_for(N * G, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(M, 1)), [&](int64_t r0, int64_t r1) {
+  detail::parallel_for(N * G, detail::grain_for(M), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {  // r = n·G + g
       const T* xr = x + r * M;
       T m = 0, v = 0;  // per-lane partial sums in T
@@ -50,7 +50,7 @@ void group_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
                          const T* weight, int64_t N, int64_t C, int64_t S, int64_t G) {
   const int64_t Cg = C / G, M = Cg * S;
   std::vector<double> part_w(N * C, 0.0), part_b(N * C, 0.0);  // [n][c]
-  detail::parallel_for(N * G, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(M, 1)), [&](int64_t r0, int64_t r1) {
+  detail::parallel_for(N * G, detail::grain_for(M), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t n = r / G, c0 = (r % G) * Cg;
       const T *xr = x + r * M, *gr = dy + r * M;

@@ -26,7 +26,7 @@ void row_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* wei
   const std::vector<T> ones(weight ? 0 : D, T(1)), zeros(bias ? 0 : D, T(0));
   const T* w = weight ? weight : ones.data();
   const T* b = bias ? bias : zeros.data();
-  detail::parallel_for(rows, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
+  detail::parallel_for(rows, detail::grain_for(D), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * D;
       T m = 0, v = 0;  // per-lane partial sums in T: float accuracy is ample for one row
@@ -59,7 +59,7 @@ void row_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, con
   const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
   // Partial sums per block in T (32 rows each), added across blocks in double.
   std::vector<T> part_w(blocks * D, T(0)), part_b(center ? blocks * D : 0, T(0));
-  detail::parallel_for(blocks, 1, [&](int64_t k0, int64_t k1) {
+  detail::parallel_for(blocks, detail::grain_for(kRowsPerBlock * D), [&](int64_t k0, int64_t k1) {
     std::vector<T> scratch_dx(dx ? 0 : D);
     for (int64_t k = k0; k < k1; ++k) {
       T* pw = part_w.data() + k * D;
@@ -100,7 +100,7 @@ void row_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, con
   });
   // Add the blocks' partial sums in block order (deterministic), vectorised along D, in parallel
   // over slices of D.
-  detail::parallel_for(D, 256, [&](int64_t d0, int64_t d1) {
+  detail::parallel_for(D, detail::grain_for(blocks), [&](int64_t d0, int64_t d1) {
     std::vector<double> sw(d1 - d0, 0.0), sb(d1 - d0, 0.0);
     for (int64_t k = 0; k < blocks; ++k) {
       const T* pw = part_w.data() + k * D;

@@ -81,6 +81,25 @@ Tensor CausalSelfAttention::forward(const Tensor& x) {
   return (*proj_)(y);
 }
 
+ResidualConvBlock::ResidualConvBlock(int64_t channels, std::shared_ptr<Module> norm1, std::shared_ptr<Module> norm2,
+                                     Generator& gen, DType dtype)
+    : conv1_(std::make_shared<Conv2d>(channels, channels, 3, 1, 1, norm1 == nullptr, gen, dtype)),
+      conv2_(std::make_shared<Conv2d>(channels, channels, 3, 1, 1, norm2 == nullptr, gen, dtype)),
+      norm1_(std::move(norm1)), norm2_(std::move(norm2)) {
+  register_module("conv1", conv1_);
+  if (norm1_) register_module("norm1", norm1_);
+  register_module("conv2", conv2_);
+  if (norm2_) register_module("norm2", norm2_);
+}
+
+Tensor ResidualConvBlock::forward(const Tensor& x) {
+  Tensor h = (*conv1_)(x);
+  if (norm1_) h = (*norm1_)(h);
+  h = (*conv2_)(relu(h));
+  if (norm2_) h = (*norm2_)(h);
+  return relu(x + h);
+}
+
 TransformerBlock::TransformerBlock(int64_t dim, int64_t heads, NormPlacement placement, const std::string& norm,
                                    Generator& gen, DType dtype)
     : placement(placement), norm1_(make_norm(norm, dim, dtype)), norm2_(make_norm(norm, dim, dtype)),

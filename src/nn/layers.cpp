@@ -42,6 +42,7 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t paddi
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, stride, padding); }
 
 Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, kernel_size, stride); }
+Tensor AvgPool2d::forward(const Tensor& x) { return avg_pool2d(x, kernel_size, stride); }
 Tensor GlobalAvgPool2d::forward(const Tensor& x) { return mean(x, {2, 3}); }
 Tensor Flatten::forward(const Tensor& x) { return flatten(x, 1); }
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }

@@ -158,13 +158,61 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int
   });
 }
 
+// Output size of a k×k pooling window at `stride` over (N, C, H, W); checks the arguments.
+static Shape pool_shape(const Tensor& input, int64_t k, int64_t stride, const char* op) {
+  if (input.dim() != 4) throw std::invalid_argument(std::string(op) + ": expected (N, C, H, W), got " + to_string(input.shape()));
+  if (k <= 0 || stride <= 0) throw std::invalid_argument(std::string(op) + ": kernel_size and stride must be positive");
+  const int64_t H = input.shape()[2], W = input.shape()[3];
+  if (H < k || W < k)
+    throw std::invalid_argument(std::string(op) + ": kernel " + std::to_string(k) + " larger than input " + to_string(input.shape()));
+  return {input.shape()[0], input.shape()[1], (H - k) / stride + 1, (W - k) / stride + 1};
+}
+
+Tensor avg_pool2d(const Tensor& input, int64_t k, int64_t stride) {
+  if (stride == 0) stride = k;
+  const Shape os = pool_shape(input, k, stride, "avg_pool2d");
+  const int64_t H = input.shape()[2], W = input.shape()[3], Ho = os[2], Wo = os[3], planes = os[0] * os[1];
+  Tensor y = Tensor::empty(os, input.dtype());
+  dispatch_float(input.dtype(), "avg_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* x = input.data<T>();
+    T* py = y.data<T>();
+    const T inv = T(1) / static_cast<T>(k * k);
+    detail::parallel_for(planes, detail::grain_for(H * W), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t oh = 0; oh < Ho; ++oh)
+          for (int64_t ow = 0; ow < Wo; ++ow) {
+            T acc = 0;
+            for (int64_t i = 0; i < k; ++i)
+              for (int64_t j = 0; j < k; ++j) acc += x[(p * H + oh * stride + i) * W + ow * stride + j];
+            py[(p * Ho + oh) * Wo + ow] = acc * inv;
+          }
+    });
+  });
+  return record("avg_pool2d", y, {input}, [shape = input.shape(), k, stride, Ho, Wo, planes](const Tensor& dy) {
+    Tensor dx = zeros(shape, dy.dtype());  // every element of a window gets g/k²
+    dispatch_float(dy.dtype(), "avg_pool2d", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* g = dy.data<T>();
+      T* px = dx.data<T>();
+      const int64_t H = shape[2], W = shape[3];
+      const T inv = T(1) / static_cast<T>(k * k);
+      for (int64_t p = 0; p < planes; ++p)
+        for (int64_t oh = 0; oh < Ho; ++oh)
+          for (int64_t ow = 0; ow < Wo; ++ow)
+            for (int64_t i = 0; i < k; ++i)
+              for (int64_t j = 0; j < k; ++j)
+                px[(p * H + oh * stride + i) * W + ow * stride + j] += g[(p * Ho + oh) * Wo + ow] * inv;
+    });
+    return Grads{dx};
+  });
+}
+
 Tensor max_pool2d(const Tensor& input, int64_t k, int64_t stride) {
   if (stride == 0) stride = k;
-  if (input.dim() != 4) throw std::invalid_argument("max_pool2d: expected (N, C, H, W), got " + to_string(input.shape()));
-  if (k <= 0 || stride <= 0) throw std::invalid_argument("max_pool2d: kernel_size and stride must be positive");
+  const Shape os = pool_shape(input, k, stride, "max_pool2d");
   const int64_t N = input.shape()[0], C = input.shape()[1], H = input.shape()[2], W = input.shape()[3];
-  const int64_t Ho = (H - k) / stride + 1, Wo = (W - k) / stride + 1;
-  if (H < k || W < k) throw std::invalid_argument("max_pool2d: kernel " + std::to_string(k) + " larger than input " + to_string(input.shape()));
+  const int64_t Ho = os[2], Wo = os[3];
   Tensor y = Tensor::empty({N, C, Ho, Wo}, input.dtype());
   auto arg = std::make_shared<std::vector<int64_t>>(N * C * Ho * Wo);  // flat input index of each max
   dispatch_float(input.dtype(), "max_pool2d", [&](auto tag) {
@@ -172,7 +220,7 @@ Tensor max_pool2d(const Tensor& input, int64_t k, int64_t stride) {
     const T* x = input.data<T>();
     T* py = y.data<T>();
     int64_t* ap = arg->data();
-    detail::parallel_for(N * C, std::max<int64_t>(1, 4096 / (H * W)), [&](int64_t p0, int64_t p1) {
+    detail::parallel_for(N * C, detail::grain_for(H * W), [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p)
         for (int64_t oh = 0; oh < Ho; ++oh)
           for (int64_t ow = 0; ow < Wo; ++ow) {

@@ -36,7 +36,7 @@ Tensor index_select(const Tensor& x, int64_t dim_in, const Tensor& index) {
   const int64_t* idx = index.data<int64_t>();
   const char* src = static_cast<const char*>(x.raw_data());
   char* dst = static_cast<char*>(y.raw_data());
-  detail::parallel_for(v.outer * m, 64, [&](int64_t b, int64_t e) {
+  detail::parallel_for(v.outer * m, detail::grain_for(v.inner), [&](int64_t b, int64_t e) {
     for (int64_t j = b; j < e; ++j) {
       const int64_t o = j / m, k = j % m;
       std::memcpy(dst + j * row, src + (o * v.n + idx[k]) * row, row);

@@ -88,7 +88,7 @@ Tensor broadcast_zip(const Tensor& a, const Tensor& b, const Shape& out_shape, F
   const auto sa = broadcast_strides(a.shape(), out_shape), sb = broadcast_strides(b.shape(), out_shape);
   const int64_t inner = out_shape.back(), rows = n / inner;
   const int64_t ia = sa.back(), ib = sb.back();
-  parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t s, int64_t e) {
+  parallel_for(rows, grain_for(inner), [&](int64_t s, int64_t e) {
     for (int64_t r = s; r < e; ++r) {
       const T* ra = pa + row_offset(r, out_shape, sa);
       const T* rb = pb + row_offset(r, out_shape, sb);

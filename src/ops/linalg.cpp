@@ -96,7 +96,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     if (bias.defined()) {
       T* py = y.data<T>();
       const T* pb = bias.data<T>();
-      detail::parallel_for(rows, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(out, 1)), [&](int64_t r0, int64_t r1) {
+      detail::parallel_for(rows, detail::grain_for(out), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r)
 #pragma omp simd
           for (int64_t j = 0; j < out; ++j) py[r * out + j] += pb[j];

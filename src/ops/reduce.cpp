@@ -48,7 +48,7 @@ static Tensor sum_dim_kernel(const Tensor& x, int64_t dim) {
   const T* px = x.data<T>();
   T* po = out.data<T>();
   if (v.inner == 1) {  // contiguous rows
-    detail::parallel_for(v.outer, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(v.n, 1)), [&](int64_t b, int64_t e) {
+    detail::parallel_for(v.outer, detail::grain_for(v.n), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) {
         const T* row = px + o * v.n;
         double acc = 0;
@@ -62,7 +62,7 @@ static Tensor sum_dim_kernel(const Tensor& x, int64_t dim) {
   // Strided: accumulate whole inner rows (vectorises over i), in blocks of 256 inner elements.
   constexpr int64_t kBlock = 256;
   const int64_t blocks = (v.inner + kBlock - 1) / kBlock;
-  detail::parallel_for(v.outer * blocks, 1, [&](int64_t b, int64_t e) {
+  detail::parallel_for(v.outer * blocks, detail::grain_for(v.n * std::min(kBlock, v.inner)), [&](int64_t b, int64_t e) {
     double acc[kBlock];
     for (int64_t job = b; job < e; ++job) {
       const int64_t o = job / blocks, i0 = (job % blocks) * kBlock, len = std::min(kBlock, v.inner - i0);
@@ -183,7 +183,7 @@ MaxResult max(const Tensor& x, int64_t dim_in, bool keepdim) {
     const T* px = x.data<T>();
     T* po = out.data<T>();
     int64_t* pi = idx.data<int64_t>();
-    detail::parallel_for(v.outer * v.inner, 1024, [&](int64_t b, int64_t e) {
+    detail::parallel_for(v.outer * v.inner, detail::grain_for(v.n), [&](int64_t b, int64_t e) {
       for (int64_t j = b; j < e; ++j) {
         const int64_t o = j / v.inner, i = j % v.inner;
         const T* base = px + o * v.n * v.inner + i;

@@ -25,7 +25,7 @@ static void strided_copy(const T* src, const std::vector<int64_t>& src_strides, 
   }
   const int64_t inner = shape.back(), rows = n / inner;
   const int64_t si = src_strides.back(), di = dst_strides.back();
-  detail::parallel_for(rows, std::max<int64_t>(1, detail::kGrain / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
+  detail::parallel_for(rows, detail::grain_for(inner), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const T* s = src + detail::row_offset(r, shape, src_strides);
       T* d = dst + detail::row_offset(r, shape, dst_strides);

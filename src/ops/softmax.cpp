@@ -12,7 +12,7 @@ namespace rg {
 // Calls f(row_pointer_offset, stride, n) for every row along dim, in parallel.
 template <typename F>
 static void for_each_row(const detail::DimView& v, F f) {
-  detail::parallel_for(v.outer * v.inner, std::max<int64_t>(1, 4096 / std::max<int64_t>(v.n, 1)), [&](int64_t b, int64_t e) {
+  detail::parallel_for(v.outer * v.inner, detail::grain_for(4 * v.n), [&](int64_t b, int64_t e) {
     for (int64_t j = b; j < e; ++j) f((j / v.inner) * v.n * v.inner + j % v.inner);
   });
 }

@@ -198,3 +198,24 @@ TEST_CASE("regrad train reads CIFAR-10 binaries and image folders") {
   fs::remove("/tmp/regrad_cifar.csv");
   fs::remove("/tmp/regrad_folder.csv");
 }
+
+TEST_CASE("regrad train: a character-level Transformer on the word list, pre- or post-norm") {
+  for (const char* placement : {"pre", "post"}) {
+    const Run r = run(std::string("train --dataset words --model transformer-char --norm ln --placement ") + placement +
+                      " --block-size 6 --embed 16 --heads 2 --layers 1 --epochs 1 --train-subset 3000 --batch-size 100"
+                      " --optimizer adamw --lr 0.003 --log /tmp/regrad_words.csv");
+    CHECK(r.rc == 0);
+    CHECK(contains(r.out, "contexts from /usr/share/dict/words"));
+    CHECK(contains(r.out, "test_acc="));
+  }
+  Run bad = run("train --dataset words --model mlp --epochs 1");
+  CHECK(bad.rc == 2);
+  CHECK(contains(bad.out, "needs --model transformer-char"));
+  bad = run("train --dataset words --model transformer-char --norm ln --augment flip --epochs 1");
+  CHECK(bad.rc == 2);
+  CHECK(contains(bad.out, "apply to images"));
+  bad = run("train --model transformer-char --epochs 1");
+  CHECK(bad.rc == 2);
+  CHECK(contains(bad.out, "trains on --dataset words"));
+  fs::remove("/tmp/regrad_words.csv");
+}

@@ -132,3 +132,11 @@ TEST_CASE("AugmentSpec parses every augmentation name and refuses others") {
   Generator g(14);
   CHECK(s.apply(images(), g).shape() == images().shape());
 }
+
+TEST_CASE("a vertical flip twice is the identity") {
+  const Tensor x = images();
+  Generator g1(15), g2(15);
+  const Tensor once = data::random_vflip(x, g1, 1.0);
+  CHECK(once.at({0, 1, 0, 3}) == x.at({0, 1, 4, 3}));
+  CHECK(cmp("twice", data::random_vflip(once, g2, 1.0), x).exact);
+}

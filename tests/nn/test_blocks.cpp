@@ -64,3 +64,29 @@ TEST_CASE("blocks pass gradcheck in double (input gradients through every layer)
     CHECK_MESSAGE(r2.ok, r2.summary());
   }
 }
+
+TEST_CASE("ResidualConvBlock: identity skip plus two convolutions, gradchecked") {
+  Generator g(4);
+  auto n1 = std::make_shared<nn::GroupNorm>(2, 4, 1e-5, true, DType::Float64);
+  auto n2 = std::make_shared<nn::GroupNorm>(2, 4, 1e-5, true, DType::Float64);
+  nn::ResidualConvBlock block(4, n1, n2, g, DType::Float64);
+  const Tensor x = randn({2, 4, 5, 5}, g, DType::Float64).requires_grad_();
+  CHECK(block(x).shape() == x.shape());
+  const GradcheckResult r = gradcheck([&](const std::vector<Tensor>& in) { return block(in[0]); }, {x});
+  CHECK_MESSAGE(r.ok, r.summary());
+  // With the second norm's gain at 0 the branch vanishes: y = relu(x).
+  {
+    NoGradGuard ng;
+    param(block, "norm2.weight").zero_();
+    param(block, "norm2.bias").zero_();
+  }
+  CHECK(cmp("relu(x)", block(x), relu(x), 0, 1e-12).approximate);
+}
+
+TEST_CASE("CharTransformer: logits per context, and clear errors") {
+  train::CharTransformer t(27, 6, 16, 2, 2, nn::NormPlacement::Pre, "rms", 1);
+  const Tensor tokens = tensor_i64(std::vector<int64_t>(3 * 6, 5), {3, 6});
+  CHECK(t(tokens).shape() == Shape{3, 27});
+  CHECK_THROWS_WITH_AS(t(tensor_i64({1, 2}, {1, 2})), doctest::Contains("expected int64 tokens (N, 6)"), std::invalid_argument);
+  CHECK_THROWS_AS(train::CharTransformer(27, 6, 16, 2, 1, nn::NormPlacement::Post, "bn", 1), std::invalid_argument);
+}

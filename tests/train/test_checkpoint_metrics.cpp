@@ -84,6 +84,9 @@ TEST_CASE("models: shapes, norms and bad names") {
     CHECK(train::make_model("mlp", norm, 0.0, 0)->forward(x).shape() == Shape{2, 10});
     CHECK(train::make_model("cnn", norm, 0.2, 0)->forward(x).shape() == Shape{2, 10});
   }
+  CHECK(train::make_model("resnet-small", "bn", 0.1, 0)->forward(x).shape() == Shape{2, 10});
+  CHECK(train::make_model("resnet-small", "gn", 0.0, 0, 3, 32, 5)->forward(randn({2, 3, 32, 32}, gen)).shape() == Shape{2, 5});
+  CHECK(train::make_model("cnn", "bn", 0.0, 0, 3, 32, 10)->forward(randn({2, 3, 32, 32}, gen)).shape() == Shape{2, 10});
   CHECK_THROWS_WITH_AS(train::make_model("resnet", "bn", 0, 0), doctest::Contains("unknown model 'resnet'"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(train::make_model("mlp", "xx", 0, 0), doctest::Contains("unknown norm 'xx'"), std::invalid_argument);
 }

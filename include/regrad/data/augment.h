@@ -10,6 +10,8 @@ namespace rg::data {
 
 // Each image flipped left-right with probability p.
 Tensor random_hflip(const Tensor& images, Generator& gen, double p = 0.5);
+// Each image flipped upside down with probability p.
+Tensor random_vflip(const Tensor& images, Generator& gen, double p = 0.5);
 // Zero-pad by `padding` on every side, then crop a random H×W window (the classic CIFAR crop).
 Tensor random_crop(const Tensor& images, int64_t padding, Generator& gen);
 // With probability p, one random rectangle per image (area in [0.02, 0.33] of the image, aspect
@@ -32,13 +34,13 @@ Tensor rand_augment(const Tensor& images, int num_ops, double magnitude, Generat
 
 // A pipeline of the per-image augmentations, as `regrad train --augment` and `regrad augment` take it.
 struct AugmentSpec {
-  bool flip = false, crop = false, rotate = false, jitter = false, randaugment = false;
+  bool flip = false, vflip = false, crop = false, rotate = false, jitter = false, randaugment = false;
   int64_t crop_padding = 4;
   double erasing = 0.0;  // random-erasing probability
-  // A comma-separated list of flip, crop (4-pixel padding), rotate (±15°), jitter (brightness and
+  // A comma-separated list of flip (horizontal), vflip (vertical), crop (4-pixel padding), rotate (±15°), jitter (brightness and
   // contrast ±0.2), randaugment (2 ops, magnitude 9); "" is none. Unknown names throw.
   static AugmentSpec parse(const std::string& list, double erasing = 0.0);
-  // In a fixed order: randaugment, rotate, jitter, flip, crop, erasing.
+  // In a fixed order: randaugment, rotate, jitter, flip, vflip, crop, erasing.
   Tensor apply(const Tensor& images, Generator& gen) const;
 };
 

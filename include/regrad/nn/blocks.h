@@ -56,6 +56,19 @@ class CausalSelfAttention : public Module {
   std::shared_ptr<Linear> qkv_, proj_;
 };
 
+// ResNet's basic block at constant width: y = relu(x + norm2(conv2(relu(norm1(conv1(x)))))), 3×3
+// convolutions with padding 1; norm1/norm2 are given (BatchNorm2d, GroupNorm, … or null for none).
+class ResidualConvBlock : public Module {
+ public:
+  ResidualConvBlock(int64_t channels, std::shared_ptr<Module> norm1, std::shared_ptr<Module> norm2,
+                    Generator& gen = default_generator(), DType dtype = DType::Float32);
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  std::shared_ptr<Conv2d> conv1_, conv2_;
+  std::shared_ptr<Module> norm1_, norm2_;
+};
+
 // A Transformer block: attention and an MLP (4× wide, GELU), each in a residual branch with the
 // normalization placed per `placement`.
 class TransformerBlock : public Module {

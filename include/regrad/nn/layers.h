@@ -36,6 +36,13 @@ class MaxPool2d : public Module {
   Tensor forward(const Tensor& input) override;
 };
 
+class AvgPool2d : public Module {
+ public:
+  explicit AvgPool2d(int64_t kernel_size, int64_t stride = 0) : kernel_size(kernel_size), stride(stride) {}
+  const int64_t kernel_size, stride;
+  Tensor forward(const Tensor& input) override;
+};
+
 // Mean over H and W: (N, C, H, W) → (N, C) (AdaptiveAvgPool2d(1) followed by Flatten).
 class GlobalAvgPool2d : public Module {
  public:

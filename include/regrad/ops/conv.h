@@ -14,4 +14,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}
 // arg-max of each window.
 Tensor max_pool2d(const Tensor& input, int64_t kernel_size, int64_t stride = 0);
 
+// Mean over kernel×kernel windows (stride defaults to the kernel size); each input element of a
+// window receives g/k² of the window's gradient.
+Tensor avg_pool2d(const Tensor& input, int64_t kernel_size, int64_t stride = 0);
+
 }  // namespace rg
