@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../parallel.h"
 #include "regrad/autograd/autograd.h"
 #include "regrad/ops/elementwise.h"
 #include "regrad/ops/index.h"
@@ -25,8 +26,21 @@ Dims dims_of(const Tensor& images, const char* op) {
 
 // Uniform draws from the generator, one at a time, in a fixed order.
 double uniform(Generator& gen) { return Generator::uniform_at(gen.seed(), gen.advance(1)); }
-int64_t randint(Generator& gen, int64_t lo, int64_t hi) {  // [lo, hi]
-  return lo + static_cast<int64_t>(uniform(gen) * static_cast<double>(hi - lo + 1));
+int64_t pick(double u, int64_t lo, int64_t hi) {  // u ∈ [0, 1) → an integer in [lo, hi]
+  return lo + static_cast<int64_t>(u * static_cast<double>(hi - lo + 1));
+}
+int64_t randint(Generator& gen, int64_t lo, int64_t hi) { return pick(uniform(gen), lo, hi); }
+
+// Runs f(n, u) for every image n, in parallel over images, where u points at that image's `draws`
+// uniforms. All draws are taken from gen first, in image order, so the augmented batch is the
+// same for any thread count.
+template <typename F>
+void per_image(int64_t N, int64_t image_size, int draws, Generator& gen, F f) {
+  std::vector<double> u(static_cast<std::size_t>(N * draws));
+  for (double& v : u) v = uniform(gen);
+  detail::parallel_for(N, detail::grain_for(image_size), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) f(n, u.data() + n * draws);
+  });
 }
 
 double sample_gamma(double a, Generator& gen) {
@@ -63,13 +77,10 @@ Tensor random_hflip(const Tensor& images, Generator& gen, double p) {
   const Dims d = dims_of(images, "random_hflip");
   Tensor out = images.detach().clone();
   float* px = out.data<float>();
-  for (int64_t n = 0; n < d.N; ++n) {
-    if (uniform(gen) >= p) continue;
-    for (int64_t r = 0; r < d.C * d.H; ++r) {
-      float* row = px + (n * d.C * d.H + r) * d.W;
-      std::reverse(row, row + d.W);
-    }
-  }
+  per_image(d.N, d.C * d.H * d.W, 1, gen, [&](int64_t n, const double* u) {
+    if (u[0] >= p) return;
+    for (int64_t r = 0; r < d.C * d.H; ++r) std::reverse(px + (n * d.C * d.H + r) * d.W, px + (n * d.C * d.H + r + 1) * d.W);
+  });
   return out;
 }
 
@@ -77,13 +88,13 @@ Tensor random_vflip(const Tensor& images, Generator& gen, double p) {
   const Dims d = dims_of(images, "random_vflip");
   Tensor out = images.detach().clone();
   float* px = out.data<float>();
-  for (int64_t n = 0; n < d.N; ++n) {
-    if (uniform(gen) >= p) continue;
+  per_image(d.N, d.C * d.H * d.W, 1, gen, [&](int64_t n, const double* u) {
+    if (u[0] >= p) return;
     for (int64_t c = 0; c < d.C; ++c)
       for (int64_t h = 0; h < d.H / 2; ++h)
         std::swap_ranges(px + ((n * d.C + c) * d.H + h) * d.W, px + ((n * d.C + c) * d.H + h + 1) * d.W,
                          px + ((n * d.C + c) * d.H + d.H - 1 - h) * d.W);
-  }
+  });
   return out;
 }
 
@@ -93,9 +104,9 @@ Tensor random_crop(const Tensor& images, int64_t padding, Generator& gen) {
   Tensor out = zeros(images.shape());
   const float* src = images.data<float>();
   float* dst = out.data<float>();
-  for (int64_t n = 0; n < d.N; ++n) {
+  per_image(d.N, d.C * d.H * d.W, 2, gen, [&](int64_t n, const double* u) {
     // The window's top-left corner in padded coordinates, shifted back to the image's.
-    const int64_t dy = randint(gen, 0, 2 * padding) - padding, dx = randint(gen, 0, 2 * padding) - padding;
+    const int64_t dy = pick(u[0], 0, 2 * padding) - padding, dx = pick(u[1], 0, 2 * padding) - padding;
     for (int64_t c = 0; c < d.C; ++c)
       for (int64_t h = 0; h < d.H; ++h) {
         const int64_t sh = h + dy;
@@ -105,7 +116,7 @@ Tensor random_crop(const Tensor& images, int64_t padding, Generator& gen) {
           if (sw >= 0 && sw < d.W) dst[((n * d.C + c) * d.H + h) * d.W + w] = src[((n * d.C + c) * d.H + sh) * d.W + sw];
         }
       }
-  }
+  });
   return out;
 }
 
@@ -114,21 +125,23 @@ Tensor random_erasing(const Tensor& images, Generator& gen, double p, double val
   if (!(p >= 0 && p <= 1)) throw std::invalid_argument("random_erasing: p must be in [0, 1]");
   Tensor out = images.detach().clone();
   float* px = out.data<float>();
-  for (int64_t n = 0; n < d.N; ++n) {
-    if (uniform(gen) >= p) continue;
-    for (int attempt = 0; attempt < 10; ++attempt) {  // torchvision tries 10 boxes, then gives up
-      const double area = (0.02 + uniform(gen) * (0.33 - 0.02)) * static_cast<double>(d.H * d.W);
-      const double ratio = std::exp(std::log(0.3) + uniform(gen) * (std::log(3.3) - std::log(0.3)));
+  constexpr int kAttempts = 10;  // torchvision tries 10 boxes, then gives up
+  per_image(d.N, d.C * d.H * d.W, 1 + 4 * kAttempts, gen, [&](int64_t n, const double* u) {
+    if (u[0] >= p) return;
+    for (int a = 0; a < kAttempts; ++a) {
+      const double* v = u + 1 + 4 * a;
+      const double area = (0.02 + v[0] * (0.33 - 0.02)) * static_cast<double>(d.H * d.W);
+      const double ratio = std::exp(std::log(0.3) + v[1] * (std::log(3.3) - std::log(0.3)));
       const int64_t h = std::llround(std::sqrt(area * ratio)), w = std::llround(std::sqrt(area / ratio));
       if (h < 1 || w < 1 || h >= d.H || w >= d.W) continue;
-      const int64_t y0 = randint(gen, 0, d.H - h), x0 = randint(gen, 0, d.W - w);
+      const int64_t y0 = pick(v[2], 0, d.H - h), x0 = pick(v[3], 0, d.W - w);
       for (int64_t c = 0; c < d.C; ++c)
         for (int64_t y = y0; y < y0 + h; ++y)
           std::fill(px + ((n * d.C + c) * d.H + y) * d.W + x0, px + ((n * d.C + c) * d.H + y) * d.W + x0 + w,
                     static_cast<float>(value));
-      break;
+      return;
     }
-  }
+  });
   return out;
 }
 
@@ -220,9 +233,9 @@ Tensor random_rotation(const Tensor& images, double max_degrees, Generator& gen)
   const Dims d = dims_of(images, "random_rotation");
   Tensor out = Tensor::empty(images.shape());
   const int64_t per = d.C * d.H * d.W;
-  for (int64_t n = 0; n < d.N; ++n)
-    rotate_into(images.data<float>() + n * per, out.data<float>() + n * per, d.C, d.H, d.W,
-                (2 * uniform(gen) - 1) * max_degrees);
+  per_image(d.N, 20 * per, 1, gen, [&](int64_t n, const double* u) {
+    rotate_into(images.data<float>() + n * per, out.data<float>() + n * per, d.C, d.H, d.W, (2 * u[0] - 1) * max_degrees);
+  });
   return out;
 }
 
@@ -232,10 +245,10 @@ Tensor color_jitter(const Tensor& images, double brightness, double contrast, Ge
     throw std::invalid_argument("color_jitter: brightness and contrast must be in [0, 1]");
   Tensor out = images.detach().clone();
   const int64_t per = d.C * d.H * d.W;
-  for (int64_t n = 0; n < d.N; ++n) {
-    const double b = 1 + (2 * uniform(gen) - 1) * brightness, c = 1 + (2 * uniform(gen) - 1) * contrast;
+  per_image(d.N, 4 * per, 2, gen, [&](int64_t n, const double* u) {
+    const double b = 1 + (2 * u[0] - 1) * brightness, c = 1 + (2 * u[1] - 1) * contrast;
     pointwise(out.data<float>() + n * per, per, [&](double x, double m) { return ((x - m) * c + m) * b; });
-  }
+  });
   return out;
 }
 
@@ -246,12 +259,12 @@ Tensor rand_augment(const Tensor& images, int num_ops, double magnitude, Generat
   const double m = magnitude / 30;
   Tensor out = images.detach().clone();
   const int64_t per = d.C * d.H * d.W;
-  std::vector<float> tmp(static_cast<std::size_t>(per));
-  for (int64_t n = 0; n < d.N; ++n) {
+  per_image(d.N, 20 * per * std::max(num_ops, 1), 2 * num_ops, gen, [&](int64_t n, const double* u) {
+    std::vector<float> tmp(static_cast<std::size_t>(per));
     float* img = out.data<float>() + n * per;
     for (int k = 0; k < num_ops; ++k) {
-      const int op = static_cast<int>(uniform(gen) * 11);
-      const double sign = uniform(gen) < 0.5 ? -1.0 : 1.0;
+      const int op = static_cast<int>(u[2 * k] * 11);
+      const double sign = u[2 * k + 1] < 0.5 ? -1.0 : 1.0;
       std::copy(img, img + per, tmp.begin());
       switch (op) {
         case 0: break;  // identity
@@ -284,7 +297,7 @@ Tensor rand_augment(const Tensor& images, int num_ops, double magnitude, Generat
         }
       }
     }
-  }
+  });
   return out;
 }
 

@@ -1,3 +1,5 @@
+#include <omp.h>
+
 #include <cmath>
 
 #include "../test_util.h"
@@ -139,4 +141,19 @@ TEST_CASE("a vertical flip twice is the identity") {
   const Tensor once = data::random_vflip(x, g1, 1.0);
   CHECK(once.at({0, 1, 0, 3}) == x.at({0, 1, 4, 3}));
   CHECK(cmp("twice", data::random_vflip(once, g2, 1.0), x).exact);
+}
+
+TEST_CASE("augmentations run in parallel over images and give the same batch for any thread count") {
+  Generator g0(16);
+  const Tensor x = rand({256, 1, 28, 28}, g0);
+  const data::AugmentSpec spec = data::AugmentSpec::parse("flip,vflip,crop,rotate,jitter,randaugment", 0.5);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  Generator g1(17);
+  const Tensor one = spec.apply(x, g1);
+  omp_set_num_threads(2);
+  Generator g2(17);
+  const Tensor two = spec.apply(x, g2);
+  omp_set_num_threads(threads);
+  CHECK(cmp("threads", one, two).exact);
 }
