@@ -82,24 +82,12 @@ std::vector<Case> make_cases() {
 // PyTorch's medians (ms) per "op shape" → {fwd, fwd+bwd}, from bench/bench_torch.py.
 std::map<std::string, std::pair<double, double>> torch_times(int threads) {
   std::map<std::string, std::pair<double, double>> out;
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) return out;
-  // Configured as fairly as regrad: threads fixed before import, passive OpenMP waiting, and
-  // glibc told to keep freed memory (regrad does the same with mallopt) so that large tensors
-  // are not returned to the OS on every call.
-  const std::string cmd = "OMP_NUM_THREADS=" + std::to_string(threads) + " MKL_NUM_THREADS=" + std::to_string(threads) +
-                          " OPENBLAS_NUM_THREADS=" + std::to_string(threads) +
-                          " OMP_WAIT_POLICY=passive MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824"
-                          " /usr/bin/python3 " REGRAD_BENCH_DIR "/bench_torch.py --threads " + std::to_string(threads);
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char line[512];
-  while (std::fgets(line, sizeof line, p)) {
+  for (const std::string& line : bench::run_torch_script("bench_torch.py", threads)) {
     char op[64], shape[64];
     double f, fb;
-    if (std::sscanf(line, "%63[^,],%63[^,],%lf,%lf", op, shape, &f, &fb) == 4)
+    if (std::sscanf(line.c_str(), "%63[^,],%63[^,],%lf,%lf", op, shape, &f, &fb) == 4)
       out[std::string(op) + " " + shape] = {f, fb};
   }
-  pclose(p);
   return out;
 }
 

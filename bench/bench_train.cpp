@@ -17,18 +17,11 @@ namespace {
 // PyTorch's ms/step for "mlp" and "cnn", from bench/bench_torch_train.py.
 std::map<std::string, double> torch_step_ms(int threads) {
   std::map<std::string, double> out;
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) return out;
-  const std::string t = std::to_string(threads);
-  const std::string cmd = "OMP_NUM_THREADS=" + t + " MKL_NUM_THREADS=" + t + " OPENBLAS_NUM_THREADS=" + t +
-                          " OMP_WAIT_POLICY=passive MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824"
-                          " /usr/bin/python3 " REGRAD_BENCH_DIR "/bench_torch_train.py --threads " + t;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char line[256], name[64];
-  double ms;
-  while (std::fgets(line, sizeof line, p))
-    if (std::sscanf(line, "%63[^,],%lf", name, &ms) == 2) out[name] = ms;
-  pclose(p);
+  for (const std::string& line : bench::run_torch_script("bench_torch_train.py", threads)) {
+    char name[64];
+    double ms;
+    if (std::sscanf(line.c_str(), "%63[^,],%lf", name, &ms) == 2) out[name] = ms;
+  }
   return out;
 }
 

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -41,6 +44,25 @@ inline double triad_gbs(int64_t n, int reps = 11) {
     for (int64_t i = 0; i < n; ++i) a[i] = b[i] + 3.0f * c[i];
   }, reps);
   return 12.0 * static_cast<double>(n) / ms / 1e6;
+}
+
+// The output lines of bench/<script> run by Debian's python3-torch at `threads` threads, or none
+// when torch is not installed. PyTorch is configured as fairly as regrad: thread counts fixed
+// before import, passive OpenMP waiting, and glibc told to keep freed memory (regrad does the
+// same with mallopt) so that large tensors are not returned to the OS on every call.
+inline std::vector<std::string> run_torch_script(const std::string& script, int threads) {
+  std::vector<std::string> lines;
+  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) return lines;
+  const std::string t = std::to_string(threads);
+  const std::string cmd = "OMP_NUM_THREADS=" + t + " MKL_NUM_THREADS=" + t + " OPENBLAS_NUM_THREADS=" + t +
+                          " OMP_WAIT_POLICY=passive MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824"
+                          " /usr/bin/python3 " REGRAD_BENCH_DIR "/" + script + " --threads " + t;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return lines;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) lines.emplace_back(buf);
+  pclose(p);
+  return lines;
 }
 
 constexpr int64_t kDramTriad = 32 << 20;  // 3 × 128 MiB: far beyond the last-level cache

@@ -273,9 +273,7 @@ int run_train(const TrainOptions& o) {
       if (o.l1 > 0) optim::l1_proximal_(params, opt->lr, o.l1);
       const int64_t n = batch.x.size(0);
       loss_sum += l * static_cast<double>(n);
-      const MaxResult pred = max(logits.detach(), 1);
-      const std::vector<double> pi = pred.indices.tolist(), yi = batch.y.tolist();
-      for (int64_t i = 0; i < n; ++i) correct += pi[i] == yi[i];
+      correct += static_cast<double>(train::count_correct(logits.detach(), batch.y));
       seen += n;
       if ((b + 1) % std::max<int64_t>(1, steps_per_epoch / 5) == 0 || b + 1 == steps_per_epoch) {
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();

@@ -1,5 +1,7 @@
 #include "regrad/data/loader.h"
 
+#include "regrad/data/shuffle.h"
+
 #include <numeric>
 #include <stdexcept>
 
@@ -22,12 +24,8 @@ void DataLoader::set_epoch(int64_t epoch) {
   order_.resize(static_cast<std::size_t>(x_.size(0)));
   std::iota(order_.begin(), order_.end(), 0);
   if (!shuffle_) return;
-  Generator gen(seed_ * 1000003ull + static_cast<uint64_t>(epoch));  // Fisher–Yates
-  const uint64_t first = gen.advance(order_.size());
-  for (std::size_t i = order_.size(); i-- > 1;) {
-    const auto j = static_cast<std::size_t>(Generator::uniform_at(gen.seed(), first + i) * static_cast<double>(i + 1));
-    std::swap(order_[i], order_[j]);
-  }
+  Generator gen(seed_ * 1000003ull + static_cast<uint64_t>(epoch));
+  shuffle(order_, gen);
 }
 
 int64_t DataLoader::size() const {

@@ -49,12 +49,4 @@ CharDataset char_contexts(const std::vector<std::string>& words, int64_t block_s
   return {tensor_i64(xs, {n, block_size}), tensor_i64(ys, {n})};
 }
 
-void shuffle(std::vector<std::string>& words, Generator& gen) {
-  const uint64_t first = gen.advance(words.size());
-  for (std::size_t i = words.size(); i-- > 1;) {
-    const auto j = static_cast<std::size_t>(Generator::uniform_at(gen.seed(), first + i) * static_cast<double>(i + 1));
-    std::swap(words[i], words[j]);
-  }
-}
-
 }  // namespace rg::data

@@ -5,23 +5,29 @@
 
 #include "regrad/autograd/autograd.h"
 #include "regrad/functional/cross_entropy.h"
+#include "regrad/ops/reduce.h"
 #include "regrad/ops/shape_ops.h"
 #include "regrad/ops/softmax.h"
 
 namespace rg::train {
 
+int64_t count_correct(const Tensor& scores, const Tensor& labels) {
+  NoGradGuard no_grad;
+  const std::vector<double> pred = max(scores, 1).indices.tolist(), y = labels.tolist();
+  int64_t correct = 0;
+  for (std::size_t i = 0; i < pred.size(); ++i) correct += pred[i] == y[i];
+  return correct;
+}
+
 double expected_calibration_error(const Tensor& probs, const Tensor& labels, int bins) {
-  const int64_t N = probs.size(0), K = probs.size(1);
+  const int64_t N = probs.size(0);
   std::vector<double> conf(bins, 0), correct(bins, 0), count(bins, 0);
-  const std::vector<double> p = probs.tolist(), y = labels.tolist();
+  const MaxResult top = max(probs.detach(), 1);  // confidence = the top probability
+  const std::vector<double> c = top.values.tolist(), pred = top.indices.tolist(), y = labels.tolist();
   for (int64_t i = 0; i < N; ++i) {
-    int64_t best = 0;
-    for (int64_t k = 1; k < K; ++k)
-      if (p[i * K + k] > p[i * K + best]) best = k;
-    const double c = p[i * K + best];
-    const int b = std::min(bins - 1, static_cast<int>(c * bins));
-    conf[b] += c;
-    correct[b] += best == static_cast<int64_t>(y[i]);
+    const int b = std::min(bins - 1, static_cast<int>(c[i] * bins));
+    conf[b] += c[i];
+    correct[b] += pred[i] == y[i];
     count[b] += 1;
   }
   double ece = 0;
@@ -42,14 +48,7 @@ Metrics evaluate(nn::Module& model, const data::DataLoader& loader) {
     const int64_t n = batch.x.size(0);
     m.nll += cross_entropy(logits, batch.y, Reduction::Sum).item();
     const Tensor probs = softmax(logits, 1);
-    const std::vector<double> p = probs.tolist(), y = batch.y.tolist();
-    const int64_t K = logits.size(1);
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t best = 0;
-      for (int64_t k = 1; k < K; ++k)
-        if (p[i * K + k] > p[i * K + best]) best = k;
-      m.accuracy += best == static_cast<int64_t>(y[i]);
-    }
+    m.accuracy += static_cast<double>(count_correct(logits, batch.y));
     m.count += n;
     all_probs.push_back(probs);
     all_labels.push_back(batch.y);

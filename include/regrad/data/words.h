@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "regrad/data/shuffle.h"
 #include "regrad/tensor/random.h"
 #include "regrad/tensor/tensor.h"
 
@@ -27,7 +28,5 @@ struct CharDataset {
 };
 CharDataset char_contexts(const std::vector<std::string>& words, int64_t block_size);
 
-// A seeded Fisher–Yates shuffle.
-void shuffle(std::vector<std::string>& words, Generator& gen);
 
 }  // namespace rg::data

@@ -78,7 +78,6 @@ class Tensor {
   // ---- conversions and copies ----
   Tensor to(DType dtype) const;  // differentiable between float types
   Tensor clone() const;          // differentiable copy
-  Tensor contiguous_copy() const { return clone(); }
 
   // ---- in-place (no autograd; refuse tensors that need grad while grad mode is on) ----
   Tensor& fill_(double value);

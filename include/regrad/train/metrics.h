@@ -12,6 +12,9 @@ struct Metrics {
   int64_t count = 0;
 };
 
+// How many rows of scores (N, K) have their (first) maximum at the label's class.
+int64_t count_correct(const Tensor& scores, const Tensor& labels);
+
 // ECE with `bins` equal-width confidence bins: Σ_b (n_b/N)·|accuracy_b − mean confidence_b|,
 // where confidence is the top softmax probability (Guo et al. 2017). probs (N, K), labels (N).
 double expected_calibration_error(const Tensor& probs, const Tensor& labels, int bins = 15);
