@@ -65,12 +65,13 @@ void row_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, con
       T* pw = part_w.data() + k * D;
       T* pb = center ? part_b.data() + k * D : nullptr;
       for (int64_t r = k * kRowsPerBlock; r < std::min(rows, (k + 1) * kRowsPerBlock); ++r) {
-        const T *xr = x + r * D, *gr = dy + r * D;
+        // wl is a local copy of w: read through the closure, `w[d]` becomes a gather in an omp simd loop.
+        const T *xr = x + r * D, *gr = dy + r * D, *wl = w;
         const T m = static_cast<T>(mean[r]), rs = static_cast<T>(rstd[r]);
         T a = 0, c = 0;  // partial sums per vector lane
 #pragma omp simd reduction(+ : a, c)
         for (int64_t d = 0; d < D; ++d) {
-          const T wdy = w[d] * gr[d];
+          const T wdy = wl[d] * gr[d];
           a += wdy;
           c += wdy * ((xr[d] - m) * rs);
         }
@@ -83,7 +84,7 @@ void row_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, con
 #pragma omp simd
           for (int64_t d = 0; d < D; ++d) {
             const T xhat = (xr[d] - m) * rs;
-            o[d] = rs * (w[d] * gr[d] - ta - xhat * tc);
+            o[d] = rs * (wl[d] * gr[d] - ta - xhat * tc);
             pw[d] += gr[d] * xhat;
             pb[d] += gr[d];
           }
@@ -91,7 +92,7 @@ void row_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, con
 #pragma omp simd
           for (int64_t d = 0; d < D; ++d) {
             const T xhat = xr[d] * rs;
-            o[d] = rs * (w[d] * gr[d] - xhat * tc);
+            o[d] = rs * (wl[d] * gr[d] - xhat * tc);
             pw[d] += gr[d] * xhat;
           }
         }

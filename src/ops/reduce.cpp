@@ -88,8 +88,9 @@ static double sum_all_kernel(const T* p, int64_t n) {
     for (int64_t c = b; c < e; ++c) {
       double acc = 0;
       const int64_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
+      const T* q = p;  // a local copy: read through the closure, p[i] would become a gather
 #pragma omp simd reduction(+ : acc)
-      for (int64_t i = lo; i < hi; ++i) acc += p[i];
+      for (int64_t i = lo; i < hi; ++i) acc += q[i];
       partial[c] = acc;
     }
   });
