@@ -50,13 +50,16 @@ inline double triad_gbs(int64_t n, int reps = 11) {
 // when torch is not installed. PyTorch is configured as fairly as regrad: thread counts fixed
 // before import, passive OpenMP waiting, and glibc told to keep freed memory (regrad does the
 // same with mallopt) so that large tensors are not returned to the OS on every call.
+// REGRAD_BENCH_PYTHON names another interpreter (default /usr/bin/python3, Debian's).
 inline std::vector<std::string> run_torch_script(const std::string& script, int threads) {
   std::vector<std::string> lines;
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) return lines;
+  const char* env = std::getenv("REGRAD_BENCH_PYTHON");
+  const std::string python = env && *env ? env : "/usr/bin/python3";
+  if (std::system((python + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0) return lines;
   const std::string t = std::to_string(threads);
   const std::string cmd = "OMP_NUM_THREADS=" + t + " MKL_NUM_THREADS=" + t + " OPENBLAS_NUM_THREADS=" + t +
                           " OMP_WAIT_POLICY=passive MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824"
-                          " /usr/bin/python3 " REGRAD_BENCH_DIR "/" + script + " --threads " + t;
+                          " " + python + " " REGRAD_BENCH_DIR "/" + script + " --threads " + t;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return lines;
   char buf[512];

@@ -1,96 +1,32 @@
 // GroupNorm: statistics per (sample, group) over the group's C/G channels and spatial dims,
 // affine per channel. Derivation: docs/derivations.md#groupnorm. The input is viewed as
-// (N, C, S); the M = (C/G)·S elements of group g of sample n are contiguous.
-#include <cmath>
+// (N, C, S); the M = (C/G)·S elements of group g of sample n are contiguous, so each group is a
+// row of LayerNorm's kernels (row_norm.h) with per-channel parameters expanded over S.
+#include <algorithm>
+#include <numeric>
 #include <vector>
 
-#include "../parallel.h"
 #include "common.h"
+#include "row_norm.h"
 #include "regrad/autograd/autograd.h"
 #include "regrad/functional/normalization.h"
 
 namespace rg {
 namespace {
 
-// Forward, per (n, g): μ, rstd over M elements; y = γ_c·(x − μ)·rstd + β_c. Caches μ, rstd.
+// Per-channel parameters repeated over the S positions of each channel, so that a group's
+// parameters are a contiguous slice like LayerNorm's: (C) → (C·S). Empty when `p` is undefined.
 template <typename T>
-void group_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* weight, const T* bias, int64_t N,
-                        int64_t C, int64_t S, int64_t G, double eps) {
-  const int64_t Cg = C / G, M = Cg * S;
-  detail::parallel_for(N * G, detail::grain_for(M), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {  // r = n·G + g
-      const T* xr = x + r * M;
-      T m = 0, v = 0;  // per-lane partial sums in T
-#pragma omp simd reduction(+ : m)
-      for (int64_t i = 0; i < M; ++i) m += xr[i];
-      m /= static_cast<T>(M);
-#pragma omp simd reduction(+ : v)
-      for (int64_t i = 0; i < M; ++i) v += (xr[i] - m) * (xr[i] - m);
-      const double rs = 1.0 / std::sqrt(static_cast<double>(v) / static_cast<double>(M) + eps);
-      mean[r] = m;
-      rstd[r] = rs;
-      const T mu = m;
-      for (int64_t j = 0; j < Cg; ++j) {
-        const int64_t c = (r % G) * Cg + j;
-        const T scale = static_cast<T>(rs * (weight ? weight[c] : 1.0)), shift = bias ? bias[c] : T(0);
-        const T* xs = xr + j * S;
-        T* ys = y + r * M + j * S;
-#pragma omp simd
-        for (int64_t s = 0; s < S; ++s) ys[s] = (xs[s] - mu) * scale + shift;
-      }
-    }
-  });
+std::vector<T> expand_per_channel(const Tensor& p, int64_t C, int64_t S) {
+  std::vector<T> out(p.defined() ? C * S : 0);
+  for (int64_t c = 0; c < static_cast<int64_t>(out.size()) / std::max<int64_t>(S, 1); ++c)
+    std::fill_n(out.begin() + c * S, S, p.data<T>()[c]);
+  return out;
 }
 
-// Backward, per (n, g), LayerNorm's formula over the group with γ_c inside:
-//   a = mean(γ·dy), c = mean(γ·dy·x̂);  dx = rstd·(γ_c·dy − a − x̂·c)
-// and per channel dγ_c = Σ_{n,s} dy·x̂, dβ_c = Σ_{n,s} dy, from per-sample partials added in order.
 template <typename T>
-void group_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const double* mean, const double* rstd,
-                         const T* weight, int64_t N, int64_t C, int64_t S, int64_t G) {
-  const int64_t Cg = C / G, M = Cg * S;
-  std::vector<double> part_w(N * C, 0.0), part_b(N * C, 0.0);  // [n][c]
-  detail::parallel_for(N * G, detail::grain_for(M), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t n = r / G, c0 = (r % G) * Cg;
-      const T *xr = x + r * M, *gr = dy + r * M;
-      const T m = static_cast<T>(mean[r]), rs = static_cast<T>(rstd[r]);
-      double a = 0, c = 0;
-      for (int64_t j = 0; j < Cg; ++j) {
-        const T w = weight ? weight[c0 + j] : T(1);
-        double sdy = 0, sdyx = 0;
-#pragma omp simd reduction(+ : sdy, sdyx)
-        for (int64_t s = j * S; s < (j + 1) * S; ++s) {
-          sdy += gr[s];
-          sdyx += gr[s] * ((xr[s] - m) * rs);
-        }
-        part_b[n * C + c0 + j] = sdy;
-        part_w[n * C + c0 + j] = sdyx;
-        a += w * sdy;
-        c += w * sdyx;
-      }
-      if (!dx) continue;
-      const T ta = static_cast<T>(a / static_cast<double>(M)), tc = static_cast<T>(c / static_cast<double>(M));
-      for (int64_t j = 0; j < Cg; ++j) {
-        const T w = weight ? weight[c0 + j] : T(1);
-        T* o = dx + r * M;
-#pragma omp simd
-        for (int64_t s = j * S; s < (j + 1) * S; ++s) o[s] = rs * (w * gr[s] - ta - (xr[s] - m) * rs * tc);
-      }
-    }
-  });
-  // Per-channel totals: the per-sample partials added in sample order, vectorised along C.
-  std::vector<double> sw(C, 0.0), sb(C, 0.0);
-  for (int64_t n = 0; n < N; ++n)
-#pragma omp simd
-    for (int64_t ch = 0; ch < C; ++ch) {
-      sw[ch] += part_w[n * C + ch];
-      sb[ch] += part_b[n * C + ch];
-    }
-  for (int64_t ch = 0; ch < C; ++ch) {
-    if (dweight) dweight[ch] = static_cast<T>(sw[ch]);
-    if (dbias) dbias[ch] = static_cast<T>(sb[ch]);
-  }
+const T* data_or_null(const std::vector<T>& v) {
+  return v.empty() ? nullptr : v.data();
 }
 
 }  // namespace
@@ -111,8 +47,9 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
   Tensor y = Tensor::empty(input.shape(), input.dtype());
   dispatch_float(input.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    group_norm_forward(y.data<T>(), mean.data(), rstd.data(), input.data<T>(), detail::ptr_or_null<T>(weight),
-                       detail::ptr_or_null<T>(bias), N, C, S, G, eps);
+    const std::vector<T> we = expand_per_channel<T>(weight, C, S), be = expand_per_channel<T>(bias, C, S);
+    detail::row_norm_forward(y.data<T>(), mean.data(), rstd.data(), input.data<T>(), data_or_null(we),
+                             data_or_null(be), N * G, C / G * S, G, eps, /*center=*/true);
   });
   return record(op, y, {input, weight, bias},
                 [x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(), has_bias = bias.defined(),
@@ -123,9 +60,20 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
                   Tensor db = detail::empty_if(has_bias, {C}, x.dtype());
                   dispatch_float(x.dtype(), "group_norm", [&](auto tag) {
                     using T = typename decltype(tag)::type;
-                    group_norm_backward(detail::ptr_or_null<T>(dx), detail::ptr_or_null<T>(dw),
-                                        detail::ptr_or_null<T>(db), dy.data<T>(), x.data<T>(), mean.data(), rstd.data(),
-                                        detail::ptr_or_null<T>(w), N, C, S, G);
+                    const std::vector<T> we = expand_per_channel<T>(w, C, S);
+                    std::vector<double> swe(dw.defined() ? C * S : 0), sbe(db.defined() ? C * S : 0);
+                    detail::row_norm_backward(detail::ptr_or_null<T>(dx), dw.defined() ? swe.data() : nullptr,
+                                              db.defined() ? sbe.data() : nullptr, dy.data<T>(), x.data<T>(),
+                                              mean.data(), rstd.data(), data_or_null(we), N * G, C / G * S, G,
+                                              /*center=*/true);
+                    // dγ_c = Σ_s of the expanded gradient over the channel's S positions (and dβ alike).
+                    const auto channel_sum = [S](const std::vector<double>& v, int64_t c) {
+                      return std::accumulate(v.begin() + c * S, v.begin() + (c + 1) * S, 0.0);
+                    };
+                    for (int64_t c = 0; c < C; ++c) {
+                      if (dw.defined()) dw.data<T>()[c] = static_cast<T>(channel_sum(swe, c));
+                      if (db.defined()) db.data<T>()[c] = static_cast<T>(channel_sum(sbe, c));
+                    }
                   });
                   return Grads{dx, dw, db};
                 });
