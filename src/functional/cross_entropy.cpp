@@ -43,8 +43,10 @@ void cross_entropy_forward(double* loss, double* lse, const T* z, const Target<T
     for (int64_t i = r0; i < r1; ++i) {
       const T* zi = z + i * K;
       T m = zi[0];
+      // std::max's reference arguments keep GCC from vectorising this loop; the ternary is the same
+      // comparison (NaN in zi is skipped either way).
 #pragma omp simd reduction(max : m)
-      for (int64_t k = 1; k < K; ++k) m = std::max(m, zi[k]);
+      for (int64_t k = 1; k < K; ++k) m = m < zi[k] ? zi[k] : m;
       T se = 0, sz = 0;  // vector lanes keep partial sums: float accuracy is ample for K ≤ 10⁵
 #pragma omp simd reduction(+ : se, sz)
       for (int64_t k = 0; k < K; ++k) {
