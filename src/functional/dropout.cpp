@@ -21,21 +21,25 @@ inline uint64_t mix64(uint64_t z) {
 
 // Keep-bits for elements [32·word, 32·word + 32): bit k is set when the uniform u_k ≥ p, where
 // u_2j and u_2j+1 are the two 32-bit halves of mix64(key + (first + 16·word + j)·φ), and
-// threshold = p·2³² (2³² when p = 1: nothing kept). The 16 hashes vectorise.
+// threshold = p·2³² (2³² when p = 1: nothing kept). Both loops vectorise: 16 hashes, then 32
+// compares OR-ed into the word.
 inline uint32_t keep_bits(uint64_t key, uint64_t first, uint64_t word, uint64_t threshold) {
-  uint64_t h[16];
+  uint64_t u[32];
 #pragma omp simd
-  for (uint64_t j = 0; j < 16; ++j) h[j] = mix64(key + (first + 16 * word + j) * 0x9E3779B97F4A7C15ull);
-  uint32_t bits = 0;
-  for (uint32_t j = 0; j < 16; ++j) {
-    bits |= static_cast<uint32_t>((h[j] & 0xFFFFFFFFull) >= threshold) << (2 * j);
-    bits |= static_cast<uint32_t>((h[j] >> 32) >= threshold) << (2 * j + 1);
+  for (uint64_t j = 0; j < 16; ++j) {
+    const uint64_t h = mix64(key + (first + 16 * word + j) * 0x9E3779B97F4A7C15ull);
+    u[2 * j] = h & 0xFFFFFFFFull;
+    u[2 * j + 1] = h >> 32;
   }
+  uint32_t bits = 0;
+#pragma omp simd reduction(| : bits)
+  for (uint32_t k = 0; k < 32; ++k) bits |= static_cast<uint32_t>(u[k] >= threshold) << k;
   return bits;
 }
 
-// out = in·scale where the mask bit is set, else 0: a multiply by 0 or scale per element, which
-// vectorises (32-bit words, so the per-lane shifts work on 32-bit lanes for float).
+// out = in·scale where the mask bit is set, else 0: a multiply by 0 or scale per element, as
+// PyTorch's input·mask/(1 − p), which vectorises (32-bit words, so the per-lane shifts work on
+// 32-bit lanes for float).
 template <typename T>
 void apply_mask(T* out, const T* in, const uint32_t* mask, int64_t n, T scale) {
   const int64_t words = (n + 31) / 32;
@@ -43,8 +47,14 @@ void apply_mask(T* out, const T* in, const uint32_t* mask, int64_t n, T scale) {
     for (int64_t w = w0; w < w1; ++w) {
       const uint32_t bits = mask[w];
       const int64_t base = w * 32, len = std::min<int64_t>(32, n - base);
+      T* o = out + base;
+      const T* x = in + base;
+      if (len == 32) {  // a constant trip count: two or four vector operations, no loop overhead
 #pragma omp simd
-      for (int64_t k = 0; k < len; ++k) out[base + k] = in[base + k] * (scale * static_cast<T>((bits >> k) & 1u));
+        for (int k = 0; k < 32; ++k) o[k] = x[k] * (scale * static_cast<T>((bits >> k) & 1u));
+      } else {
+        for (int64_t k = 0; k < len; ++k) o[k] = x[k] * (scale * static_cast<T>((bits >> k) & 1u));
+      }
     }
   });
 }
