@@ -42,7 +42,8 @@ def main():
         w = torch.ones(D, requires_grad=True)
         b = torch.zeros(D, requires_grad=True)
         rm, rv = torch.zeros(D), torch.ones(D)
-        C, S = 64, D // 64
+        C = 64
+        GN, S = (N, D // C) if large else (64, 256)  # as bench_layers.cpp
         gw = torch.ones(C, requires_grad=True)
         gb = torch.zeros(C, requires_grad=True)
         K = 1000 if large else 4096
@@ -52,8 +53,7 @@ def main():
             ("layer_norm", (N, D), lambda x: F.layer_norm(x, (D,), w, b, 1e-5)),
             ("rms_norm", (N, D), lambda x: rms_norm(x, w)),
         ]
-        if large:
-            cases.append(("group_norm", (N, C, S), lambda x: F.group_norm(x, 8, gw, gb, 1e-5)))
+        cases.append(("group_norm", (GN, C, S), lambda x: F.group_norm(x, 8, gw, gb, 1e-5)))
         cases += [
             ("dropout", (N, D), lambda x: F.dropout(x, 0.1, True)),
             ("cross_entropy", (N, K), lambda x: F.cross_entropy(x, t, label_smoothing=0.1)),

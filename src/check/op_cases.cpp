@@ -130,6 +130,11 @@ std::vector<OpCase> op_cases(uint64_t seed) {
                [](V x) { return group_norm(x[0], 4, x[1], x[2]); }});
   c.push_back({"group_norm", "(3, 4, 5), 2 groups, no affine", {normal({3, 4, 5})},
                [none](V x) { return group_norm(x[0], 2, none, none); }});
+  // Spatial size >= 64: the kernels loop over each channel's run of S elements.
+  c.push_back({"group_norm", "(2, 4, 8, 8), 2 groups affine, long runs", {normal({2, 4, 8, 8}), normal({4}), normal({4})},
+               [](V x) { return group_norm(x[0], 2, x[1], x[2]); }});
+  c.push_back({"group_norm", "(2, 2, 70), 1 group, no affine, long runs", {normal({2, 2, 70})},
+               [none](V x) { return group_norm(x[0], 1, none, none); }});
   const Tensor keep = bernoulli({4, 5}, 0.7, gen, f64);
   c.push_back({"dropout", "given mask, p 0.3", {normal({4, 5})}, [keep](V x) { return dropout_with_mask(x[0], keep, 0.3); }});
   c.push_back({"dropout", "seeded mask, p 0.5", {normal({3, 70})}, [](V x) {

@@ -1,7 +1,9 @@
 // GroupNorm: statistics per (sample, group) over the group's C/G channels and spatial dims,
 // affine per channel. Derivation: docs/derivations.md#groupnorm. The input is viewed as
 // (N, C, S); the M = (C/G)·S elements of group g of sample n are contiguous, so each group is a
-// row of LayerNorm's kernels (row_norm.h) with per-channel parameters expanded over S.
+// row of LayerNorm's kernels (row_norm.h). With long channels (S ≥ kLongRun) the kernels loop
+// over each channel's run of S elements; with short ones the per-channel parameters are repeated
+// S times instead, so that the loops run over whole groups (S = 16: a run would be one vector).
 #include <algorithm>
 #include <numeric>
 #include <vector>
@@ -14,13 +16,14 @@
 namespace rg {
 namespace {
 
-// Per-channel parameters repeated over the S positions of each channel, so that a group's
-// parameters are a contiguous slice like LayerNorm's: (C) → (C·S). Empty when `p` is undefined.
+constexpr int64_t kLongRun = 64;
+
+// Per-channel parameters each repeated E times: (C) → (C·E). Empty when `p` is undefined.
 template <typename T>
-std::vector<T> expand_per_channel(const Tensor& p, int64_t C, int64_t S) {
-  std::vector<T> out(p.defined() ? C * S : 0);
-  for (int64_t c = 0; c < static_cast<int64_t>(out.size()) / std::max<int64_t>(S, 1); ++c)
-    std::fill_n(out.begin() + c * S, S, p.data<T>()[c]);
+std::vector<T> expand_per_channel(const Tensor& p, int64_t C, int64_t E) {
+  std::vector<T> out(p.defined() ? C * E : 0);
+  for (int64_t c = 0; c < static_cast<int64_t>(out.size()) / std::max<int64_t>(E, 1); ++c)
+    std::fill_n(out.begin() + c * E, E, p.data<T>()[c]);
   return out;
 }
 
@@ -43,32 +46,33 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
   detail::check_param(bias, "bias", {C}, input, op);
   detail::check_eps(eps, op);
   const int64_t S = N * C == 0 ? 0 : input.numel() / (N * C), G = num_groups;
+  const int64_t F = S >= kLongRun ? S : 1, E = S / F;  // run length; copies of each parameter
   std::vector<double> mean(N * G), rstd(N * G);
   Tensor y = Tensor::empty(input.shape(), input.dtype());
   dispatch_float(input.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const std::vector<T> we = expand_per_channel<T>(weight, C, S), be = expand_per_channel<T>(bias, C, S);
+    const std::vector<T> we = expand_per_channel<T>(weight, C, E), be = expand_per_channel<T>(bias, C, E);
     detail::row_norm_forward(y.data<T>(), mean.data(), rstd.data(), input.data<T>(), data_or_null(we),
-                             data_or_null(be), N * G, C / G * S, G, eps, /*center=*/true);
+                             data_or_null(be), N * G, C / G * S, G, F, eps, /*center=*/true);
   });
   return record(op, y, {input, weight, bias},
                 [x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(), has_bias = bias.defined(),
-                 need_dx = input.requires_grad(), mean = std::move(mean), rstd = std::move(rstd), N, C, S,
-                 G](const Tensor& dy) {
+                 need_dx = input.requires_grad(), mean = std::move(mean), rstd = std::move(rstd), N, C, S, G, F,
+                 E](const Tensor& dy) {
                   Tensor dx = detail::empty_if(need_dx, x.shape(), x.dtype());
                   Tensor dw = detail::empty_if(w.defined(), {C}, x.dtype());
                   Tensor db = detail::empty_if(has_bias, {C}, x.dtype());
                   dispatch_float(x.dtype(), "group_norm", [&](auto tag) {
                     using T = typename decltype(tag)::type;
-                    const std::vector<T> we = expand_per_channel<T>(w, C, S);
-                    std::vector<double> swe(dw.defined() ? C * S : 0), sbe(db.defined() ? C * S : 0);
+                    const std::vector<T> we = expand_per_channel<T>(w, C, E);
+                    std::vector<double> swe(dw.defined() ? C * E : 0), sbe(db.defined() ? C * E : 0);
                     detail::row_norm_backward(detail::ptr_or_null<T>(dx), dw.defined() ? swe.data() : nullptr,
                                               db.defined() ? sbe.data() : nullptr, dy.data<T>(), x.data<T>(),
-                                              mean.data(), rstd.data(), data_or_null(we), N * G, C / G * S, G,
+                                              mean.data(), rstd.data(), data_or_null(we), N * G, C / G * S, G, F,
                                               /*center=*/true);
-                    // dγ_c = Σ_s of the expanded gradient over the channel's S positions (and dβ alike).
-                    const auto channel_sum = [S](const std::vector<double>& v, int64_t c) {
-                      return std::accumulate(v.begin() + c * S, v.begin() + (c + 1) * S, 0.0);
+                    // dγ_c = the sum over the channel's E copies (and dβ alike).
+                    const auto channel_sum = [E](const std::vector<double>& v, int64_t c) {
+                      return std::accumulate(v.begin() + c * E, v.begin() + (c + 1) * E, 0.0);
                     };
                     for (int64_t c = 0; c < C; ++c) {
                       if (dw.defined()) dw.data<T>()[c] = static_cast<T>(channel_sum(swe, c));

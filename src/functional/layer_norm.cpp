@@ -25,7 +25,7 @@ Tensor row_norm(const char* op, const Tensor& input, const Shape& normalized_sha
   dispatch_float(input.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     detail::row_norm_forward(y.data<T>(), mean.data(), rstd.data(), input.data<T>(), detail::ptr_or_null<T>(weight),
-                             detail::ptr_or_null<T>(bias), rows, D, /*G=*/1, eps, center);
+                             detail::ptr_or_null<T>(bias), rows, D, /*G=*/1, /*F=*/1, eps, center);
   });
   return record(op, y, {input, weight, bias},
                 [x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(), has_bias = bias.defined(),
@@ -40,7 +40,7 @@ Tensor row_norm(const char* op, const Tensor& input, const Shape& normalized_sha
                     detail::row_norm_backward(detail::ptr_or_null<T>(dx), dw.defined() ? sw.data() : nullptr,
                                               db.defined() ? sb.data() : nullptr, dy.data<T>(), x.data<T>(),
                                               mean.data(), rstd.data(), detail::ptr_or_null<T>(w), rows, D, /*G=*/1,
-                                              center);
+                                              /*F=*/1, center);
                     for (int64_t d = 0; d < static_cast<int64_t>(sw.size()); ++d) dw.data<T>()[d] = static_cast<T>(sw[d]);
                     for (int64_t d = 0; d < static_cast<int64_t>(sb.size()); ++d) db.data<T>()[d] = static_cast<T>(sb[d]);
                   });

@@ -2,8 +2,11 @@
 // contiguous elements with their own statistics:
 //   LayerNorm  rows = the leading elements, D = numel(normalized_shape), affine per element;
 //   RMSNorm    the same without centering (μ = 0) and without bias;
-//   GroupNorm  rows = (sample, group) pairs, D = (C/G)·S; row r's affine parameters are the slice
-//              at (r mod G)·D of per-channel weights expanded to C·S elements (period G).
+//   GroupNorm  rows = (sample, group) pairs, D = (C/G)·S, one parameter per run of F = S
+//              elements; row r uses the parameters of group r mod G (period G).
+// Element d of row r uses parameter (r mod G)·D/F + d/F: F = 1 is one parameter per element
+// (LayerNorm; GroupNorm with short S passes its parameters repeated S times, so the loops run
+// over whole rows), F > 1 runs an inner loop per parameter (GroupNorm with long S).
 // Derivations: docs/derivations.md#layernorm, #rmsnorm, #groupnorm.
 #pragma once
 #include <algorithm>
@@ -16,18 +19,18 @@
 namespace rg::detail {
 
 // Forward, per row r: μ = mean(x) (0 without centering), rstd = 1/√(mean((x − μ)²) + ε),
-// y = γ·(x − μ)·rstd + β with γ, β the row's slice (null: 1 and 0). Caches μ and rstd per row.
-// Reads the row twice; the second read hits the cache.
+// y = γ·(x − μ)·rstd + β with γ, β the row's parameters (null: 1 and 0). Caches μ and rstd per
+// row. Reads the row twice; the second read hits the cache.
 template <typename T>
 void row_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* weight, const T* bias, int64_t rows,
-                      int64_t D, int64_t G, double eps, bool center) {
+                      int64_t D, int64_t G, int64_t F, double eps, bool center) {
   parallel_for(rows, grain_for(D), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       // Locals, not captures: GCC turns a pointer read through the closure inside an omp simd
       // loop into a gather of the pointer itself.
       const T* xr = x + r * D;
-      const T* w = weight ? weight + (r % G) * D : nullptr;
-      const T* b = bias ? bias + (r % G) * D : nullptr;
+      const T* w = weight ? weight + (r % G) * (D / F) : nullptr;
+      const T* b = bias ? bias + (r % G) * (D / F) : nullptr;
       T* yr = y + r * D;
       T m = 0, v = 0;  // per-lane partial sums in T: float accuracy is ample for one row
       if (center) {
@@ -41,7 +44,15 @@ void row_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* wei
       mean[r] = m;
       rstd[r] = rs;
       const T trs = static_cast<T>(rs);
-      if (w && b) {
+      if (F > 1) {  // y = (x − μ)·(γ_j·rstd) + β_j over each run j
+        for (int64_t j = 0; j < D / F; ++j) {
+          const T scale = trs * (w ? w[j] : T(1)), shift = b ? b[j] : T(0);
+          const T* xs = xr + j * F;
+          T* ys = yr + j * F;
+#pragma omp simd
+          for (int64_t i = 0; i < F; ++i) ys[i] = (xs[i] - m) * scale + shift;
+        }
+      } else if (w && b) {
 #pragma omp simd
         for (int64_t d = 0; d < D; ++d) yr[d] = (xr[d] - m) * trs * w[d] + b[d];
       } else if (w) {
@@ -58,14 +69,16 @@ void row_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* wei
 // Backward, per row, in two passes (llm.c's form):
 //   pass 1: a = mean(γ·dy), c = mean(γ·dy·x̂)        (without centering: a = 0)
 //   pass 2: dx = rstd·(γ·dy − a − x̂·c);  dγ += dy·x̂;  dβ += dy
-// dweight/dbias (length G·D, double, null when not wanted) sum dγ, dβ over the rows that share a
-// slice. Rows are taken in blocks of whole periods, fixed by the sizes alone; each block keeps its
+// With F > 1, pass 1 sums dy and dy·x̂ per run, which gives a, c and the run's dγ, dβ shares at
+// once; pass 2 is dx alone. dweight/dbias (length G·D/F, double, null when not wanted) sum dγ, dβ
+// over the rows that share parameters. Rows are taken in blocks of whole periods, fixed by the sizes alone; each block keeps its
 // partial sums in T and the blocks are added in order in double, so the result does not depend on
 // the thread count. dx may be null (only parameter gradients wanted).
 template <typename T>
 void row_norm_backward(T* dx, double* dweight, double* dbias, const T* dy, const T* x, const double* mean,
-                       const double* rstd, const T* weight, int64_t rows, int64_t D, int64_t G, bool center) {
-  const int64_t P = G * D, periods = rows / G;
+                       const double* rstd, const T* weight, int64_t rows, int64_t D, int64_t G, int64_t F,
+                       bool center) {
+  const int64_t R = D / F, P = G * R, periods = rows / G;  // R parameters per row, P per period
   // At most 32 periods per block, and 16 blocks or more (work for 16 threads) when there are
   // enough periods: more blocks would only add partial sums to add up.
   const int64_t per_block = std::clamp<int64_t>((periods + 15) / 16, 1, 32);
@@ -76,26 +89,52 @@ void row_norm_backward(T* dx, double* dweight, double* dbias, const T* dy, const
   T* const pw_all = part_w.data();
   T* const pb_all = part_b.data();
   const T* const w_all = weight ? weight : ones.data();
-  parallel_for(blocks, grain_for(per_block * P), [&](int64_t k0, int64_t k1) {
+  parallel_for(blocks, grain_for(per_block * G * D), [&](int64_t k0, int64_t k1) {
     std::vector<T> scratch(dx ? 0 : D);
     for (int64_t k = k0; k < k1; ++k) {
       for (int64_t r = k * per_block * G; r < std::min(rows, (k + 1) * per_block * G); ++r) {
         // Locals, not captures (see row_norm_forward).
-        const int64_t off = (r % G) * D;
+        const int64_t off = (r % G) * R;
         const T *xr = x + r * D, *gr = dy + r * D, *w = w_all + off;
         T* pw = want_params ? pw_all + k * P + off : nullptr;
         T* pb = want_params && center ? pb_all + k * P + off : nullptr;
         T* o = dx ? dx + r * D : scratch.data();
         const T m = static_cast<T>(mean[r]), rs = static_cast<T>(rstd[r]);
         T a = 0, c = 0;  // partial sums per vector lane
+        if (F > 1) {
+          for (int64_t j = 0; j < R; ++j) {
+            const T *xs = xr + j * F, *gs = gr + j * F;
+            T sdy = 0, sdyx = 0;
+#pragma omp simd reduction(+ : sdy, sdyx)
+            for (int64_t i = 0; i < F; ++i) {
+              sdy += gs[i];
+              sdyx += gs[i] * ((xs[i] - m) * rs);
+            }
+            a += w[j] * sdy;
+            c += w[j] * sdyx;
+            if (pw) pw[j] += sdyx;
+            if (pb) pb[j] += sdy;
+          }
+        } else {
 #pragma omp simd reduction(+ : a, c)
-        for (int64_t d = 0; d < D; ++d) {
-          const T wdy = w[d] * gr[d];
-          a += wdy;
-          c += wdy * ((xr[d] - m) * rs);
+          for (int64_t d = 0; d < D; ++d) {
+            const T wdy = w[d] * gr[d];
+            a += wdy;
+            c += wdy * ((xr[d] - m) * rs);
+          }
         }
         const T ta = center ? a / static_cast<T>(D) : T(0);
         const T tc = c / static_cast<T>(D);
+        if (F > 1) {
+          if (!dx) continue;
+          for (int64_t j = 0; j < R; ++j) {
+            const T *xs = xr + j * F, *gs = gr + j * F, wj = w[j];
+            T* os = o + j * F;
+#pragma omp simd
+            for (int64_t i = 0; i < F; ++i) os[i] = rs * (wj * gs[i] - ta - (xs[i] - m) * rs * tc);
+          }
+          continue;
+        }
         // dx and this row's share of dγ (and dβ) in one sweep.
         if (pb) {
 #pragma omp simd

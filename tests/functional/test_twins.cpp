@@ -63,6 +63,12 @@ TEST_CASE("fused layers agree with their composed twins, in double and float") {
     }
     check_twins("group_norm 2 of 6", {r({3, 6, 4}), r({6}), r({6})}, [](V x) { return group_norm(x[0], 2, x[1], x[2]); },
                 [](V x) { return composed::group_norm(x[0], 2, x[1], x[2]); });
+    // Spatial size >= 64: the kernels' per-channel runs.
+    check_twins("group_norm long runs", {r({3, 6, 8, 9}), r({6}), r({6})},
+                [](V x) { return group_norm(x[0], 3, x[1], x[2]); },
+                [](V x) { return composed::group_norm(x[0], 3, x[1], x[2]); });
+    check_twins("group_norm long runs, no affine", {r({2, 4, 100})}, [none](V x) { return group_norm(x[0], 2); },
+                [none](V x) { return composed::group_norm(x[0], 2); });
     check_twins("layer_norm", {r({70, 33}), r({33}), r({33})}, [](V x) { return layer_norm(x[0], {33}, x[1], x[2]); },
                 [](V x) { return composed::layer_norm(x[0], {33}, x[1], x[2]); });
     check_twins("layer_norm 2 dims, no affine", {r({2, 3, 4, 5})}, [none](V x) { return layer_norm(x[0], {4, 5}); },

@@ -324,6 +324,9 @@ def main():
     case_group_norm("gn_g1", (2, 8, 3, 3), 1)
     case_group_norm("gn_gC", (2, 8, 3, 3), 8)
     case_group_norm("gn_noaffine", (2, 8, 3, 3), 2, affine=False)
+    # spatial size >= 64: regrad's kernels loop over each channel's run instead
+    case_group_norm("gn_long", (2, 6, 8, 8), 3)
+    case_group_norm("gn_long_noaffine", (3, 4, 70), 2, affine=False)
 
     # dropout
     case_dropout("dropout_p05", (6, 8), 0.5)
