@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
+
 void bench_core();
 void bench_layers(const std::vector<int>& thread_counts, bool with_torch);
 void bench_train(const std::vector<int>& thread_counts, bool with_torch);
@@ -28,11 +30,18 @@ int main(int argc, char** argv) {
                    "  core    matmul against cblas_sgemm, an elementwise chain against the STREAM triad\n"
                    "  layers  fused layers: bandwidth and PyTorch ratios at each thread count\n"
                    "  train   training steps of the reference MLP and CNN against PyTorch and their GEMMs\n"
-                   "  (no section named: both)\n");
+                   "  (no section named: all three)\n"
+                   "environment: REGRAD_BENCH_PYTHON, the interpreter whose torch is the baseline\n"
+                   "  (default /usr/bin/python3, Debian's python3-torch)\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
   if (!core && !layers && !training) core = layers = training = true;
+  if (torch && (layers || training)) {
+    const std::string v = bench::torch_version();
+    std::printf("PyTorch baseline: %s\n", v.empty() ? "none (no torch for this interpreter; REGRAD_BENCH_PYTHON picks another)"
+                                                     : v.c_str());
+  }
   if (core) bench_core();
   if (layers) bench_layers(threads, torch);
   if (training) bench_train(threads, torch);

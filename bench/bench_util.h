@@ -46,15 +46,32 @@ inline double triad_gbs(int64_t n, int reps = 11) {
   return 12.0 * static_cast<double>(n) / ms / 1e6;
 }
 
-// The output lines of bench/<script> run by Debian's python3-torch at `threads` threads, or none
-// when torch is not installed. PyTorch is configured as fairly as regrad: thread counts fixed
-// before import, passive OpenMP waiting, and glibc told to keep freed memory (regrad does the
-// same with mallopt) so that large tensors are not returned to the OS on every call.
-// REGRAD_BENCH_PYTHON names another interpreter (default /usr/bin/python3, Debian's).
+// The interpreter that runs the PyTorch side: REGRAD_BENCH_PYTHON, else Debian's /usr/bin/python3.
+inline std::string torch_python() {
+  const char* env = std::getenv("REGRAD_BENCH_PYTHON");
+  return env && *env ? env : "/usr/bin/python3";
+}
+
+// "torch <version> (<interpreter>)", or "" when that interpreter has no torch.
+inline std::string torch_version() {
+  const std::string cmd = torch_python() + " -c 'import torch; print(torch.__version__)' 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return "";
+  char buf[128] = "";
+  const bool got = std::fgets(buf, sizeof buf, p) != nullptr;
+  const int rc = pclose(p);
+  std::string v = got && rc == 0 ? buf : "";
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+  return v.empty() ? "" : "torch " + v + " (" + torch_python() + ")";
+}
+
+// The output lines of bench/<script> run with PyTorch at `threads` threads, or none when torch is
+// not installed. PyTorch is configured as fairly as regrad: thread counts fixed before import,
+// passive OpenMP waiting, and glibc told to keep freed memory (regrad does the same with mallopt)
+// so that large tensors are not returned to the OS on every call.
 inline std::vector<std::string> run_torch_script(const std::string& script, int threads) {
   std::vector<std::string> lines;
-  const char* env = std::getenv("REGRAD_BENCH_PYTHON");
-  const std::string python = env && *env ? env : "/usr/bin/python3";
+  const std::string python = torch_python();
   if (std::system((python + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0) return lines;
   const std::string t = std::to_string(threads);
   const std::string cmd = "OMP_NUM_THREADS=" + t + " MKL_NUM_THREADS=" + t + " OPENBLAS_NUM_THREADS=" + t +
