@@ -117,22 +117,14 @@ void row_norm_backward(T* dx, double* dweight, double* dbias, const T* dy, const
             if (pw) pw[j] += sdyx;
             if (pb) pb[j] += sdy;
           }
-        } else if (pb) {
+        } else if (pw) {  // (the test of pb is loop-invariant: GCC unswitches it)
 #pragma omp simd reduction(+ : a, c)
           for (int64_t d = 0; d < D; ++d) {
             const T xhat = (xr[d] - m) * rs, wdy = w[d] * gr[d];
             a += wdy;
             c += wdy * xhat;
             pw[d] += gr[d] * xhat;
-            pb[d] += gr[d];
-          }
-        } else if (pw) {
-#pragma omp simd reduction(+ : a, c)
-          for (int64_t d = 0; d < D; ++d) {
-            const T xhat = (xr[d] - m) * rs, wdy = w[d] * gr[d];
-            a += wdy;
-            c += wdy * xhat;
-            pw[d] += gr[d] * xhat;
+            if (pb) pb[d] += gr[d];
           }
         } else {
 #pragma omp simd reduction(+ : a, c)
