@@ -100,19 +100,24 @@ sanitize: | $(DEPS_STAMP)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 OMP_NUM_THREADS=2 ./build-san/regrad_tests
 
 # libFuzzer (clang) on every reader of untrusted bytes, FUZZ_SECONDS each, from tests/fuzz/corpus.
+# UndefinedBehaviorSanitizer findings stop the run, like AddressSanitizer's.
 FUZZ_TARGETS := idx npy checkpoint cifar image
 FUZZ_SECONDS ?= 20
+# A fixed seed makes a CI run repeatable; `make fuzz FUZZ_SEED=0` lets libFuzzer pick one.
+FUZZ_SEED ?= 1
 fuzz: | $(DEPS_STAMP)
 	@bash .ci/deps.sh clang libclang-rt-14-dev libomp-dev
 	$(MAKE) BUILD=build-fuzz CXX=clang++ OPT="-O1 -fno-omit-frame-pointer" \
-	  EXTRA="-fsanitize=address,undefined -fsanitize=fuzzer-no-link -Wno-pass-failed" build-fuzz/libregrad.a
+	  EXTRA="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fsanitize=fuzzer-no-link -Wno-pass-failed" \
+	  build-fuzz/libregrad.a
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  T=$$(echo $$t | tr a-z A-Z); \
 	  clang++ -std=c++20 -O1 -g -Iinclude -I/usr/include/stb -DREGRAD_FUZZ_$$T -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined \
 	    tests/fuzz/fuzz_readers.cpp build-fuzz/libregrad.a -o build-fuzz/fuzz_$$t -lopenblas -lz -lstb -fopenmp; \
 	  mkdir -p build-fuzz/corpus/$$t; cp tests/fuzz/corpus/$$t/* build-fuzz/corpus/$$t/; \
 	  echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
-	  rc=0; ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 \
+	  rc=0; ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -rss_limit_mb=2048 -max_len=65536 \
 	    -print_final_stats=1 build-fuzz/corpus/$$t > build-fuzz/fuzz_$$t.log 2>&1 || rc=$$?; \
 	  grep -E "stat::number_of_executed_units|ERROR|SUMMARY" build-fuzz/fuzz_$$t.log || true; \
 	  if [ $$rc -ne 0 ]; then tail -40 build-fuzz/fuzz_$$t.log; exit $$rc; fi; \

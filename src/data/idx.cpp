@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <optional>
 #include <stdexcept>
 
 #include "regrad/tensor/factory.h"
@@ -27,13 +28,14 @@ IdxArray parse_idx(const std::string& bytes, const std::string& name) {
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(ndim);
   if (bytes.size() < header) throw idx_error(name, "truncated header");
   IdxArray a;
-  std::size_t count = 1;
   for (int d = 0; d < ndim; ++d) {
     uint32_t v = 0;
     for (int k = 0; k < 4; ++k) v = (v << 8) | static_cast<unsigned char>(bytes[4 + 4 * d + k]);
     a.dims.push_back(v);
-    count *= v;
   }
+  const std::optional<std::size_t> size = byte_size(Shape(a.dims), 1);
+  if (!size) throw idx_error(name, "dims " + to_string(Shape(a.dims)) + " are too large");
+  const std::size_t count = *size;
   const std::size_t have = bytes.size() - header;
   if (have != count)
     throw idx_error(name, "dims " + to_string(Shape(a.dims)) + " need " + std::to_string(count) + " bytes of data, found " +

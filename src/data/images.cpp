@@ -62,7 +62,12 @@ Tensor decode_image(const std::string& bytes, const std::string& name, int64_t s
   int w = 0, h = 0, c = 0;
   unsigned char* pixels = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
                                                 static_cast<int>(bytes.size()), &w, &h, &c, static_cast<int>(channels));
-  if (!pixels) throw std::runtime_error(name + ": cannot decode image (" + stbi_failure_reason() + ")");
+  if (!pixels) {
+    // stb_image leaves the reason unset on some corrupt streams (make fuzz: a PNG with shuffled
+    // IDAT bytes), and a null reason must not reach std::string.
+    const char* why = stbi_failure_reason();
+    throw std::runtime_error(name + ": cannot decode image (" + (why ? why : "corrupt data") + ")");
+  }
   std::vector<unsigned char> resized(static_cast<std::size_t>(size * size * channels));
   const int ok = stbir_resize_uint8(pixels, w, h, 0, resized.data(), static_cast<int>(size), static_cast<int>(size), 0,
                                     static_cast<int>(channels));

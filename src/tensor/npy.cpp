@@ -85,9 +85,10 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
     if (descr == k.descr) kind = &k;
   if (!kind) throw npy_error(name, "unsupported dtype " + descr + " (expected <f4, <f8, <i8, <i4, |u1 or |b1)");
 
-  const std::size_t count = static_cast<std::size_t>(numel(shape));
+  const std::optional<std::size_t> size = byte_size(shape, kind->size);
+  if (!size) throw npy_error(name, "shape " + to_string(shape) + " of " + descr + " is too large");
   const std::size_t data_start = header_start + header_len;
-  const std::size_t expected = count * kind->size, have = bytes.size() - data_start;
+  const std::size_t expected = *size, have = bytes.size() - data_start, count = expected / kind->size;
   if (have != expected)
     throw npy_error(name, "data is " + std::to_string(have) + " bytes, shape " + to_string(shape) + " of " + descr +
                               " needs " + std::to_string(expected) + (have < expected ? " (truncated)" : " (trailing bytes)"));

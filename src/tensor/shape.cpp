@@ -1,5 +1,6 @@
 #include "regrad/tensor/shape.h"
 
+#include <cstdint>
 #include <stdexcept>
 
 #include "regrad/tensor/dtype.h"
@@ -23,13 +24,36 @@ std::string to_string(const Shape& s) {
   return out + "]";
 }
 
+// A shape whose nonzero sizes multiply past int64 is an error, not undefined behaviour: file
+// headers declare shapes (found by make fuzz on .npy and checkpoint headers). Checking the
+// nonzero sizes also bounds every partial product in contiguous_strides.
 int64_t numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
+  bool empty = false;
+  for (int64_t d : s) {
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (__builtin_mul_overflow(n, d, &n))
+      throw std::invalid_argument("shape " + to_string(s) + " has more elements than fit in int64");
+  }
+  return empty ? 0 : n;
+}
+
+std::optional<std::size_t> byte_size(const Shape& s, std::size_t element_bytes) {
+  int64_t n;
+  try {
+    n = numel(s);
+  } catch (const std::invalid_argument&) {
+    return std::nullopt;
+  }
+  if (element_bytes == 0 || static_cast<uint64_t>(n) > static_cast<uint64_t>(INT64_MAX) / element_bytes) return std::nullopt;
+  return static_cast<std::size_t>(n) * element_bytes;
 }
 
 std::vector<int64_t> contiguous_strides(const Shape& s) {
+  numel(s);  // throws on overflow
   std::vector<int64_t> st(s.size());
   int64_t acc = 1;
   for (std::size_t i = s.size(); i-- > 0;) {

@@ -40,6 +40,8 @@ Storage::~Storage() { std::free(data); }
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   for (int64_t d : shape)
     if (d < 0) throw std::invalid_argument("empty: negative size in shape " + to_string(shape));
+  if (!byte_size(shape, element_size(dtype)))
+    throw std::invalid_argument("empty: shape " + to_string(shape) + " has more bytes than fit in int64");
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
   impl->dtype = dtype;

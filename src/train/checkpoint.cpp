@@ -86,7 +86,10 @@ NamedTensors parse_checkpoint(const std::string& bytes, const std::string& name)
       if (shape.back() < 0) throw std::runtime_error(name + ": tensor '" + tname + "' has a negative size");
     }
     const DType dt = code == 0 ? DType::Float32 : code == 1 ? DType::Float64 : DType::Int64;
-    const std::size_t nbytes = static_cast<std::size_t>(numel(shape)) * element_size(dt);
+    const std::optional<std::size_t> size = byte_size(shape, element_size(dt));
+    if (!size)
+      throw std::runtime_error(name + ": tensor '" + tname + "' has shape " + to_string(shape) + ", too large");
+    const std::size_t nbytes = *size;
     r.need(nbytes);
     Tensor t = Tensor::empty(shape, dt);
     std::memcpy(t.raw_data(), bytes.data() + r.pos, nbytes);

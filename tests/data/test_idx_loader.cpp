@@ -36,6 +36,8 @@ TEST_CASE("IDX parsing: dims, data, and every kind of bad file") {
   CHECK(contains(idx_error(idx_bytes({2, 3}, 5)), "truncated"));
   CHECK(contains(idx_error(idx_bytes({2, 3}, 7)), "trailing bytes"));
   CHECK(contains(idx_error(idx_bytes({2, 3}, 6).substr(0, 9)), "truncated header"));
+  // Dims whose product overflows int64 are refused, not wrapped around.
+  CHECK(contains(idx_error(idx_bytes({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, 0)), "are too large"));
 }
 
 TEST_CASE("IDX files are read through zlib, gzip or plain, and corrupt gzip is reported") {

@@ -178,6 +178,12 @@ TEST_CASE("malformed .npy files give a clear error naming the file") {
   CHECK(contains(npy_error(npy_bytes("{'descr': '<f8', 'shape': (2,), }", 16)), "lacks 'fortran_order'"));
   CHECK(contains(npy_error(npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2, x), }", 16)), "bad shape"));
   CHECK(contains(npy_error(npy_bytes(good, 24, 9)), "unsupported format version 9"));
+  // Shapes whose element or byte count overflows int64 (found by make fuzz: undefined behaviour
+  // in numel before).
+  CHECK(contains(npy_error(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", 0)),
+                 "is too large"));
+  CHECK(contains(npy_error(npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693952,), }", 0)),
+                 "is too large"));
   try {
     load_npy("/nonexistent/x.npy");
     FAIL("no error");
@@ -191,4 +197,17 @@ TEST_CASE(".npy widens int32, uint8 and bool to int64") {
   check_values(parse_npy(b, "u1.npy"), {1, 2, 255});
   std::string i4 = npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", 0) + std::string("\xfe\xff\xff\xff", 4);
   check_values(parse_npy(i4, "i4.npy"), {-2});
+}
+
+TEST_CASE("shapes past int64 are an error, not an overflow") {
+  CHECK(numel({0, int64_t{1} << 31, int64_t{1} << 31}) == 0);
+  // Zero elements, but the strides of the other sizes would overflow: refused too.
+  CHECK_THROWS_AS(numel({0, int64_t{1} << 40, int64_t{1} << 40}), std::invalid_argument);
+  CHECK(numel({int64_t{1} << 31, int64_t{1} << 31}) == int64_t{1} << 62);
+  CHECK_THROWS_WITH_AS(numel({int64_t{1} << 40, int64_t{1} << 40}), doctest::Contains("more elements than fit in int64"),
+                       std::invalid_argument);
+  CHECK(!byte_size({int64_t{1} << 61}, 8).has_value());
+  CHECK(byte_size({int64_t{1} << 59}, 8) == std::optional<std::size_t>(std::size_t{1} << 62));
+  CHECK_THROWS_WITH_AS(Tensor::empty({int64_t{1} << 62}, DType::Float32), doctest::Contains("more bytes than fit"),
+                       std::invalid_argument);
 }
