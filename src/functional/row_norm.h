@@ -72,8 +72,9 @@ void row_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* wei
 //   pass 2: dx = rstd·(γ·dy − a − x̂·c)
 // The shares go in pass 1, the one that streams x and dy from memory, where their extra loads and
 // stores hide behind the memory traffic: in pass 2, which reads the row again from cache, the
-// backward took 6–13% longer on the development EPYC and 19–29% longer on a Xeon at 1–4 threads. With F > 1, pass 1 sums dy and dy·x̂ per
-// run, which gives a, c and the run's shares at once.
+// backward took 6–13% longer on the development EPYC and 19–29% longer on a Xeon at 1–4
+// threads. With F > 1, pass 1 sums dy and dy·x̂ per run, which gives a, c and the run's shares
+// at once.
 // dweight/dbias (length G·D/F, double, null when not wanted) sum dγ, dβ over the rows that share
 // parameters. Rows are taken in blocks of whole periods, fixed by the sizes alone; each block
 // keeps its partial sums in T and the blocks are added in order in double, so the result does not
