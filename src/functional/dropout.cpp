@@ -49,12 +49,8 @@ void apply_mask(T* out, const T* in, const uint32_t* mask, int64_t n, T scale) {
       const int64_t base = w * 32, len = std::min<int64_t>(32, n - base);
       T* o = out + base;
       const T* x = in + base;
-      if (len == 32) {  // a constant trip count: two or four vector operations, no loop overhead
 #pragma omp simd
-        for (int k = 0; k < 32; ++k) o[k] = x[k] * (scale * static_cast<T>((bits >> k) & 1u));
-      } else {
-        for (int64_t k = 0; k < len; ++k) o[k] = x[k] * (scale * static_cast<T>((bits >> k) & 1u));
-      }
+      for (int64_t k = 0; k < len; ++k) o[k] = x[k] * (scale * static_cast<T>((bits >> k) & 1u));
     }
   });
 }
