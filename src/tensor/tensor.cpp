@@ -40,12 +40,12 @@ Storage::~Storage() { std::free(data); }
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   for (int64_t d : shape)
     if (d < 0) throw std::invalid_argument("empty: negative size in shape " + to_string(shape));
-  if (!byte_size(shape, element_size(dtype)))
-    throw std::invalid_argument("empty: shape " + to_string(shape) + " has more bytes than fit in int64");
+  const std::optional<std::size_t> bytes = byte_size(shape, element_size(dtype));
+  if (!bytes) throw std::invalid_argument("empty: shape " + to_string(shape) + " has more bytes than fit in int64");
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
   impl->dtype = dtype;
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(rg::numel(shape)) * element_size(dtype));
+  impl->storage = std::make_shared<Storage>(*bytes);
   return Tensor(std::move(impl));
 }
 
