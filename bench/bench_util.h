@@ -71,8 +71,8 @@ inline std::string torch_version() {
 // so that large tensors are not returned to the OS on every call.
 inline std::vector<std::string> run_torch_script(const std::string& script, int threads) {
   std::vector<std::string> lines;
+  if (torch_version().empty()) return lines;
   const std::string python = torch_python();
-  if (std::system((python + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0) return lines;
   const std::string t = std::to_string(threads);
   const std::string cmd = "OMP_NUM_THREADS=" + t + " MKL_NUM_THREADS=" + t + " OPENBLAS_NUM_THREADS=" + t +
                           " OMP_WAIT_POLICY=passive MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824"
