@@ -14,14 +14,8 @@ using namespace rg;
 // ---- data and parameters ----
 
 Data load_data(const std::string& words_path, uint64_t seed) {
-  std::vector<std::string> words = data::load_words(words_path);
-  Generator gen(seed);
-  data::shuffle(words, gen);
-  const std::size_t n1 = words.size() * 8 / 10, n2 = words.size() * 9 / 10;
-  auto part = [&](std::size_t a, std::size_t b) {
-    return data::char_contexts(std::vector<std::string>(words.begin() + a, words.begin() + b), kBlock);
-  };
-  return {part(0, n1), part(n1, n2), part(n2, words.size())};
+  data::WordSplits s = data::split_words(data::load_words(words_path), kBlock, seed);
+  return {std::move(s.train), std::move(s.val), std::move(s.test)};
 }
 
 std::vector<std::pair<std::string, Tensor*>> Params::named() {

@@ -49,4 +49,14 @@ CharDataset char_contexts(const std::vector<std::string>& words, int64_t block_s
   return {tensor_i64(xs, {n, block_size}), tensor_i64(ys, {n})};
 }
 
+WordSplits split_words(std::vector<std::string> words, int64_t block_size, uint64_t seed) {
+  Generator gen(seed);
+  shuffle(words, gen);
+  const std::size_t n1 = words.size() * 8 / 10, n2 = words.size() * 9 / 10;
+  auto part = [&](std::size_t a, std::size_t b) {
+    return char_contexts(std::vector<std::string>(words.begin() + a, words.begin() + b), block_size);
+  };
+  return {part(0, n1), part(n1, n2), part(n2, words.size())};
+}
+
 }  // namespace rg::data

@@ -28,5 +28,11 @@ struct CharDataset {
 };
 CharDataset char_contexts(const std::vector<std::string>& words, int64_t block_size);
 
+// makemore's split: the words shuffled with Generator(seed), then 80 % / 10 % / 10 % by words
+// into train / validation / test, each turned into (context → next character) pairs.
+struct WordSplits {
+  CharDataset train, val, test;
+};
+WordSplits split_words(std::vector<std::string> words, int64_t block_size, uint64_t seed);
 
 }  // namespace rg::data
