@@ -145,21 +145,41 @@ Tensor random_erasing(const Tensor& images, Generator& gen, double p, double val
   return out;
 }
 
+const std::vector<AugmentSpec::Choice>& AugmentSpec::choices() {
+  static const std::vector<Choice> table = {
+      {"flip", &AugmentSpec::flip, "horizontal flip, p 0.5"},
+      {"vflip", &AugmentSpec::vflip, "vertical flip, p 0.5"},
+      {"crop", &AugmentSpec::crop, "random crop after 4-pixel zero padding"},
+      {"rotate", &AugmentSpec::rotate, "rotation by up to ±15°"},
+      {"jitter", &AugmentSpec::jitter, "brightness and contrast ±0.2"},
+      {"randaugment", &AugmentSpec::randaugment, "RandAugment, 2 ops at magnitude 9"},
+  };
+  return table;
+}
+
+std::string AugmentSpec::help() {
+  std::string s;
+  for (const Choice& c : choices()) s += (s.empty() ? "" : ", ") + std::string(c.name) + " (" + c.help + ")";
+  return s;
+}
+
 AugmentSpec AugmentSpec::parse(const std::string& list, double erasing) {
   AugmentSpec spec;
   spec.erasing = erasing;
   for (std::size_t start = 0; start < list.size();) {
     const std::size_t end = std::min(list.find(',', start), list.size());
     const std::string name = list.substr(start, end - start);
-    if (name == "flip") spec.flip = true;
-    else if (name == "vflip") spec.vflip = true;
-    else if (name == "crop") spec.crop = true;
-    else if (name == "rotate") spec.rotate = true;
-    else if (name == "jitter") spec.jitter = true;
-    else if (name == "randaugment") spec.randaugment = true;
-    else
-      throw std::invalid_argument("unknown augmentation '" + name +
-                                  "' (expected flip, vflip, crop, rotate, jitter or randaugment)");
+    bool found = false;
+    for (const Choice& c : choices())
+      if (name == c.name) {
+        spec.*c.flag = true;
+        found = true;
+      }
+    if (!found) {
+      std::string names;
+      for (const Choice& c : choices()) names += (names.empty() ? "" : ", ") + std::string(c.name);
+      throw std::invalid_argument("unknown augmentation '" + name + "' (expected one of " + names + ")");
+    }
     start = end + 1;
   }
   return spec;

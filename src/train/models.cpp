@@ -109,4 +109,21 @@ Tensor CharTransformer::forward(const Tensor& tokens) {
   return (*head_)(last);
 }
 
+std::shared_ptr<nn::Module> make_model(const ModelOptions& o, const Tensor& x, int64_t classes) {
+  const bool contexts = x.dtype() == DType::Int64;
+  const std::string model = !o.model.empty() ? o.model : contexts ? "transformer-char" : "mlp";
+  const std::string norm = !o.norm.empty() ? o.norm : model == "transformer-char" ? "ln" : "bn";
+  if (model == "transformer-char") {
+    if (!contexts || x.dim() != 2)
+      throw std::invalid_argument("transformer-char needs int64 character contexts (N, block_size), got " +
+                                  to_string(x.dtype()) + " " + to_string(x.shape()) + " (use the words dataset)");
+    return std::make_shared<CharTransformer>(classes, x.size(1), o.embed, o.heads, o.layers,
+                                             nn::parse_placement(o.placement), norm, o.seed);
+  }
+  if (contexts || x.dim() != 4)
+    throw std::invalid_argument("the model '" + model + "' needs images (N, C, H, W), got " + to_string(x.dtype()) +
+                                " " + to_string(x.shape()) + " (character contexts need transformer-char)");
+  return make_model(model, norm, o.dropout, o.seed, x.size(1), x.size(2), classes);
+}
+
 }  // namespace rg::train

@@ -2,6 +2,7 @@
 // Mixup / CutMix producing soft targets for cross_entropy.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "regrad/tensor/random.h"
 #include "regrad/tensor/tensor.h"
@@ -37,9 +38,17 @@ struct AugmentSpec {
   bool flip = false, vflip = false, crop = false, rotate = false, jitter = false, randaugment = false;
   int64_t crop_padding = 4;
   double erasing = 0.0;  // random-erasing probability
-  // A comma-separated list of flip (horizontal), vflip (vertical), crop (4-pixel padding), rotate (±15°), jitter (brightness and
-  // contrast ±0.2), randaugment (2 ops, magnitude 9); "" is none. Unknown names throw.
+  // The names parse() accepts, each with what it does (the help texts are made from this table).
+  struct Choice {
+    const char* name;
+    bool AugmentSpec::*flag;
+    const char* help;
+  };
+  static const std::vector<Choice>& choices();
+  static std::string help();  // "flip (…), vflip (…), …"
+  // A comma-separated list of choices() names; "" is none. Unknown names throw, listing the choices.
   static AugmentSpec parse(const std::string& list, double erasing = 0.0);
+  bool any() const { return flip || vflip || crop || rotate || jitter || randaugment || erasing > 0; }
   // In a fixed order: randaugment, rotate, jitter, flip, vflip, crop, erasing.
   Tensor apply(const Tensor& images, Generator& gen) const;
 };

@@ -36,4 +36,18 @@ class CharTransformer : public nn::Module {
   int64_t block_size_;
 };
 
+// Every reference model by name, sized for a dataset: the one model factory of `regrad train` and
+// the experiments.
+struct ModelOptions {
+  std::string model;  // mlp, cnn, resnet-small or transformer-char ("": transformer-char for words, else mlp)
+  std::string norm;   // "": bn for the image models, ln for transformer-char
+  double dropout = 0.1;  // image models
+  int64_t embed = 64, heads = 4, layers = 2;  // transformer-char (block size: the data's context length)
+  std::string placement = "pre";               // transformer-char: pre or post
+  uint64_t seed = 0;
+};
+// `images` (N, C, H, W) float or int64 contexts (N, block_size); throws std::invalid_argument naming
+// the model and the data when they do not fit together.
+std::shared_ptr<nn::Module> make_model(const ModelOptions& o, const Tensor& example_inputs, int64_t classes);
+
 }  // namespace rg::train
