@@ -3,9 +3,14 @@
 #   make demo      set up, build, run the main demo (gradient-check table over every op)
 #   make sanitize  build and run the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench     speed against OpenBLAS GEMM and memory bandwidth (not a test)
+#   make experiments        run every lecture experiment in full and regenerate experiments/results
+#   make experiments-quick  every experiment's --quick mode into a temporary directory, checked (CI)
 #   make PORTABLE=1 …  build without -march=native (binaries that run on any x86-64)
 
 CXX      ?= g++
+comma    := ,
+empty    :=
+space    := $(empty) $(empty)
 BUILD    ?= build
 ARCH     := $(if $(PORTABLE),-march=x86-64 -mtune=generic,-march=native)
 OPT      ?= -O3 $(ARCH)
@@ -21,12 +26,18 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 LIB_SRC  := $(shell find src -name '*.cpp' ! -path 'src/cli/*')
 # Experiments: each folder's main.cpp is a program; its other sources are shared with the tests.
 EXP_SRC  := $(shell find experiments -name '*.cpp' ! -name main.cpp)
+# The lecture's experiments, in its order (those that exist): build/experiments/NAME.
+EXP_ORDER := double_descent l1_vs_l2 early_stopping augmentation mixup_cutmix label_smoothing regularization_stack \
+             dropout batchnorm_modes norm_vs_batch_size rmsnorm_cost prenorm_vs_postnorm
+EXPERIMENTS := $(foreach e,$(EXP_ORDER),$(if $(wildcard experiments/$(e)/main.cpp),$(e)))
+EXP_PROGS := $(EXPERIMENTS:%=$(BUILD)/experiments/%) $(BUILD)/experiments/report
 CLI_SRC  := $(wildcard src/cli/*.cpp)
 TEST_SRC := $(shell find tests -name '*.cpp' ! -path 'tests/fuzz/*')
 BENCH_SRC := $(wildcard bench/*.cpp)
 
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 EXP_OBJ   := $(EXP_SRC:%.cpp=$(BUILD)/obj/%.o)
+EXP_COMMON_OBJ := $(filter $(BUILD)/obj/experiments/common/%,$(EXP_OBJ))
 CLI_OBJ   := $(CLI_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
@@ -38,8 +49,8 @@ BENCH := $(BUILD)/regrad_bench
 EXAMPLE := $(BUILD)/example
 BN_BY_HAND := $(BUILD)/bn_by_hand
 
-.PHONY: all deps test demo sanitize bench clean bn-by-hand fuzz
-all: $(LIB) $(CLI) $(TESTS) $(EXAMPLE) $(BN_BY_HAND)
+.PHONY: all deps test demo sanitize bench clean bn-by-hand fuzz experiments experiments-quick
+all: $(LIB) $(CLI) $(TESTS) $(EXAMPLE) $(BN_BY_HAND) $(EXP_PROGS)
 
 # System packages from Debian; .ci/deps.sh installs only what is missing (sudo when not root).
 deps: $(DEPS_STAMP)
@@ -67,6 +78,21 @@ $(TESTS): $(TEST_OBJ) $(EXP_OBJ) $(LIB)
 
 $(BN_BY_HAND): $(BUILD)/obj/experiments/bn_by_hand/main.o $(EXP_OBJ) $(LIB)
 	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/experiments/%: $(BUILD)/obj/experiments/%/main.o $(EXP_COMMON_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
+
+# Every experiment in full mode (hours on 2 cores), one after the other, then REPORT.md.
+experiments: $(EXP_PROGS)
+	@set -e; for e in $(EXPERIMENTS); do echo "== $$e"; ./$(BUILD)/experiments/$$e; done
+	./$(BUILD)/experiments/report --check --experiments $(subst $(space),$(comma),$(EXPERIMENTS))
+
+# Every experiment's --quick mode into a temporary directory, then the check of what they wrote.
+experiments-quick: $(EXP_PROGS)
+	@set -e; out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	for e in $(EXPERIMENTS); do echo "== $$e --quick"; ./$(BUILD)/experiments/$$e --quick --out $$out; done; \
+	./$(BUILD)/experiments/report --check --out $$out --experiments $(subst $(space),$(comma),$(EXPERIMENTS))
 
 $(EXAMPLE): $(BUILD)/obj/docs/example.o $(LIB)
 	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)

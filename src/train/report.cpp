@@ -77,4 +77,55 @@ bool plot_png(const std::string& csv_path, const std::string& png_path, const st
   return rc == 0;
 }
 
+static bool have_gnuplot() {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") == 0) return true;
+  std::fprintf(stderr, "(no PNG: gnuplot is not installed; apt-get install gnuplot-nox)\n");
+  return false;
+}
+
+static std::string quoted(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
+  return q + "'";
+}
+
+bool plot_png(const std::string& png_path, const std::vector<Plot>& panels, int cols, int width, int height) {
+  if (panels.empty()) throw std::invalid_argument("plot_png: no panels for " + png_path);
+  if (!have_gnuplot()) return false;
+  const int ncols = cols > 0 ? cols : static_cast<int>(panels.size());
+  const int nrows = (static_cast<int>(panels.size()) + ncols - 1) / ncols;
+  std::string script = "set terminal pngcairo size " + std::to_string(width * ncols) + "," +
+                       std::to_string(height * nrows) + " noenhanced font 'sans,10'\nset output " + quoted(png_path) +
+                       "\nset multiplot layout " + std::to_string(nrows) + "," + std::to_string(ncols) + "\n";
+  int block = 0;
+  for (const Plot& p : panels) {
+    script += "reset\nset grid\nset key top right\nset title " + quoted(p.title) + "\nset xlabel " + quoted(p.xlabel) +
+              "\nset ylabel " + quoted(p.ylabel) + "\n" + (p.log_x ? "set logscale x\n" : "") +
+              (p.log_y ? "set logscale y\n" : "");
+    for (const std::string& g : p.gnuplot) script += g + "\n";
+    std::string plot = "plot ";
+    for (std::size_t i = 0; i < p.series.size(); ++i) {
+      const Series& s = p.series[i];
+      if (s.x.size() != s.y.size() || (!s.err.empty() && s.err.size() != s.y.size()))
+        throw std::invalid_argument("plot_png: series '" + s.title + "' has " + std::to_string(s.x.size()) + " x, " +
+                                    std::to_string(s.y.size()) + " y and " + std::to_string(s.err.size()) + " errors");
+      const std::string name = "$d" + std::to_string(block++);
+      script += name + " << EOD\n";
+      for (std::size_t k = 0; k < s.x.size(); ++k)
+        script += fmt_g(s.x[k], 10) + " " + fmt_g(s.y[k], 10) + (s.err.empty() ? "" : " " + fmt_g(s.err[k], 10)) + "\n";
+      script += "EOD\n";
+      plot += (i ? ", " : "") + name + (s.err.empty() ? " using 1:2 with linespoints" : " using 1:2:3 with yerrorlines") +
+              " lw 2 pt 7 ps 0.6 title " + quoted(s.title);
+    }
+    script += (p.series.empty() ? "plot NaN notitle" : plot) + "\n";
+  }
+  script += "unset multiplot\n";
+  const std::string script_path = png_path + ".gp";
+  write_file(script_path, script);
+  const int rc = std::system(("gnuplot " + quoted(script_path) + " 2>&1").c_str());
+  std::filesystem::remove(script_path);
+  if (rc != 0) std::fprintf(stderr, "(gnuplot failed to write %s)\n", png_path.c_str());
+  return rc == 0;
+}
+
 }  // namespace rg::report

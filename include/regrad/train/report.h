@@ -27,4 +27,21 @@ bool plot_png(const std::string& csv_path, const std::string& png_path, const st
               const std::string& xlabel, const std::string& ylabel, int x_col, const std::vector<int>& y_cols,
               bool log_y = false);
 
+// Line plots with gnuplot, several panels side by side in one PNG. Each series is drawn with
+// lines and points, and with error bars where `err` is given (one per point).
+struct Series {
+  std::string title;
+  std::vector<double> x, y, err;
+};
+struct Plot {
+  std::string title, xlabel, ylabel;
+  bool log_x = false, log_y = false;
+  std::vector<Series> series;
+  std::vector<std::string> gnuplot;  // extra commands for this panel ("set arrow from …", "set yrange […]")
+};
+// Returns false, and prints why, when gnuplot is not installed or fails. Panels are laid out in
+// `cols` columns (0: all in one row); width and height are per panel, in pixels.
+bool plot_png(const std::string& png_path, const std::vector<Plot>& panels, int cols = 0, int width = 640,
+              int height = 420);
+
 }  // namespace rg::report

@@ -1,0 +1,218 @@
+#include "common/experiment.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstdarg>
+#include <filesystem>
+#include <stdexcept>
+
+namespace rx {
+
+using namespace rg;
+
+Experiment::Experiment(std::string name, const std::string& description, int argc, char** argv,
+                       int64_t default_seeds, const std::function<void(CLI::App&)>& add_options)
+    : name_(std::move(name)), start_(std::chrono::steady_clock::now()) {
+  args_.seeds = default_seeds;
+  CLI::App app{description, name_};
+  app.add_flag("--quick", args_.quick, "a small, fast version (CI runs it); writes to runs/quick unless --out");
+  app.add_option("--seeds", args_.seeds, "number of seeds (0, 1, …)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--threads", args_.threads, "OpenMP threads; the same seed and thread count give the same numbers")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--out", args_.out, "output directory (default experiments/results, or runs/quick with --quick)");
+  if (add_options) add_options(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e) == 0 ? 0 : 2);
+  }
+  if (args_.out.empty()) args_.out = args_.quick ? "runs/quick" : "experiments/results";
+  std::filesystem::create_directories(args_.out);
+  omp_set_num_threads(args_.threads);
+  command_ = "build/experiments/" + name_;
+  for (int i = 1; i < argc; ++i) command_ += std::string(" ") + argv[i];
+  log("%s: %s mode, %lld seeds, %d threads, results in %s/", name_.c_str(), args_.quick ? "quick" : "full",
+      static_cast<long long>(args_.seeds), args_.threads, args_.out.c_str());
+}
+
+std::vector<uint64_t> Experiment::seeds() const {
+  std::vector<uint64_t> s;
+  for (int64_t i = 0; i < args_.seeds; ++i) s.push_back(static_cast<uint64_t>(i));
+  return s;
+}
+
+double Experiment::seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void Experiment::log(const char* fmt, ...) const {
+  std::fprintf(stderr, "[%6.1f s] ", seconds());
+  va_list ap;
+  va_start(ap, fmt);
+  std::vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+// ---- results ----
+
+Results::Results(std::vector<std::string> config_columns, std::vector<std::string> metric_columns)
+    : config_cols_(std::move(config_columns)), metric_cols_(std::move(metric_columns)) {}
+
+void Results::add(const std::vector<std::string>& config, uint64_t seed, const std::vector<double>& metrics) {
+  if (config.size() != config_cols_.size() || metrics.size() != metric_cols_.size())
+    throw std::invalid_argument("Results::add: " + std::to_string(config.size()) + " config cells and " +
+                                std::to_string(metrics.size()) + " metrics for " + std::to_string(config_cols_.size()) +
+                                " and " + std::to_string(metric_cols_.size()) + " columns");
+  rows_.push_back({config, seed, metrics});
+}
+
+std::string Results::csv() const {
+  std::string out;
+  for (const auto& c : config_cols_) out += c + ",";
+  out += "seed";
+  for (const auto& m : metric_cols_) out += "," + m;
+  out += "\n";
+  for (const Row& r : rows_) {
+    for (const auto& c : r.config) out += c + ",";
+    out += std::to_string(r.seed);
+    for (double v : r.metrics) out += "," + report::fmt_g(v, 6);
+    out += "\n";
+  }
+  return out;
+}
+
+std::size_t Results::config_index(const std::string& c) const {
+  for (std::size_t i = 0; i < config_cols_.size(); ++i)
+    if (config_cols_[i] == c) return i;
+  throw std::invalid_argument("Results: no configuration column '" + c + "'");
+}
+
+std::size_t Results::metric_index(const std::string& m) const {
+  for (std::size_t i = 0; i < metric_cols_.size(); ++i)
+    if (metric_cols_[i] == m) return i;
+  throw std::invalid_argument("Results: no metric '" + m + "'");
+}
+
+std::vector<double> Results::values(const std::map<std::string, std::string>& where, const std::string& metric) const {
+  const std::size_t m = metric_index(metric);
+  std::vector<std::pair<std::size_t, std::string>> conds;
+  for (const auto& [c, v] : where) conds.emplace_back(config_index(c), v);
+  std::vector<double> out;
+  for (const Row& r : rows_) {
+    bool ok = true;
+    for (const auto& [i, v] : conds) ok = ok && r.config[i] == v;
+    if (ok) out.push_back(r.metrics[m]);
+  }
+  return out;
+}
+
+std::vector<std::string> Results::levels(const std::string& column) const {
+  const std::size_t c = config_index(column);
+  std::vector<std::string> out;
+  for (const Row& r : rows_)
+    if (std::find(out.begin(), out.end(), r.config[c]) == out.end()) out.push_back(r.config[c]);
+  return out;
+}
+
+std::string Results::summary_markdown(const std::vector<std::string>& metrics, int precision,
+                                      const std::vector<std::string>& percent) const {
+  std::vector<std::vector<std::string>> configs;
+  for (const Row& r : rows_)
+    if (std::find(configs.begin(), configs.end(), r.config) == configs.end()) configs.push_back(r.config);
+  std::string out = "|";
+  for (const auto& c : config_cols_) out += " " + c + " |";
+  out += " seeds |";
+  for (const auto& m : metrics)
+    out += " " + m + (std::find(percent.begin(), percent.end(), m) != percent.end() ? " (%)" : "") + " |";
+  out += "\n|";
+  for (std::size_t i = 0; i < config_cols_.size() + metrics.size() + 1; ++i) out += "---|";
+  out += "\n";
+  for (const auto& cfg : configs) {
+    std::map<std::string, std::string> where;
+    for (std::size_t i = 0; i < cfg.size(); ++i) where[config_cols_[i]] = cfg[i];
+    out += "|";
+    for (const auto& c : cfg) out += " " + c + " |";
+    out += " " + std::to_string(values(where, metric_cols_.front()).size()) + " |";
+    for (const auto& m : metrics) {
+      const bool pct = std::find(percent.begin(), percent.end(), m) != percent.end();
+      out += " " + mean_std(values(where, m), pct ? std::max(precision - 2, 1) : precision, pct ? 100.0 : 1.0) + " |";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+double mean(const std::vector<double>& v) {
+  if (v.empty()) return NAN;
+  double s = 0;
+  for (double x : v) s += x;
+  return s / static_cast<double>(v.size());
+}
+
+double stddev(const std::vector<double>& v) {
+  if (v.size() < 2) return 0.0;
+  const double m = mean(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / static_cast<double>(v.size() - 1));
+}
+
+std::string mean_std(const std::vector<double>& v, int precision, double scale) {
+  if (v.empty()) return "–";
+  std::vector<double> s;
+  for (double x : v) s.push_back(x * scale);
+  if (s.size() == 1) return report::fmt(s[0], precision);
+  return report::fmt(mean(s), precision) + " ± " + report::fmt(stddev(s), precision);
+}
+
+// ---- the page ----
+
+void write_page(const Experiment& e, const std::string& title, const std::string& quote, const std::string& body,
+                const std::vector<Claim>& claims) {
+  std::string md = "# " + title + "\n\n";
+  md += "> " + quote + "\n>\n> — the lecture\n\n";
+  md += body;
+  if (md.back() != '\n') md += "\n";
+  md += "\n## Verdict\n\n";
+  std::string tsv;
+  for (const Claim& c : claims) {
+    md += "- **" + c.verdict + "** — " + c.claim + ": " + c.measured + "\n";
+    tsv += c.claim + "\t" + c.measured + "\t" + c.verdict + "\n";
+  }
+  char wall[64];
+  std::snprintf(wall, sizeof wall, "%.0f s", e.seconds());
+  md += "\nWall time: " + std::string(wall) + " on " + std::to_string(e.args().threads) + " threads (" +
+        (e.quick() ? "quick" : "full") + " mode). Command:\n\n```sh\n" + e.command() + "\n```\n\n";
+  md += "Results in long form (one row per run): [`" + e.name() + ".csv`](" + e.name() + ".csv).\n";
+  report::write_file(e.path(".md"), md);
+  report::write_file(e.path(".claims.tsv"), tsv);
+}
+
+// ---- data and training ----
+
+data::Splits image_splits(const std::string& dataset, int64_t n_train, int64_t n_val, uint64_t seed, int64_t n_test) {
+  data::SplitOptions o;
+  o.dataset = dataset;
+  o.val_size = n_val;
+  o.train_subset = n_train;
+  o.seed = seed;
+  data::Splits s = data::load_splits(o);
+  if (n_test > 0 && n_test < s.x_test.size(0)) {
+    s.x_test = slice(s.x_test, 0, 0, n_test);
+    s.y_test = slice(s.y_test, 0, 0, n_test);
+  }
+  return s;
+}
+
+train::FitOptions quiet_fit(uint64_t seed) {
+  train::FitOptions o;
+  o.progress = nullptr;
+  o.step_progress = false;
+  o.seed = seed;
+  return o;
+}
+
+}  // namespace rx
