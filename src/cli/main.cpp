@@ -1,6 +1,7 @@
 // regrad: the command line. Subcommands:
 //   regrad gradcheck [--seed S] [--op NAME]   finite-difference check of every op, as a table
 //   regrad op NAME --x x.npy --grad-out g.npy --out DIR [...]   one fused layer forward + backward
+//                                                (--reference: the plain reference kernels)
 //   regrad train [--model mlp|cnn ...]           train on Fashion-MNIST (src/cli/train.cpp)
 //   regrad augment [--augment flip,crop ...]      a PNG grid of augmented images (src/cli/augment.cpp)
 #include <CLI/CLI.hpp>
@@ -68,6 +69,11 @@ void add_op_command(CLI::App& app, OpOptions& o) {
       ->expected(1, 8);
   cmd->add_option("--label-smoothing", o.label_smoothing, "cross_entropy: label smoothing in [0, 1] (default 0)");
   cmd->add_option("--reduction", o.request.reduction, "cross_entropy: mean | sum | none (default mean)");
+  cmd->add_option("--ignore-index", o.request.ignore_index,
+                  "cross_entropy: class index whose rows count for nothing (default -100; needs --reference for now)");
+  cmd->add_flag("--reference", o.request.reference,
+                "run the plain reference kernels (src/functional/reference/) instead of the fast ones, in double; "
+                "outputs in x's dtype");
   cmd->callback([&o, cmd] {
     auto set = [cmd](const char* flag, auto value, auto& field) {
       if (cmd->count(flag)) field = value;

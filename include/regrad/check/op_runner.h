@@ -1,5 +1,7 @@
 // Runs one fused layer forward and backward from named arrays: the engine behind `regrad op`
-// and the PyTorch reference tests, so anyone can check regrad against NumPy or PyTorch.
+// and the PyTorch reference tests, so anyone can check regrad against NumPy or PyTorch. With
+// `reference` it runs the plain reference kernels (regrad/functional/reference.h) instead of
+// the fast ones, in double, and returns the results in x's dtype.
 #pragma once
 #include <map>
 #include <optional>
@@ -11,7 +13,8 @@ namespace rg {
 
 struct OpRequest {
   std::string op;  // batch_norm | layer_norm | rms_norm | group_norm | dropout | cross_entropy
-  // x, grad_out (required); weight, bias, running_mean, running_var, target, mask (as the op needs).
+  // x, grad_out (required); weight, bias, running_mean, running_var, target, mask (as the op needs;
+  // for cross_entropy, weight holds the per-class weights).
   std::map<std::string, Tensor> inputs;
   bool eval = false;
   std::optional<double> eps, momentum, p, label_smoothing;
@@ -19,6 +22,8 @@ struct OpRequest {
   std::optional<int64_t> groups;
   Shape normalized_shape;
   std::string reduction = "mean";
+  int64_t ignore_index = -100;  // cross_entropy, hard targets (reference kernels only, for now)
+  bool reference = false;
 };
 
 // Returns y, dx and, where the op has them, dweight, dbias and (training batch_norm with running
