@@ -188,9 +188,9 @@ std::map<std::string, Tensor> run_reference(const OpRequest& r, const Tensor& xt
     } else {
       probs = values(r, "target", shape, xt);
     }
-    const std::vector<double> w = values(r, "weight", {K}, xt);
+    const std::vector<double> w = values(r, "class_weight", {K}, xt);
     const Reduction reduction = parse_reduction(r.reduction);
-    std::vector<double> loss(N), lse(N), dloss(N);
+    std::vector<double> loss(N), lse(N), dloss(N), dprobs(probs.size());
     const int64_t* t = hard ? index.data() : nullptr;
     const double divisor = reference::cross_entropy_forward(loss.data(), lse.data(), x.data(), t, ptr(probs), ptr(w),
                                                             N, K, eps, r.ignore_index);
@@ -203,8 +203,9 @@ std::map<std::string, Tensor> run_reference(const OpRequest& r, const Tensor& xt
     const double* gv = upstream();
     for (int64_t i = 0; i < N; ++i)  // ∂L/∂loss_i
       dloss[i] = reduction == Reduction::None ? gv[i] : reduction == Reduction::Sum ? gv[0] : gv[0] / divisor;
-    reference::cross_entropy_backward(dx.data(), dloss.data(), x.data(), lse.data(), t, ptr(probs), ptr(w), N, K, eps,
-                                      r.ignore_index);
+    reference::cross_entropy_backward(dx.data(), ptr(dprobs), dloss.data(), x.data(), lse.data(), t, ptr(probs), ptr(w),
+                                      N, K, eps, r.ignore_index);
+    if (!hard) out["dtarget"] = to_tensor(dprobs, shape, dt);  // PyTorch differentiates probability targets
   } else {
     throw std::invalid_argument("unknown op '" + r.op + "' (expected one of: " + kOpNames + ")");
   }
@@ -254,8 +255,8 @@ std::map<std::string, Tensor> run_op(const OpRequest& r) {
       y = dropout(x, p, true, gen);
     }
   } else if (r.op == "cross_entropy") {
-    if (weight.defined() || r.ignore_index != -100)
-      throw std::invalid_argument("cross_entropy: class weights and ignore_index need --reference for now");
+    if (r.inputs.count("class_weight") || r.ignore_index != -100)
+      throw std::invalid_argument("cross_entropy: class_weight and ignore_index need --reference for now");
     y = cross_entropy(x, input(r, "target", true), parse_reduction(r.reduction), r.label_smoothing.value_or(0.0));
   } else {
     throw std::invalid_argument("unknown op '" + r.op + "' (expected one of: " + kOpNames + ")");

@@ -50,9 +50,11 @@ struct OpOptions {
 void add_op_command(CLI::App& app, OpOptions& o) {
   auto* cmd = app.add_subcommand("op", std::string("Run one fused layer forward and backward on .npy arrays.\n"
                                                    "Writes y.npy, dx.npy and, where the op has them, dweight.npy, "
-                                                   "dbias.npy, running_mean.npy, running_var.npy into --out, in x's dtype."));
+                                                   "dbias.npy, running_mean.npy, running_var.npy, dtarget.npy "
+                                                   "into --out, in x's dtype."));
   cmd->add_option("name", o.request.op, std::string("the op: ") + rg::kOpNames)->required();
-  for (const char* name : {"x", "weight", "bias", "running-mean", "running-var", "target", "mask", "grad-out"}) {
+  for (const char* name :
+       {"x", "weight", "bias", "running-mean", "running-var", "target", "mask", "class-weight", "grad-out"}) {
     std::string key = name;
     std::replace(key.begin(), key.end(), '-', '_');
     auto* opt = cmd->add_option(std::string("--") + name, o.files[key], std::string(name) + " as .npy")->check(CLI::ExistingFile);

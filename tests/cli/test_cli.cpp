@@ -80,8 +80,8 @@ TEST_CASE("regrad op --reference runs the reference kernels, class weights and i
               d + "grad_out.npy --out " + out);
   CHECK(r.rc == 0);
   matches(d, {"y", "dx", "dweight", "dbias", "running_mean", "running_var"});
-  // PyTorch's cross_entropy(weight=…, ignore_index=2, label_smoothing=0.1): the fast kernel has no
-  // ignore_index yet and says so.
+  // PyTorch's cross_entropy(ignore_index=2, label_smoothing=0.1), weight=…, and probability targets
+  // with their gradient: the fast kernel has no ignore_index yet and says so.
   d = std::string(REGRAD_SOURCE_DIR) + "/tests/reference/data_reference_only/ce_ignore2_ls01_mean_f64/";
   const std::string ce = "op cross_entropy --x " + d + "x.npy --target " + d + "target.npy --grad-out " + d +
                          "grad_out.npy --label-smoothing 0.1 --ignore-index 2 --out " + out;
@@ -93,11 +93,16 @@ TEST_CASE("regrad op --reference runs the reference kernels, class weights and i
   matches(d, {"y", "dx"});
   d = std::string(REGRAD_SOURCE_DIR) + "/tests/reference/data_reference_only/ce_weight_ignore_none_f64/";
   fs::remove_all(out);
-  r = run("op cross_entropy --reference --x " + d + "x.npy --target " + d + "target.npy --weight " + d +
-          "weight.npy --grad-out " + d + "grad_out.npy --label-smoothing 0.1 --reduction none --out " + out);
+  r = run("op cross_entropy --reference --x " + d + "x.npy --target " + d + "target.npy --class-weight " + d +
+          "class_weight.npy --grad-out " + d + "grad_out.npy --label-smoothing 0.1 --reduction none --out " + out);
   CHECK(r.rc == 0);
   matches(d, {"y", "dx"});
   CHECK(!fs::exists(out + "/dweight.npy"));  // class weights are constants, as in PyTorch
+  d = std::string(REGRAD_SOURCE_DIR) + "/tests/reference/data_reference_only/ce_soft_weight_ls03_mean_f64/";
+  r = run("op cross_entropy --reference --x " + d + "x.npy --target " + d + "target.npy --class-weight " + d +
+          "class_weight.npy --grad-out " + d + "grad_out.npy --label-smoothing 0.3 --out " + out);
+  CHECK(r.rc == 0);
+  matches(d, {"y", "dx", "dtarget"});
   // The reference path checks its arguments as the fast one does.
   d = ref + "gn_3d_f64/";
   r = run("op group_norm --reference --x " + d + "x.npy --weight " + d + "weight.npy --grad-out " + d +

@@ -5,10 +5,11 @@ The fast kernels have no class weights or ignore_index in cross_entropy yet, and
 LayerNorm/GroupNorm drop a bias given without a weight; the reference kernels
 (src/functional/reference/) implement PyTorch's definitions of all three. This
 script writes such cases to tests/reference/data_reference_only/, in the layout
-of make_reference.py (README.md), plus two args keys: `ignore_index`, and for
-cross_entropy `weight.npy` holds the per-class weights. The C++ tests run these
-cases through the reference kernels only; move them into make_reference.py as
-the fast kernels catch up.
+of make_reference.py (README.md), plus an args key `ignore_index`, an input
+`class_weight.npy` (cross_entropy's per-class weights) and, for probability
+targets, `expected/dtarget.npy` (PyTorch differentiates the target). The C++
+tests run these cases through the reference kernels only; move them into
+make_reference.py as the fast kernels catch up.
 
     /usr/bin/python3 tests/reference/make_reference_only.py
 """
@@ -29,7 +30,7 @@ def case_cross_entropy(base, N, K, label_smoothing, reduction, weighted, ignore_
         gen = mr.Gen(base, tdt)
         x = mr.leaf(gen.randn(N, K, scale=2.0))
         if soft:
-            target = torch.softmax(gen.randn(N, K, scale=1.5).double(), dim=1).to(tdt)
+            target = mr.leaf(torch.softmax(gen.randn(N, K, scale=1.5).double(), dim=1).to(tdt))
         else:
             target = gen.randint(K, N)
             for i in ignored:
@@ -42,8 +43,11 @@ def case_cross_entropy(base, N, K, label_smoothing, reduction, weighted, ignore_
                 "reduction": reduction, "ignore_index": int(ignore_index)}
         inputs = {"x": x, "target": target, "grad_out": grad_out}
         if weighted:
-            inputs["weight"] = weight
-        mr.write_case("%s_%s" % (base, suf), args, inputs, {"y": y, "dx": x.grad})
+            inputs["class_weight"] = weight
+        outputs = {"y": y, "dx": x.grad}
+        if soft:
+            outputs["dtarget"] = target.grad
+        mr.write_case("%s_%s" % (base, suf), args, inputs, outputs)
 
 
 def case_bias_only(base, op, shape, eps=1e-5, groups=None, nshape=None):

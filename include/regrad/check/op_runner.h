@@ -13,8 +13,8 @@ namespace rg {
 
 struct OpRequest {
   std::string op;  // batch_norm | layer_norm | rms_norm | group_norm | dropout | cross_entropy
-  // x, grad_out (required); weight, bias, running_mean, running_var, target, mask (as the op needs;
-  // for cross_entropy, weight holds the per-class weights).
+  // x, grad_out (required); weight, bias, running_mean, running_var, target, mask, class_weight
+  // (cross_entropy's per-class weights), as the op needs.
   std::map<std::string, Tensor> inputs;
   bool eval = false;
   std::optional<double> eps, momentum, p, label_smoothing;
@@ -26,8 +26,9 @@ struct OpRequest {
   bool reference = false;
 };
 
-// Returns y, dx and, where the op has them, dweight, dbias and (training batch_norm with running
-// statistics) the updated running_mean and running_var. The inputs are not modified.
+// Returns y, dx and, where the op has them, dweight, dbias, (training batch_norm with running
+// statistics) the updated running_mean and running_var, and (reference cross_entropy with
+// probability targets) dtarget. The inputs are not modified.
 // Throws std::invalid_argument for a missing or ill-shaped input or argument.
 std::map<std::string, Tensor> run_op(const OpRequest& request);
 

@@ -57,12 +57,13 @@ void dropout_backward(double* dinp, const double* dout, const uint8_t* mask, int
 // t_i one-hot of target[i] (hard: target non-null, probs null) or the row probs[i] (soft: target
 // null). weight: per-class w (null: all 1). Hard rows with target[i] == ignore_index have loss 0
 // and gradient 0. Returns the divisor of reduction 'mean' (PyTorch's): hard, Σ w_target over the
-// rows not ignored; soft, N. Cache: lse per row. dloss: the upstream gradient of each loss_i.
+// rows not ignored; soft, N. Cache: lse per row. dloss: the upstream gradient of each loss_i;
+// dprobs (soft targets; null: not wanted) receives the gradient of the target probabilities.
 double cross_entropy_forward(double* loss, double* lse, const double* logits, const int64_t* target,
                              const double* probs, const double* weight, int64_t N, int64_t K, double label_smoothing,
                              int64_t ignore_index = -100);
-void cross_entropy_backward(double* dlogits, const double* dloss, const double* logits, const double* lse,
-                            const int64_t* target, const double* probs, const double* weight, int64_t N, int64_t K,
-                            double label_smoothing, int64_t ignore_index = -100);
+void cross_entropy_backward(double* dlogits, double* dprobs, const double* dloss, const double* logits,
+                            const double* lse, const int64_t* target, const double* probs, const double* weight,
+                            int64_t N, int64_t K, double label_smoothing, int64_t ignore_index = -100);
 
 }  // namespace rg::reference

@@ -40,19 +40,20 @@ double cross_entropy_forward(double* loss, double* lse, const double* logits, co
 }
 
 // ∂loss_i/∂z_k = softmax(z)_k·Σ_j w_j·q_j − w_k·q_k   (softmax = exp(z − lse); = softmax − q unweighted)
-void cross_entropy_backward(double* dlogits, const double* dloss, const double* logits, const double* lse,
-                            const int64_t* target, const double* probs, const double* weight, int64_t N, int64_t K,
-                            double label_smoothing, int64_t ignore_index) {
+// ∂loss_i/∂p_k = (1 − ε)·w_k·(lse − z_k)              (soft targets: q_k = (1 − ε)·p_k + ε/K)
+void cross_entropy_backward(double* dlogits, double* dprobs, const double* dloss, const double* logits,
+                            const double* lse, const int64_t* target, const double* probs, const double* weight,
+                            int64_t N, int64_t K, double label_smoothing, int64_t ignore_index) {
   for (int64_t i = 0; i < N; ++i) {
     const bool ignored = target && target[i] == ignore_index;
     double sum_wq = 0;
     for (int64_t k = 0; k < K && !ignored; ++k)
       sum_wq += weighted_target(target, probs, weight, i, k, K, label_smoothing);
-    for (int64_t k = 0; k < K; ++k)
-      dlogits[i * K + k] =
-          ignored ? 0.0
-                  : dloss[i] * (std::exp(logits[i * K + k] - lse[i]) * sum_wq -
-                                weighted_target(target, probs, weight, i, k, K, label_smoothing));
+    for (int64_t k = 0; k < K; ++k) {
+      const double z = logits[i * K + k], wq = weighted_target(target, probs, weight, i, k, K, label_smoothing);
+      dlogits[i * K + k] = ignored ? 0.0 : dloss[i] * (std::exp(z - lse[i]) * sum_wq - wq);
+      if (dprobs) dprobs[i * K + k] = dloss[i] * (1.0 - label_smoothing) * (weight ? weight[k] : 1.0) * (lse[i] - z);
+    }
   }
 }
 
