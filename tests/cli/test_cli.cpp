@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 #include <stb_image_write.h>
 
@@ -64,7 +65,7 @@ TEST_CASE("regrad op writes outputs in the input's dtype") {
 }
 
 TEST_CASE("regrad op --reference runs the reference kernels, class weights and ignore_index included") {
-  const std::string out = "/tmp/regrad_cli_reference";
+  const std::string out = "/tmp/regrad_cli_reference_" + std::to_string(getpid());  // other runs may share /tmp
   const auto matches = [&](const std::string& d, std::initializer_list<const char*> names) {
     for (const char* f : names) {
       const rg::Tensor got = rg::load_npy(out + "/" + f + ".npy");
