@@ -18,7 +18,10 @@ void batch_norm_forward(double* out, double* mean, double* rstd, double* running
         for (int64_t s = 0; s < S; ++s) sum += inp[(n * C + c) * S + s];
       const double mu = sum / M;
       for (int64_t n = 0; n < N; ++n)
-        for (int64_t s = 0; s < S; ++s) sum_sq += (inp[(n * C + c) * S + s] - mu) * (inp[(n * C + c) * S + s] - mu);
+        for (int64_t s = 0; s < S; ++s) {
+          const double d = inp[(n * C + c) * S + s] - mu;
+          sum_sq += d * d;
+        }
       const double var = sum_sq / M;  // biased: this batch is normalised by its own spread
       mean[c] = mu;
       rstd[c] = 1.0 / std::sqrt(var + eps);
