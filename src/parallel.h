@@ -7,8 +7,7 @@
 namespace rg::detail {
 
 // Below this many elements of work a loop runs on one thread: waking the other threads for a
-// region costs microseconds, more than small loops take (a transformer on 8-character contexts
-// ran 7× slower on 2 threads than on 1 before every loop used this threshold).
+// region costs microseconds, more than small loops take (measured: docs/performance.md).
 constexpr int64_t kGrain = 1 << 15;
 
 // The grain, in items, for a loop whose items each cost about `work_per_item` elements.

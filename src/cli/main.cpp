@@ -1,6 +1,7 @@
 // regrad: the command line. Subcommands:
 //   regrad gradcheck [--seed S] [--op NAME]   finite-difference check of every op, as a table
 //   regrad op NAME --x x.npy --grad-out g.npy --out DIR [...]   one fused layer forward + backward
+//                                                (--reference: the plain reference kernels)
 //   regrad train [--model mlp|cnn ...]           train on Fashion-MNIST (src/cli/train.cpp)
 //   regrad augment [--augment flip,crop ...]      a PNG grid of augmented images (src/cli/augment.cpp)
 #include <CLI/CLI.hpp>
@@ -49,9 +50,11 @@ struct OpOptions {
 void add_op_command(CLI::App& app, OpOptions& o) {
   auto* cmd = app.add_subcommand("op", std::string("Run one fused layer forward and backward on .npy arrays.\n"
                                                    "Writes y.npy, dx.npy and, where the op has them, dweight.npy, "
-                                                   "dbias.npy, running_mean.npy, running_var.npy into --out, in x's dtype."));
+                                                   "dbias.npy, running_mean.npy, running_var.npy, dtarget.npy "
+                                                   "into --out, in x's dtype."));
   cmd->add_option("name", o.request.op, std::string("the op: ") + rg::kOpNames)->required();
-  for (const char* name : {"x", "weight", "bias", "running-mean", "running-var", "target", "mask", "grad-out"}) {
+  for (const char* name :
+       {"x", "weight", "bias", "running-mean", "running-var", "target", "mask", "class-weight", "grad-out"}) {
     std::string key = name;
     std::replace(key.begin(), key.end(), '-', '_');
     auto* opt = cmd->add_option(std::string("--") + name, o.files[key], std::string(name) + " as .npy")->check(CLI::ExistingFile);
@@ -68,6 +71,11 @@ void add_op_command(CLI::App& app, OpOptions& o) {
       ->expected(1, 8);
   cmd->add_option("--label-smoothing", o.label_smoothing, "cross_entropy: label smoothing in [0, 1] (default 0)");
   cmd->add_option("--reduction", o.request.reduction, "cross_entropy: mean | sum | none (default mean)");
+  cmd->add_option("--ignore-index", o.request.ignore_index,
+                  "cross_entropy: class index whose rows count for nothing (default -100; needs --reference for now)");
+  cmd->add_flag("--reference", o.request.reference,
+                "run the plain reference kernels (src/functional/reference/) instead of the fast ones, in double; "
+                "outputs in x's dtype");
   cmd->callback([&o, cmd] {
     auto set = [cmd](const char* flag, auto value, auto& field) {
       if (cmd->count(flag)) field = value;

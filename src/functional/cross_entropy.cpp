@@ -43,8 +43,8 @@ void cross_entropy_forward(double* loss, double* lse, const T* z, const Target<T
     for (int64_t i = r0; i < r1; ++i) {
       const T* zi = z + i * K;
       T m = zi[0];
-      // std::max's reference arguments keep GCC from vectorising this loop; the ternary is the same
-      // comparison (NaN in zi is skipped either way).
+      // std::max's comparison (a NaN in zi is skipped either way), written so that the loop
+      // vectorises (docs/performance.md).
 #pragma omp simd reduction(max : m)
       for (int64_t k = 1; k < K; ++k) m = m < zi[k] ? zi[k] : m;
       T se = 0, sz = 0;  // vector lanes keep partial sums: float accuracy is ample for K ≤ 10⁵

@@ -26,8 +26,7 @@ void row_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* wei
                       int64_t D, int64_t G, int64_t F, double eps, bool center) {
   parallel_for(rows, grain_for(D), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      // Locals, not captures: GCC turns a pointer read through the closure inside an omp simd
-      // loop into a gather of the pointer itself.
+      // Pointers in locals, not captures, so that the simd loops vectorise (docs/performance.md).
       const T* xr = x + r * D;
       const T* w = weight ? weight + (r % G) * (D / F) : nullptr;
       const T* b = bias ? bias + (r % G) * (D / F) : nullptr;
@@ -70,11 +69,9 @@ void row_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* wei
 //   pass 1: a = mean(γ·dy), c = mean(γ·dy·x̂)        (without centering: a = 0)
 //           and this row's shares of the parameter gradients, dγ += dy·x̂, dβ += dy
 //   pass 2: dx = rstd·(γ·dy − a − x̂·c)
-// The shares go in pass 1, the one that streams x and dy from memory, where their extra loads and
-// stores hide behind the memory traffic: in pass 2, which reads the row again from cache, the
-// backward took 6–13% longer on the development EPYC and 19–29% longer on a Xeon at 1–4
-// threads. With F > 1, pass 1 sums dy and dy·x̂ per run, which gives a, c and the run's shares
-// at once.
+// The shares go in pass 1, which streams x and dy from memory, so that their loads and stores
+// hide behind that traffic (measured: docs/performance.md). With F > 1, pass 1 sums dy and dy·x̂
+// per run, which gives a, c and the run's shares at once.
 // dweight/dbias (length G·D/F, double, null when not wanted) sum dγ, dβ over the rows that share
 // parameters. Rows are taken in blocks of whole periods, fixed by the sizes alone; each block
 // keeps its partial sums in T and the blocks are added in order in double, so the result does not
@@ -97,7 +94,7 @@ void row_norm_backward(T* dx, double* dweight, double* dbias, const T* dy, const
   parallel_for(blocks, grain_for(per_block * G * D), [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       for (int64_t r = k * per_block * G; r < std::min(rows, (k + 1) * per_block * G); ++r) {
-        // Locals, not captures (see row_norm_forward).
+        // Pointers in locals, not captures (see row_norm_forward).
         const int64_t off = (r % G) * R;
         const T *xr = x + r * D, *gr = dy + r * D, *w = w_all + off;
         T* pw = want_params ? pw_all + k * P + off : nullptr;
@@ -118,7 +115,7 @@ void row_norm_backward(T* dx, double* dweight, double* dbias, const T* dy, const
             if (pw) pw[j] += sdyx;
             if (pb) pb[j] += sdy;
           }
-        } else if (pw) {  // (the test of pb is loop-invariant: GCC unswitches it)
+        } else if (pw) {  // one loop with or without dβ (docs/performance.md)
 #pragma omp simd reduction(+ : a, c)
           for (int64_t d = 0; d < D; ++d) {
             const T xhat = (xr[d] - m) * rs, wdy = w[d] * gr[d];

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 #include <stb_image_write.h>
 
@@ -60,6 +61,59 @@ TEST_CASE("regrad op writes outputs in the input's dtype") {
     CHECK(got.dtype() == rg::DType::Float64);
     CHECK(rg::cmp(f, got, rg::load_npy(d + "expected/" + f + ".npy"), 0, 1e-12).approximate);
   }
+  fs::remove_all(out);
+}
+
+TEST_CASE("regrad op --reference runs the reference kernels, class weights and ignore_index included") {
+  const std::string out = "/tmp/regrad_cli_reference_" + std::to_string(getpid());  // other runs may share /tmp
+  const auto matches = [&](const std::string& d, std::initializer_list<const char*> names) {
+    for (const char* f : names) {
+      const rg::Tensor got = rg::load_npy(out + "/" + f + ".npy");
+      INFO(d, f);
+      CHECK(got.dtype() == rg::DType::Float64);
+      CHECK(rg::cmp(f, got, rg::load_npy(d + "expected/" + f + ".npy"), 0, 1e-12).approximate);
+    }
+  };
+  fs::remove_all(out);
+  std::string d = ref + "bn2d_train_affine_f64/";
+  Run r = run("op batch_norm --reference --x " + d + "x.npy --weight " + d + "weight.npy --bias " + d +
+              "bias.npy --running-mean " + d + "running_mean.npy --running-var " + d + "running_var.npy --grad-out " +
+              d + "grad_out.npy --out " + out);
+  CHECK(r.rc == 0);
+  matches(d, {"y", "dx", "dweight", "dbias", "running_mean", "running_var"});
+  // PyTorch's cross_entropy(ignore_index=2, label_smoothing=0.1), weight=…, and probability targets
+  // with their gradient: the fast kernel has no ignore_index yet and says so.
+  d = std::string(REGRAD_SOURCE_DIR) + "/tests/reference/data_reference_only/ce_ignore2_ls01_mean_f64/";
+  const std::string ce = "op cross_entropy --x " + d + "x.npy --target " + d + "target.npy --grad-out " + d +
+                         "grad_out.npy --label-smoothing 0.1 --ignore-index 2 --out " + out;
+  r = run(ce);
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "need --reference"));
+  r = run(ce + " --reference");
+  CHECK(r.rc == 0);
+  matches(d, {"y", "dx"});
+  d = std::string(REGRAD_SOURCE_DIR) + "/tests/reference/data_reference_only/ce_weight_ignore_none_f64/";
+  fs::remove_all(out);
+  r = run("op cross_entropy --reference --x " + d + "x.npy --target " + d + "target.npy --class-weight " + d +
+          "class_weight.npy --grad-out " + d + "grad_out.npy --label-smoothing 0.1 --reduction none --out " + out);
+  CHECK(r.rc == 0);
+  matches(d, {"y", "dx"});
+  CHECK(!fs::exists(out + "/dweight.npy"));  // class weights are constants, as in PyTorch
+  d = std::string(REGRAD_SOURCE_DIR) + "/tests/reference/data_reference_only/ce_soft_weight_ls03_mean_f64/";
+  r = run("op cross_entropy --reference --x " + d + "x.npy --target " + d + "target.npy --class-weight " + d +
+          "class_weight.npy --grad-out " + d + "grad_out.npy --label-smoothing 0.3 --out " + out);
+  CHECK(r.rc == 0);
+  matches(d, {"y", "dx", "dtarget"});
+  // The reference path checks its arguments as the fast one does.
+  d = ref + "gn_3d_f64/";
+  r = run("op group_norm --reference --x " + d + "x.npy --weight " + d + "weight.npy --grad-out " + d +
+          "grad_out.npy --groups 4 --out " + out);
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "num_groups 4 must be positive and divide the number of channels 6"));
+  r = run("op layer_norm --reference --x " + d + "x.npy --weight " + d + "weight.npy --grad-out " + d +
+          "grad_out.npy --out " + out);
+  CHECK(r.rc == 2);
+  CHECK(contains(r.out, "weight has shape [6], expected [5]"));
   fs::remove_all(out);
 }
 

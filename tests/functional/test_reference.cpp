@@ -1,5 +1,8 @@
 // PyTorch reference values (tests/reference/make_reference.py, Debian's python3-torch): every case
-// folder's inputs run through run_op, every output compared with PyTorch's.
+// folder's inputs run through run_op, every output compared with PyTorch's, once with the fast
+// kernels and once with the reference kernels (src/functional/reference/). The cases in
+// data_reference_only (tests/reference/make_reference_only.py) run through the reference kernels
+// only: the fast ones lack cross-entropy's class weights and ignore_index so far.
 #include <filesystem>
 #include <fstream>
 
@@ -30,6 +33,7 @@ static OpRequest load_case(const fs::path& dir) {
     else if (key == "label_smoothing") r.label_smoothing = std::stod(value);
     else if (key == "groups") r.groups = std::stoll(value);
     else if (key == "reduction") r.reduction = value;
+    else if (key == "ignore_index") r.ignore_index = std::stoll(value);
     else if (key == "normalized_shape") {
       std::istringstream ss(value);
       for (int64_t d; ss >> d;) r.normalized_shape.push_back(d);
@@ -40,8 +44,8 @@ static OpRequest load_case(const fs::path& dir) {
   return r;
 }
 
-TEST_CASE("fused layers match PyTorch's reference values") {
-  const fs::path root = fs::path(REGRAD_SOURCE_DIR) / "tests/reference/data";
+static void compare_with_pytorch(const char* folder, bool reference, int min_cases) {
+  const fs::path root = fs::path(REGRAD_SOURCE_DIR) / "tests/reference" / folder;
   REQUIRE(fs::is_directory(root));
   int cases = 0, tensors = 0;
   double worst[2] = {0, 0};
@@ -50,7 +54,8 @@ TEST_CASE("fused layers match PyTorch's reference values") {
     if (d.is_directory()) dirs.push_back(d.path());
   std::sort(dirs.begin(), dirs.end());
   for (const fs::path& dir : dirs) {
-    const OpRequest r = load_case(dir);
+    OpRequest r = load_case(dir);
+    r.reference = reference;
     const auto out = run_op(r);
     ++cases;
     for (const auto& f : fs::directory_iterator(dir / "expected")) {
@@ -67,7 +72,15 @@ TEST_CASE("fused layers match PyTorch's reference values") {
       ++tensors;
     }
   }
-  CHECK(cases >= 50);
-  MESSAGE("PyTorch reference: ", cases, " cases, ", tensors, " tensors compared; worst max abs diff float32 ", worst[0],
+  CHECK(cases >= min_cases);
+  MESSAGE("PyTorch reference (", std::string(folder), "), ", std::string(reference ? "reference" : "fast"),
+          " kernels: ", cases, " cases, ", tensors, " tensors compared; worst max abs diff float32 ", worst[0],
           ", float64 ", worst[1]);
+}
+
+TEST_CASE("fused layers match PyTorch's reference values") { compare_with_pytorch("data", false, 50); }
+
+TEST_CASE("reference kernels match PyTorch's reference values") {
+  compare_with_pytorch("data", true, 50);
+  compare_with_pytorch("data_reference_only", true, 16);
 }

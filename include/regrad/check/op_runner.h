@@ -1,5 +1,7 @@
 // Runs one fused layer forward and backward from named arrays: the engine behind `regrad op`
-// and the PyTorch reference tests, so anyone can check regrad against NumPy or PyTorch.
+// and the PyTorch reference tests, so anyone can check regrad against NumPy or PyTorch. With
+// `reference` it runs the plain reference kernels (regrad/functional/reference.h) instead of
+// the fast ones, in double, and returns the results in x's dtype.
 #pragma once
 #include <map>
 #include <optional>
@@ -11,7 +13,8 @@ namespace rg {
 
 struct OpRequest {
   std::string op;  // batch_norm | layer_norm | rms_norm | group_norm | dropout | cross_entropy
-  // x, grad_out (required); weight, bias, running_mean, running_var, target, mask (as the op needs).
+  // x, grad_out (required); weight, bias, running_mean, running_var, target, mask, class_weight
+  // (cross_entropy's per-class weights), as the op needs.
   std::map<std::string, Tensor> inputs;
   bool eval = false;
   std::optional<double> eps, momentum, p, label_smoothing;
@@ -19,10 +22,13 @@ struct OpRequest {
   std::optional<int64_t> groups;
   Shape normalized_shape;
   std::string reduction = "mean";
+  int64_t ignore_index = -100;  // cross_entropy, hard targets (reference kernels only, for now)
+  bool reference = false;
 };
 
-// Returns y, dx and, where the op has them, dweight, dbias and (training batch_norm with running
-// statistics) the updated running_mean and running_var. The inputs are not modified.
+// Returns y, dx and, where the op has them, dweight, dbias, (training batch_norm with running
+// statistics) the updated running_mean and running_var, and (reference cross_entropy with
+// probability targets) dtarget. The inputs are not modified.
 // Throws std::invalid_argument for a missing or ill-shaped input or argument.
 std::map<std::string, Tensor> run_op(const OpRequest& request);
 
