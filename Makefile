@@ -5,6 +5,7 @@
 #   make bench     speed against OpenBLAS GEMM and memory bandwidth (not a test)
 #   make experiments        run every lecture experiment in full and regenerate experiments/results
 #   make experiments-quick  every experiment's --quick mode into a temporary directory, checked (CI)
+#   make bn-by-hand-results  regenerate notebook 6b's committed results in experiments/results
 #   make PORTABLE=1 …  build without -march=native (binaries that run on any x86-64)
 
 CXX      ?= g++
@@ -49,7 +50,7 @@ BENCH := $(BUILD)/regrad_bench
 EXAMPLE := $(BUILD)/example
 BN_BY_HAND := $(BUILD)/bn_by_hand
 
-.PHONY: all deps test demo sanitize bench clean bn-by-hand fuzz experiments experiments-quick
+.PHONY: all deps test demo sanitize bench clean bn-by-hand bn-by-hand-results fuzz experiments experiments-quick
 all: $(LIB) $(CLI) $(TESTS) $(EXAMPLE) $(BN_BY_HAND) $(EXP_PROGS)
 
 # System packages from Debian; .ci/deps.sh installs only what is missing (sudo when not root).
@@ -84,7 +85,7 @@ $(BUILD)/experiments/%: $(BUILD)/obj/experiments/%/main.o $(EXP_COMMON_OBJ) $(LI
 	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
 
 # Every experiment in full mode (hours on 2 cores), one after the other, then REPORT.md.
-experiments: $(EXP_PROGS)
+experiments: $(EXP_PROGS) bn-by-hand-results
 	@set -e; for e in $(EXPERIMENTS); do echo "== $$e"; ./$(BUILD)/experiments/$$e; done
 	./$(BUILD)/experiments/report --check --experiments $(subst $(space),$(comma),$(EXPERIMENTS))
 
@@ -108,13 +109,21 @@ $(BENCH): $(BENCH_OBJ) $(LIB)
 test: $(TESTS) $(CLI)
 	./$(TESTS)
 
-# The main demo: the gradient-check table over every op, then notebook 6b (BatchNorm1d by hand).
+# The main demo: the gradient-check table over every op, then notebook 6b (BatchNorm1d by hand),
+# whose results go to runs/bn_by_hand (ignored), never over the committed ones.
 demo: $(CLI) $(BN_BY_HAND)
 	./$(CLI) gradcheck
 	./$(BN_BY_HAND)
 
 bn-by-hand: $(BN_BY_HAND)
 	./$(BN_BY_HAND)
+
+# Notebook 6b's committed results: the word list (default setting, ~10 s) and makemore part 4's
+# exercise 4 setting on names.txt (~2 min).
+bn-by-hand-results: $(BN_BY_HAND)
+	./$(BN_BY_HAND) --out experiments/results
+	./$(BN_BY_HAND) --out experiments/results --name bn_by_hand_names --words data/names.txt \
+	  --hidden 200 --steps 200000 --lr-decay-step 100000 --log-every 2000
 
 bench: $(BENCH)
 	./$(BENCH)

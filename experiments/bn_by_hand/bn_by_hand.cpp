@@ -22,16 +22,17 @@ std::vector<std::pair<std::string, Tensor*>> Params::named() {
   return {{"C", &C}, {"W1", &W1}, {"b1", &b1}, {"W2", &W2}, {"b2", &b2}, {"bngain", &bngain}, {"bnbias", &bnbias}};
 }
 
-Params init_params(uint64_t seed, DType dt) {
+Params init_params(uint64_t seed, DType dt, int64_t hidden) {
+  if (hidden < 1) throw std::invalid_argument("init_params: hidden width must be positive, got " + std::to_string(hidden));
   Generator g(seed);
   Params p;
   p.C = randn({kVocab, kEmbed}, g, dt);
-  p.W1 = randn({kEmbed * kBlock, kHidden}, g, dt) * ((5.0 / 3.0) / std::sqrt(double(kEmbed * kBlock)));
-  p.b1 = randn({kHidden}, g, dt) * 0.1;  // useless before BatchNorm; kept, as in makemore, for the exercise
-  p.W2 = randn({kHidden, kVocab}, g, dt) * 0.1;
+  p.W1 = randn({kEmbed * kBlock, hidden}, g, dt) * ((5.0 / 3.0) / std::sqrt(double(kEmbed * kBlock)));
+  p.b1 = randn({hidden}, g, dt) * 0.1;  // useless before BatchNorm; kept, as in makemore, for the exercise
+  p.W2 = randn({hidden, kVocab}, g, dt) * 0.1;
   p.b2 = randn({kVocab}, g, dt) * 0.1;
-  p.bngain = randn({1, kHidden}, g, dt) * 0.1 + 1.0;
-  p.bnbias = randn({1, kHidden}, g, dt) * 0.1;
+  p.bngain = randn({1, hidden}, g, dt) * 0.1 + 1.0;
+  p.bnbias = randn({1, hidden}, g, dt) * 0.1;
   for (auto& [name, t] : p.named()) *t = t->detach().requires_grad_();
   return p;
 }
@@ -164,8 +165,14 @@ Tensor cross_entropy_backward_fused(const Tensor& logits, const Tensor& Yb, doub
 
 // ---- exercise 4: training with the manual backward ----
 
-TrainLog train(Params& p, Running& running, const data::CharDataset& data, int64_t steps, double lr, uint64_t seed,
-               bool manual, int64_t log_every, int64_t batch_size, const data::CharDataset* val, bool print) {
+Running initial_running(const Params& p) {
+  const DType dt = p.W1.dtype();
+  return {zeros({1, p.hidden()}, dt), ones({1, p.hidden()}, dt)};
+}
+
+TrainLog train(Params& p, Running& running, const data::CharDataset& data, int64_t steps, double lr,
+               int64_t lr_decay_step, uint64_t seed, bool manual, int64_t log_every, int64_t batch_size,
+               const data::CharDataset* val, bool print) {
   Generator gen(seed);
   TrainLog log;
   double window = 0;
@@ -188,7 +195,7 @@ TrainLog train(Params& p, Running& running, const data::CharDataset& data, int64
       f.loss.backward();
       for (auto& [name, t] : p.named()) grads.emplace_back(name, t->grad());
     }
-    const double rate = step < steps * 3 / 4 ? lr : lr / 10;
+    const double rate = step < lr_decay_step ? lr : lr / 10;
     NoGradGuard no_grad;
     for (auto& [name, t] : p.named()) {
       t->add_(lookup(grads, name), -rate);
@@ -240,18 +247,19 @@ void export_reference_inputs(const std::string& dir, const Params& p, const Tens
   f.loss.backward();
   std::filesystem::create_directories(dir);
   save_npy(dir + "/hprebn.npy", f.hprebn.detach());
-  save_npy(dir + "/bngain.npy", p.bngain.detach().reshape({kHidden}));
-  save_npy(dir + "/bnbias.npy", p.bnbias.detach().reshape({kHidden}));
+  save_npy(dir + "/bngain.npy", p.bngain.detach().reshape({p.hidden()}));
+  save_npy(dir + "/bnbias.npy", p.bnbias.detach().reshape({p.hidden()}));
   save_npy(dir + "/dhpreact.npy", f.hpreact.grad());
-  save_npy(dir + "/running_mean.npy", zeros({kHidden}, f.hprebn.dtype()));
-  save_npy(dir + "/running_var.npy", ones({kHidden}, f.hprebn.dtype()));
+  save_npy(dir + "/running_mean.npy", zeros({p.hidden()}, f.hprebn.dtype()));
+  save_npy(dir + "/running_var.npy", ones({p.hidden()}, f.hprebn.dtype()));
 }
 
 std::vector<CmpResult> check_against_pytorch(const std::string& dir, double atol) {
   auto in = [&](const char* name) { return load_npy(dir + "/" + name + ".npy"); };
   auto want = [&](const char* name) { return load_npy(dir + "/expected/" + name + ".npy"); };
-  const Tensor x = in("hprebn"), dy = in("dhpreact"), gamma = in("bngain").reshape({1, kHidden}),
-               beta = in("bnbias").reshape({1, kHidden});
+  const Tensor x = in("hprebn"), dy = in("dhpreact");
+  const int64_t hidden = x.size(1);
+  const Tensor gamma = in("bngain").reshape({1, hidden}), beta = in("bnbias").reshape({1, hidden});
   const double n = static_cast<double>(x.size(0)), m = 0.1;
   std::vector<CmpResult> out;
   // By hand: the forward atoms, exercise 2's backward, and the running-statistics update.
@@ -261,8 +269,8 @@ std::vector<CmpResult> check_against_pytorch(const std::string& dir, double atol
   out.push_back(cmp("hand: dx", batchnorm_backward_fused(dy, gamma, bnvar_inv, bnraw), want("dx"), 0, atol));
   out.push_back(cmp("hand: dweight", sum(dy * bnraw, {0}), want("dweight"), 0, atol));
   out.push_back(cmp("hand: dbias", sum(dy, {0}), want("dbias"), 0, atol));
-  out.push_back(cmp("hand: run_mean", in("running_mean") * (1 - m) + mu.reshape({kHidden}) * m, want("running_mean"), 0, atol));
-  out.push_back(cmp("hand: run_var", in("running_var") * (1 - m) + var.reshape({kHidden}) * (m * n / (n - 1)),
+  out.push_back(cmp("hand: run_mean", in("running_mean") * (1 - m) + mu.reshape({hidden}) * m, want("running_mean"), 0, atol));
+  out.push_back(cmp("hand: run_var", in("running_var") * (1 - m) + var.reshape({hidden}) * (m * n / (n - 1)),
                     want("running_var"), 0, atol));
   // regrad's fused kernel.
   Tensor xl = x.clone().requires_grad_(), w = in("bngain").requires_grad_(), b = in("bnbias").requires_grad_();

@@ -12,7 +12,9 @@ namespace bnh {
 
 using rg::Tensor;
 
-constexpr int64_t kBlock = 3, kEmbed = 10, kHidden = 64, kVocab = 27;
+constexpr int64_t kBlock = 3, kEmbed = 10, kVocab = 27;
+// The notebook's hidden width for exercises 1-3; makemore trains exercise 4 with 200 (--hidden).
+constexpr int64_t kDefaultHidden = 64;
 constexpr double kEps = 1e-5;
 
 // The splits of the word list, as (context, next character) pairs.
@@ -25,9 +27,10 @@ Data load_data(const std::string& words_path, uint64_t seed);
 struct Params {
   Tensor C, W1, b1, W2, b2, bngain, bnbias;
   std::vector<std::pair<std::string, Tensor*>> named();
+  int64_t hidden() const { return W1.size(1); }
 };
 // makemore part 4's initialisation (Kaiming-scaled W1, small W2 so the first loss is near log 27).
-Params init_params(uint64_t seed, rg::DType dtype);
+Params init_params(uint64_t seed, rg::DType dtype, int64_t hidden = kDefaultHidden);
 
 // The forward pass, one line per atom. With `retain`, every intermediate keeps its gradient.
 struct Forward {
@@ -53,17 +56,20 @@ Tensor cross_entropy_backward_fused(const Tensor& logits, const Tensor& Yb, doub
 struct Running {
   Tensor mean, var;
 };
+// nn.BatchNorm1d's starting statistics: mean 0, variance 1, one per hidden unit.
+Running initial_running(const Params& p);
 struct TrainLog {
   std::vector<int64_t> step;
   std::vector<double> loss;      // mean mini-batch loss over the steps since the previous entry
   std::vector<double> val_loss;  // eval-mode loss on `val` at `step` (when a val split is given)
 };
-// SGD with lr, dropped to lr/10 for the last quarter of the steps. `manual` uses only the
-// hand-written backward (no autograd); otherwise loss.backward() does the work. Logs every
-// log_every steps, and prints a line per entry when `print` is set.
-TrainLog train(Params& p, Running& running, const rg::data::CharDataset& data, int64_t steps, double lr, uint64_t seed,
-               bool manual, int64_t log_every, int64_t batch_size = 32, const rg::data::CharDataset* val = nullptr,
-               bool print = false);
+// SGD with lr for steps [0, lr_decay_step), then lr/10 (makemore: 0.1, then 0.01 from step
+// 100,000). `manual` uses only the hand-written backward (no autograd); otherwise
+// loss.backward() does the work. Logs every log_every steps, and prints a line per entry when
+// `print` is set.
+TrainLog train(Params& p, Running& running, const rg::data::CharDataset& data, int64_t steps, double lr,
+               int64_t lr_decay_step, uint64_t seed, bool manual, int64_t log_every, int64_t batch_size = 32,
+               const rg::data::CharDataset* val = nullptr, bool print = false);
 
 // Mean cross-entropy of a split with eval-mode BatchNorm using the given statistics.
 double split_loss(const Params& p, const Running& stats, const rg::data::CharDataset& data);

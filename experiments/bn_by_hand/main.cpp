@@ -11,12 +11,56 @@ using namespace rg;
 using namespace bnh;
 
 struct Options {
-  std::string words = data::kDefaultWordsPath, out = "experiments/results", reference, export_reference;
+  std::string words = data::kDefaultWordsPath, out = "runs/bn_by_hand", name = "bn_by_hand", reference,
+              export_reference;
   std::string dtype = "float32";
-  int64_t steps = 30000, log_every = 1000, samples = 20;
+  int64_t hidden = kDefaultHidden, steps = 30000, lr_decay_step = -1, log_every = 1000, samples = 20;
   double lr = 0.1, label_smoothing = 0.1;
   uint64_t seed = 42;
 };
+
+// The command that reproduces a run: every option that changes the numbers, with its value.
+static std::string command_line(const Options& o) {
+  return "build/bn_by_hand --words " + o.words + " --hidden " + std::to_string(o.hidden) + " --steps " +
+         std::to_string(o.steps) + " --lr " + report::fmt_g(o.lr) + " --lr-decay-step " +
+         std::to_string(o.lr_decay_step) + " --seed " + std::to_string(o.seed) + " --dtype " + o.dtype + " --out " +
+         o.out + " --name " + o.name;
+}
+
+// makemore part 4 ("becoming a backprop ninja"), exercise 4: names.txt, embedding 10, hidden 200,
+// block 3, batch 32, 200,000 steps, lr 0.1 then 0.01 from step 100,000, 80/10/10 split, BatchNorm
+// calibrated over the training split at the end. The notebook shows two runs of the same code:
+// its output cell, and the "I achieved" comment under it.
+struct MakemoreRun {
+  const char* what;
+  double train, val;
+};
+constexpr MakemoreRun kMakemore[] = {{"makemore part 4, output cell", 2.070523500442505, 2.109893560409546},
+                                     {"makemore part 4, \"I achieved\" comment", 2.0718822479248047, 2.1162495613098145}};
+
+static bool is_makemore_setting(const Options& o) {
+  return std::filesystem::path(o.words).filename() == "names.txt" && o.hidden == 200 && o.steps == 200000 &&
+         o.lr == 0.1 && o.lr_decay_step == 100000;
+}
+
+// The comparison section of the results: makemore's numbers, ours, and why they cannot be equal.
+static std::string makemore_section(double train, double val) {
+  report::Table t{{"run", "train loss", "val loss"}, {}};
+  for (const MakemoreRun& r : kMakemore) t.add({r.what, report::fmt(r.train), report::fmt(r.val)});
+  t.add({"this run, calibrated statistics", report::fmt(train), report::fmt(val)});
+  const double dtrain = train - kMakemore[0].train, dval = val - kMakemore[0].val;
+  const bool close = std::abs(dtrain) <= 0.02 && std::abs(dval) <= 0.02;
+  return "## Against makemore part 4 (exercise 4, the same setting)\n\n" + t.markdown() +
+         "\nThis run minus makemore's output cell: train " + report::fmt(dtrain) + ", val " + report::fmt(dval) +
+         " nats (" + (close ? "within" : "outside") + " ±0.02).\n\n" +
+         "Equality is not expected: the words are shuffled into train/val/test by another generator (makemore: "
+         "Python's `random.seed(42)`), so the validation words differ; the initialisation and the mini-batches come "
+         "from regrad's Philox generator, not PyTorch's; and the training BatchNorm divides the batch variance by n "
+         "(as nn.BatchNorm1d), where makemore divides by n − 1. The evaluation is makemore's: BatchNorm statistics "
+         "calibrated over the training split (unbiased variance). makemore's own two runs of the same code differ by " +
+         report::fmt(kMakemore[1].train - kMakemore[0].train) + " (train) and " +
+         report::fmt(kMakemore[1].val - kMakemore[0].val) + " (val).\n\n";
+}
 
 static void print_table(const std::vector<CmpResult>& rows, report::Table& md) {
   for (const CmpResult& r : rows) {
@@ -29,15 +73,21 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{"Notebook 6b in C++: a makemore MLP with BatchNorm1d, every backward written by hand and compared "
                "with autograd and PyTorch, then trained with the manual backward only."};
-  app.add_option("--words", o.words, "word list (Debian's wamerican)")->capture_default_str();
+  app.add_option("--words", o.words, "word list, lower-case a-z words one per line (Debian's wamerican; "
+                                     "data/names.txt is makemore's)")->capture_default_str();
+  app.add_option("--hidden", o.hidden, "hidden units (makemore's exercise 4: 200)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--steps", o.steps, "training steps (exercise 4)")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--lr", o.lr, "SGD learning rate (divided by 10 for the last quarter)")->capture_default_str();
+  app.add_option("--lr", o.lr, "SGD learning rate, divided by 10 from --lr-decay-step")->capture_default_str();
+  app.add_option("--lr-decay-step", o.lr_decay_step, "first step with lr/10 (default: 3/4 of --steps)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", o.seed, "seed for the split, the initialisation and the batches")->capture_default_str();
   app.add_option("--dtype", o.dtype, "float32 or float64")->capture_default_str()->check(CLI::IsMember({"float32", "float64"}));
   app.add_option("--log-every", o.log_every, "print the loss every N steps")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--label-smoothing", o.label_smoothing, "epsilon of exercise 3's smoothed version")->capture_default_str();
   app.add_option("--samples", o.samples, "words to sample at the end")->capture_default_str();
-  app.add_option("--out", o.out, "directory for bn_by_hand.md/.csv/.png")->capture_default_str();
+  app.add_option("--out", o.out, "directory for the results (make bn-by-hand-results writes experiments/results)")
+      ->capture_default_str();
+  app.add_option("--name", o.name, "file name of the results: NAME.md, NAME.csv, NAME.png")->capture_default_str();
   app.add_option("--reference", o.reference, "PyTorch reference directory (default: experiments/bn_by_hand/reference/<dtype>)");
   app.add_option("--export-reference", o.export_reference, "write the reference inputs for PyTorch here and exit");
   try {
@@ -45,6 +95,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  if (o.lr_decay_step < 0) o.lr_decay_step = o.steps * 3 / 4;
   const DType dt = o.dtype == "float64" ? DType::Float64 : DType::Float32;
   // Exercises 2, 3 and the PyTorch check compare different formulas of the same quantity: the
   // tolerance is the dtype's (float32 rounding of O(1) values; float64's).
@@ -60,11 +111,12 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(o.seed), static_cast<long long>(data.train.X.size(0)),
                 static_cast<long long>(data.val.X.size(0)), static_cast<long long>(data.test.X.size(0)));
 
-    // ---- 2. Model: C (27×10) → concat → W1, b1 (30→64) → BatchNorm1d → tanh → W2, b2 (64→27) ----
-    Params p = init_params(o.seed, dt);
+    // ---- 2. Model: C (27×10) → concat → W1, b1 (30→H) → BatchNorm1d → tanh → W2, b2 (H→27) ----
+    Params p = init_params(o.seed, dt, o.hidden);
     int64_t count = 0;
     for (auto& [name, t] : p.named()) count += t->numel();
-    std::printf("== model: %lld parameters, %s\n", static_cast<long long>(count), o.dtype.c_str());
+    std::printf("== model: hidden %lld, %lld parameters, %s\n", static_cast<long long>(o.hidden),
+                static_cast<long long>(count), o.dtype.c_str());
 
     // One batch of 32, forward with every intermediate kept, and autograd's backward.
     Generator batch_gen(o.seed + 1);
@@ -99,14 +151,14 @@ int main(int argc, char** argv) {
     const Tensor dhprebn = batchnorm_backward_fused(dhpreact, p.bngain, f.bnvar_inv, f.bnraw);
     std::vector<CmpResult> ex2{cmp("hprebn (fused)", dhprebn, f.hprebn.grad(), 0, atol)};
     Tensor xl = f.hprebn.detach().clone().requires_grad_();
-    Tensor w = p.bngain.detach().reshape({kHidden}).clone().requires_grad_();
-    Tensor b = p.bnbias.detach().reshape({kHidden}).clone().requires_grad_();
+    Tensor w = p.bngain.detach().reshape({o.hidden}).clone().requires_grad_();
+    Tensor b = p.bnbias.detach().reshape({o.hidden}).clone().requires_grad_();
     const Tensor y = batch_norm(xl, {}, {}, w, b, true, 0.1, kEps);
     y.backward(dhpreact);
     ex2.push_back(cmp("batch_norm: y", y, f.hpreact.detach(), 0, atol));
     ex2.push_back(cmp("batch_norm: dx", xl.grad(), f.hprebn.grad(), 0, atol));
-    ex2.push_back(cmp("batch_norm: dw", w.grad(), p.bngain.grad().reshape({kHidden}), 0, atol));
-    ex2.push_back(cmp("batch_norm: db", b.grad(), p.bnbias.grad().reshape({kHidden}), 0, atol));
+    ex2.push_back(cmp("batch_norm: dw", w.grad(), p.bngain.grad().reshape({o.hidden}), 0, atol));
+    ex2.push_back(cmp("batch_norm: db", b.grad(), p.bnbias.grad().reshape({o.hidden}), 0, atol));
     print_table(ex2, cmp_md);
 
     // ---- 5. Exercise 3: cross-entropy's backward in one expression ----
@@ -128,13 +180,13 @@ int main(int argc, char** argv) {
     }
 
     // ---- 7. Exercise 4: train with the manual backward only ----
-    std::printf("\n== exercise 4: %lld SGD steps with the manual backward only (lr %.3g, then %.3g)\n",
-                static_cast<long long>(o.steps), o.lr, o.lr / 10);
-    Params model = init_params(o.seed, dt);
-    Running running{zeros({1, kHidden}, dt), ones({1, kHidden}, dt)};
+    std::printf("\n== exercise 4: %lld SGD steps with the manual backward only (lr %.3g, then %.3g from step %lld)\n",
+                static_cast<long long>(o.steps), o.lr, o.lr / 10, static_cast<long long>(o.lr_decay_step));
+    Params model = init_params(o.seed, dt, o.hidden);
+    Running running = initial_running(model);
     const auto t_train = std::chrono::steady_clock::now();
-    const TrainLog log = bnh::train(model, running, data.train, o.steps, o.lr, o.seed + 2, /*manual=*/true, o.log_every, 32,
-                               &data.val, /*print=*/true);
+    const TrainLog log = bnh::train(model, running, data.train, o.steps, o.lr, o.lr_decay_step, o.seed + 2,
+                                    /*manual=*/true, o.log_every, 32, &data.val, /*print=*/true);
     const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_train).count();
     std::printf("  %.1f s, %.0f steps/s (val evaluations included)\n", train_s, static_cast<double>(o.steps) / train_s);
 
@@ -159,21 +211,29 @@ int main(int argc, char** argv) {
     report::Table curve{{"step", "train_batch_loss_mean", "val_loss_running_stats"}, {}};
     for (std::size_t k = 0; k < log.step.size(); ++k)
       curve.add({std::to_string(log.step[k]), report::fmt(log.loss[k]), report::fmt(log.val_loss[k])});
-    const std::string base = o.out + "/bn_by_hand";
+    const std::string base = o.out + "/" + o.name;
     report::write_file(base + ".csv", curve.csv());
     report::Table losses{{"statistics", "train loss", "val loss"}, {}};
     losses.add({"running (momentum 0.1)", report::fmt(tr), report::fmt(va)});
     losses.add({"calibrated (whole train split)", report::fmt(tr_c), report::fmt(va_c)});
-    std::string md = "# BatchNorm1d by hand (notebook 6b)\n\n`build/bn_by_hand --steps " + std::to_string(o.steps) +
-                     " --seed " + std::to_string(o.seed) + " --dtype " + o.dtype + "`\n\n" +
-                     "## Gradients: by hand vs autograd vs PyTorch\n\n" + cmp_md.markdown() +
-                     "\n## Training with the manual backward (" + std::to_string(o.steps) + " steps, " +
-                     report::fmt(train_s, 1) + " s)\n\n" + losses.markdown() + "\nmax |Δmean| " + report::fmt(dmean) +
-                     ", max |Δvar| " + report::fmt(dvar) + " between running and calibrated statistics.\n\n" +
-                     "![loss](bn_by_hand.png)\n\n## Samples\n\n" ;
+    const std::string words_file = std::filesystem::path(o.words).filename().string();
+    std::string md = "# BatchNorm1d by hand (notebook 6b)\n\n`" + command_line(o) + "`\n\n" +
+                     "Data: `" + o.words + "`, split 80/10/10 by words: " + std::to_string(data.train.X.size(0)) +
+                     " / " + std::to_string(data.val.X.size(0)) + " / " + std::to_string(data.test.X.size(0)) +
+                     " examples. Model: hidden " + std::to_string(o.hidden) + ", " + std::to_string(count) +
+                     " parameters.\n\n" + "## Gradients: by hand vs autograd vs PyTorch\n\n" + cmp_md.markdown() +
+                     "\n## Training with the manual backward (" + std::to_string(o.steps) + " steps, lr " +
+                     report::fmt_g(o.lr) + " then " + report::fmt_g(o.lr / 10) + " from step " +
+                     std::to_string(o.lr_decay_step) + ", " + report::fmt(train_s, 1) + " s)\n\n" + losses.markdown() +
+                     "\nmax |Δmean| " + report::fmt(dmean) + ", max |Δvar| " + report::fmt(dvar) +
+                     " between running and calibrated statistics.\n\n" + "![loss](" + o.name + ".png)\n\n";
+    if (is_makemore_setting(o)) md += makemore_section(tr_c, va_c);
+    md += "## Samples\n\n";
     for (const auto& w_ : words) md += "- " + w_ + "\n";
     report::write_file(base + ".md", md);
-    report::plot_png(base + ".csv", base + ".png", "makemore MLP + BatchNorm1d on the word list, manual backward",
+    report::plot_png(base + ".csv", base + ".png",
+                     "makemore MLP + BatchNorm1d on " + words_file + ", hidden " + std::to_string(o.hidden) +
+                         ", manual backward",
                      "step", "cross-entropy (nats)", 1, {2, 3});
     std::printf("\nwrote %s.md, .csv, .png  (total %.1f s)\n", base.c_str(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

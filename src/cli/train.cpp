@@ -21,8 +21,9 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
                                       "(default: transformer-char for --dataset words, else mlp)")
       ->check(CLI::IsMember({"mlp", "cnn", "resnet-small", "transformer-char"}));
   cmd->add_option("--dataset", d.dataset,
-                  "fashion-mnist, cifar10 (binary batches), image-folder (root/class/*.png) or words (character level)")
-      ->check(CLI::IsMember({"fashion-mnist", "cifar10", "image-folder", "words"}))->capture_default_str();
+                  "fashion-mnist, mnist (data/mnist), cifar10 (binary batches), image-folder (root/class/*.png) or words "
+                  "(character level)")
+      ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10", "image-folder", "words"}))->capture_default_str();
   cmd->add_option("--block-size", d.block_size, "words: context length")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--embed", m.embed, "transformer-char: embedding width")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--heads", m.heads, "transformer-char: attention heads")->check(CLI::PositiveNumber)->capture_default_str();

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 
@@ -61,9 +62,8 @@ std::string read_gz_or_plain(const std::string& path) {
 
 IdxArray read_idx(const std::string& path) { return parse_idx(read_gz_or_plain(path), path); }
 
-ImageDataset load_fashion_mnist(const std::string& dir, bool train) {
-  const std::string prefix = dir + "/" + (train ? "train" : "t10k");
-  const std::string ipath = prefix + "-images-idx3-ubyte.gz", lpath = prefix + "-labels-idx1-ubyte.gz";
+// An images file (N, H, W) and its labels file (N), each label a class 0-9.
+static ImageDataset load_labelled_images(const std::string& ipath, const std::string& lpath) {
   const IdxArray images = read_idx(ipath), labels = read_idx(lpath);
   if (images.dims.size() != 3) throw idx_error(ipath, "expected 3 dims (N, H, W), got " + to_string(Shape(images.dims)));
   if (labels.dims.size() != 1) throw idx_error(lpath, "expected 1 dim (N), got " + to_string(Shape(labels.dims)));
@@ -80,6 +80,21 @@ ImageDataset load_fashion_mnist(const std::string& dir, bool train) {
     py[i] = labels.data[i];
   }
   return ds;
+}
+
+ImageDataset load_fashion_mnist(const std::string& dir, bool train) {
+  const std::string prefix = dir + "/" + (train ? "train" : "t10k");
+  return load_labelled_images(prefix + "-images-idx3-ubyte.gz", prefix + "-labels-idx1-ubyte.gz");
+}
+
+ImageDataset load_mnist_digits(const std::string& dir, bool train) {
+  const std::string prefix = dir + "/" + (train ? "train" : "test");
+  const std::string ipath = prefix + "-images-idx3-ubyte.gz";
+  // kMnistDir is relative: say where it is looked for, not only that it is missing.
+  if (!std::filesystem::exists(ipath))
+    throw std::runtime_error(ipath + ": no such file (the digits are in the repository's data/mnist; run from the "
+                             "repository root or pass its path)");
+  return load_labelled_images(ipath, prefix + "-labels-idx1-ubyte.gz");
 }
 
 }  // namespace rg::data

@@ -34,13 +34,17 @@ static Splits word_splits(const SplitOptions& o) {
 static Splits image_splits(const SplitOptions& o) {
   Splits s;
   ImageDataset train_all, test;
-  if (o.dataset != "fashion-mnist" && o.dataset != "cifar10" && o.dataset != "image-folder")
+  if (o.dataset != "fashion-mnist" && o.dataset != "mnist" && o.dataset != "cifar10" && o.dataset != "image-folder")
     throw std::invalid_argument("unknown dataset '" + o.dataset +
-                                "' (expected fashion-mnist, cifar10, image-folder or words)");
+                                "' (expected fashion-mnist, mnist, cifar10, image-folder or words)");
   if (o.dataset == "fashion-mnist") {
     s.source = o.data_dir.empty() ? kFashionMnistDir : o.data_dir;
     train_all = load_fashion_mnist(s.source, true);
     test = load_fashion_mnist(s.source, false);
+  } else if (o.dataset == "mnist") {
+    s.source = o.data_dir.empty() ? kMnistDir : o.data_dir;
+    train_all = load_mnist_digits(s.source, true);
+    test = load_mnist_digits(s.source, false);
   } else if (o.data_dir.empty()) {
     throw std::invalid_argument("a data directory is required for the dataset '" + o.dataset + "'");
   } else if (o.dataset == "cifar10") {

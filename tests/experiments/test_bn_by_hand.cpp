@@ -52,10 +52,10 @@ TEST_CASE("bn_by_hand: exercises 1-3 agree with autograd, in float32 and float64
     CHECK_MESSAGE(ex2.approximate, ex2.line());
     // regrad's fused batch_norm kernel gives the same gradients.
     Tensor x = f.hprebn.detach().clone().requires_grad_();
-    Tensor w = p.bngain.detach().reshape({kHidden}).clone().requires_grad_();
+    Tensor w = p.bngain.detach().reshape({p.hidden()}).clone().requires_grad_();
     batch_norm(x, {}, {}, w, {}, true).backward(dhpreact);
     CHECK(cmp("batch_norm dx", x.grad(), f.hprebn.grad(), 0, atol).approximate);
-    CHECK(cmp("batch_norm dw", w.grad(), p.bngain.grad().reshape({kHidden}), 0, atol).approximate);
+    CHECK(cmp("batch_norm dw", w.grad(), p.bngain.grad().reshape({p.hidden()}), 0, atol).approximate);
     const CmpResult ex3 = cmp("dlogits fused", cross_entropy_backward_fused(f.logits, b.Y), f.logits.grad(), 0, atol);
     CHECK_MESSAGE(ex3.approximate, ex3.line());
     Tensor z = f.logits.detach().clone().requires_grad_();
@@ -77,9 +77,9 @@ TEST_CASE("bn_by_hand: BatchNorm by hand and fused match PyTorch's nn.BatchNorm1
 TEST_CASE("bn_by_hand: 200 steps with the manual backward reach autograd training's loss") {
   for (DType dt : {DType::Float32, DType::Float64}) {
     Params manual = init_params(7, dt), autograd = init_params(7, dt);
-    Running r1{zeros({1, kHidden}, dt), ones({1, kHidden}, dt)}, r2{zeros({1, kHidden}, dt), ones({1, kHidden}, dt)};
-    const TrainLog a = bnh::train(manual, r1, words_data().train, 200, 0.1, 11, true, 50);
-    const TrainLog b = bnh::train(autograd, r2, words_data().train, 200, 0.1, 11, false, 50);
+    Running r1 = initial_running(manual), r2 = initial_running(autograd);
+    const TrainLog a = bnh::train(manual, r1, words_data().train, 200, 0.1, 150, 11, true, 50);
+    const TrainLog b = bnh::train(autograd, r2, words_data().train, 200, 0.1, 150, 11, false, 50);
     REQUIRE(a.loss.size() == b.loss.size());
     for (std::size_t k = 0; k < a.loss.size(); ++k) CHECK(std::abs(a.loss[k] - b.loss[k]) < 1e-4);
     CHECK(a.loss.back() < a.loss.front() - 0.3);  // and it learns
@@ -90,8 +90,8 @@ TEST_CASE("bn_by_hand: 200 steps with the manual backward reach autograd trainin
 
 TEST_CASE("bn_by_hand: running statistics after training are close to the calibrated ones") {
   Params p = init_params(3, DType::Float32);
-  Running r{zeros({1, kHidden}), ones({1, kHidden})};
-  bnh::train(p, r, words_data().train, 500, 0.1, 5, true, 100);
+  Running r = initial_running(p);
+  bnh::train(p, r, words_data().train, 500, 0.1, 375, 5, true, 100);
   const Running c = calibrate(p, words_data().train);
   // Both estimate the same per-channel statistics: the losses they give agree closely.
   CHECK(std::abs(split_loss(p, r, words_data().val) - split_loss(p, c, words_data().val)) < 0.05);
@@ -100,8 +100,37 @@ TEST_CASE("bn_by_hand: running statistics after training are close to the calibr
 
 TEST_CASE("bn_by_hand: sampled words use only a-z") {
   Params p = init_params(1, DType::Float32);
-  const Running r{zeros({1, kHidden}), ones({1, kHidden})};
+  const Running r = initial_running(p);
   Generator g(2);
   for (int k = 0; k < 5; ++k)
     for (char c : sample_word(p, r, g)) CHECK((c >= 'a' && c <= 'z'));
+}
+
+TEST_CASE("bn_by_hand: --hidden sets the width, and the exercises hold at makemore's 200") {
+  Params p = init_params(5, DType::Float64, 200);
+  CHECK(p.W1.shape() == Shape({kBlock * kEmbed, 200}));
+  CHECK(p.W2.shape() == Shape({200, kVocab}));
+  CHECK(p.bngain.shape() == Shape({1, 200}));
+  CHECK(initial_running(p).var.shape() == Shape({1, 200}));
+  const Batch b = first_batch(6);
+  const Forward f = forward(p, b.X, b.Y, true);
+  f.loss.backward();
+  for (const auto& [name, g] : manual_backward(f, p, b.X, b.Y)) {
+    const CmpResult c = cmp(name, g, autograd_grad(p, f, name));
+    CHECK_MESSAGE(c.approximate, c.line());
+  }
+  CHECK_THROWS_WITH(init_params(5, DType::Float32, 0), doctest::Contains("hidden width must be positive, got 0"));
+}
+
+TEST_CASE("bn_by_hand: the learning rate is lr before lr_decay_step and lr/10 from it") {
+  // Decaying at step 0 is training at lr/10 throughout; decaying at step k switches exactly there.
+  auto run = [](double lr, int64_t decay, int64_t steps) {
+    Params p = init_params(9, DType::Float64);
+    Running r = initial_running(p);
+    bnh::train(p, r, words_data().train, steps, lr, decay, 4, true, 100);
+    return p.W1.detach();
+  };
+  CHECK(cmp("decay at 0", run(0.5, 0, 20), run(0.05, 20, 20), 0, 1e-12).approximate);
+  CHECK_FALSE(cmp("decay at 10", run(0.5, 10, 20), run(0.05, 20, 20), 0, 1e-6).approximate);
+  CHECK_FALSE(cmp("decay at 10 vs 11", run(0.5, 10, 20), run(0.5, 11, 20), 0, 1e-9).approximate);
 }

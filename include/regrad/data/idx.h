@@ -11,6 +11,9 @@
 namespace rg::data {
 
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+// The repository's 10,000 MNIST digits (data/README.md), relative to the repository root, where
+// the experiments run.
+inline constexpr const char* kMnistDir = "data/mnist";
 
 struct IdxArray {
   std::vector<int64_t> dims;
@@ -30,5 +33,8 @@ struct ImageDataset {
 // Reads {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz from `dir` and checks they agree.
 ImageDataset load_fashion_mnist(const std::string& dir, bool train);
 extern const char* const kFashionMnistClasses[10];
+// Reads {train,test}-{images-idx3,labels-idx1}-ubyte.gz from `dir` (data/make_mnist.py writes
+// them): 8,000 training and 2,000 test digits, split stratified by class.
+ImageDataset load_mnist_digits(const std::string& dir, bool train);
 
 }  // namespace rg::data

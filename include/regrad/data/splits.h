@@ -16,7 +16,7 @@ struct Splits {
 };
 
 struct SplitOptions {
-  // fashion-mnist, mnist (the digits in data/mnist), cifar10 (binary batches), image-folder
+  // fashion-mnist, mnist (the 10,000 digits in data/mnist, read from the repository root), cifar10 (binary batches), image-folder
   // (root/class/*.png) or words (character level).
   std::string dataset = "fashion-mnist";
   std::string data_dir;         // empty: the dataset's default location
