@@ -6,6 +6,7 @@
 #   make experiments        run every lecture experiment in full and regenerate experiments/results
 #   make experiments-quick  every experiment's --quick mode into a temporary directory, checked (CI)
 #   make bn-by-hand-results  regenerate notebook 6b's committed results in experiments/results
+#   make install   headers, libregrad.a and regrad.pc under $(DESTDIR)$(PREFIX) (default /usr/local)
 #   make PORTABLE=1 …  build without -march=native (binaries that run on any x86-64)
 
 CXX      ?= g++
@@ -16,9 +17,13 @@ BUILD    ?= build
 ARCH     := $(if $(PORTABLE),-march=x86-64 -mtune=generic,-march=native)
 OPT      ?= -O3 $(ARCH)
 EXTRA    ?=
+# WERROR=1 turns warnings into errors (CI builds everything so).
+WERROR   ?=
+# Parallel by default: one job per core.
+MAKEFLAGS += -j$(shell nproc)
 # -fno-trapping-math: we never read FP exception flags, and without it GCC will not if-convert
 # (so not vectorise) loops with a compare, such as the clamp in vexp or a running max.
-FLAGS    := $(OPT) -g -std=c++20 -fopenmp -fno-trapping-math -Wall -Wextra -Iinclude -Iexperiments -I/usr/include/stb -MMD -MP $(EXTRA)
+FLAGS    := $(OPT) -g -std=c++20 -fopenmp -fno-trapping-math -Wall -Wextra -Iinclude -Iexperiments -I/usr/include/stb -MMD -MP $(if $(WERROR),-Werror) $(EXTRA)
 # Tests find their data files (tests/reference/data) relative to the source tree.
 TEST_FLAGS := -DREGRAD_SOURCE_DIR=\"$(CURDIR)\" -DREGRAD_CLI=\"$(CURDIR)/$(BUILD)/regrad\"
 LDLIBS   := -lopenblas -lz -lstb -fopenmp $(EXTRA)
@@ -50,7 +55,8 @@ BENCH := $(BUILD)/regrad_bench
 EXAMPLE := $(BUILD)/example
 BN_BY_HAND := $(BUILD)/bn_by_hand
 
-.PHONY: all deps test demo sanitize bench clean bn-by-hand bn-by-hand-results fuzz experiments experiments-quick
+.PHONY: all deps test demo sanitize bench clean bn-by-hand bn-by-hand-results fuzz experiments experiments-quick \
+        install install-check
 all: $(LIB) $(CLI) $(TESTS) $(EXAMPLE) $(BN_BY_HAND) $(EXP_PROGS)
 
 # System packages from Debian; .ci/deps.sh installs only what is missing (sudo when not root).
@@ -157,6 +163,23 @@ fuzz: | $(DEPS_STAMP)
 	  grep -E "stat::number_of_executed_units|ERROR|SUMMARY" build-fuzz/fuzz_$$t.log || true; \
 	  if [ $$rc -ne 0 ]; then tail -40 build-fuzz/fuzz_$$t.log; exit $$rc; fi; \
 	done
+
+# Installs the library for `g++ prog.cpp $(pkg-config --cflags --libs regrad)`.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	cp -r include/regrad $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libregrad.a
+	sed 's|@PREFIX@|$(PREFIX)|' regrad.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/regrad.pc
+
+# docs/example.cpp built against an installed copy in a temporary prefix, and run (CI).
+install-check: $(LIB)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(MAKE) --no-print-directory install PREFIX=$$tmp > /dev/null; \
+	$(CXX) -O2 docs/example.cpp $$(PKG_CONFIG_PATH=$$tmp/lib/pkgconfig pkg-config --cflags --libs regrad) -o $$tmp/example; \
+	$$tmp/example > $$tmp/out.txt; grep -q "approximate: True" $$tmp/out.txt; \
+	echo "install-check: docs/example.cpp built with pkg-config against $$tmp and ran"
 
 clean:
 	rm -rf build build-san build-fuzz

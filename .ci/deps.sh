@@ -2,7 +2,7 @@
 # Installs the Debian packages regrad needs, only those missing; apt-get update first when needed.
 # With arguments, installs those packages instead (make fuzz: clang and its runtimes).
 set -euo pipefail
-packages=(g++ make libopenblas-openmp-dev doctest-dev libstb-dev zlib1g-dev libcli11-dev
+packages=(g++ make pkg-config libopenblas-openmp-dev doctest-dev libstb-dev zlib1g-dev libcli11-dev
           dataset-fashion-mnist wamerican gnuplot-nox)
 [ $# -gt 0 ] && packages=("$@")
 missing=()

@@ -12,6 +12,7 @@ void bench_layers(const std::vector<int>& thread_counts, bool with_torch);
 void bench_train(const std::vector<int>& thread_counts, bool with_torch);
 
 int main(int argc, char** argv) {
+  rg::keep_freed_memory();
   bool core = false, layers = false, training = false, torch = true;
   std::vector<int> threads{1, 2};
   for (int i = 1; i < argc; ++i) {

@@ -70,6 +70,7 @@ static void print_table(const std::vector<CmpResult>& rows, report::Table& md) {
 }
 
 int main(int argc, char** argv) {
+  rg::keep_freed_memory();
   Options o;
   CLI::App app{"Notebook 6b in C++: a makemore MLP with BatchNorm1d, every backward written by hand and compared "
                "with autograd and PyTorch, then trained with the manual backward only."};

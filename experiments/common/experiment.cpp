@@ -14,6 +14,7 @@ using namespace rg;
 Experiment::Experiment(std::string name, const std::string& description, int argc, char** argv,
                        int64_t default_seeds, const std::function<void(CLI::App&)>& add_options)
     : name_(std::move(name)), start_(std::chrono::steady_clock::now()) {
+  keep_freed_memory();
   args_.seeds = default_seeds;
   CLI::App app{description, name_};
   app.add_flag("--quick", args_.quick, "a small, fast version (CI runs it); writes to runs/quick unless --out");
@@ -76,9 +77,15 @@ std::string Results::csv() const {
   for (const auto& m : metric_cols_) out += "," + m;
   out += "\n";
   for (const Row& r : rows_) {
-    for (const auto& c : r.config) out += c + ",";
+    for (const auto& c : r.config) {
+      out += c;
+      out += ",";
+    }
     out += std::to_string(r.seed);
-    for (double v : r.metrics) out += "," + report::fmt_g(v, 6);
+    for (double v : r.metrics) {
+      out += ",";  // one append at a time: GCC 12's -Wrestrict misfires on "," + std::string&&
+      out += report::fmt_g(v, 6);
+    }
     out += "\n";
   }
   return out;

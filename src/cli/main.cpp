@@ -105,6 +105,7 @@ int run_op_command(OpOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rg::keep_freed_memory();
   CLI::App app{"regrad: a teaching tensor and reverse-mode autograd engine"};
   app.require_subcommand(1);
   uint64_t seed = 0;

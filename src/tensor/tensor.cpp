@@ -17,20 +17,14 @@
 
 namespace rg {
 
-// glibc serves blocks above 128 KiB by mmap and unmaps them on free, so every fresh activation
-// would fault its pages in again (a 16 MiB tensor: ~4000 page faults, several ms). Keeping large
-// blocks on the heap and not trimming it lets the next same-sized tensor reuse warm pages.
-static void keep_freed_memory() {
-  static const bool done = [] {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    return true;
-  }();
-  (void)done;
+// glibc serves blocks above 128 KiB by mmap and unmaps them on free; these two thresholds keep
+// them on the heap, untrimmed.
+void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 Storage::Storage(std::size_t n) : nbytes(n) {
-  keep_freed_memory();
   const std::size_t rounded = (n + 63) / 64 * 64;
   data = std::aligned_alloc(64, rounded ? rounded : 64);
   if (!data) throw std::bad_alloc();

@@ -111,8 +111,16 @@ bool plot_png(const std::string& png_path, const std::vector<Plot>& panels, int 
                                     std::to_string(s.y.size()) + " y and " + std::to_string(s.err.size()) + " errors");
       const std::string name = "$d" + std::to_string(block++);
       script += name + " << EOD\n";
-      for (std::size_t k = 0; k < s.x.size(); ++k)
-        script += fmt_g(s.x[k], 10) + " " + fmt_g(s.y[k], 10) + (s.err.empty() ? "" : " " + fmt_g(s.err[k], 10)) + "\n";
+      for (std::size_t k = 0; k < s.x.size(); ++k) {
+        script += fmt_g(s.x[k], 10);
+        script += " ";
+        script += fmt_g(s.y[k], 10);
+        if (!s.err.empty()) {
+          script += " ";
+          script += fmt_g(s.err[k], 10);
+        }
+        script += "\n";
+      }
       script += "EOD\n";
       plot += (i ? ", " : "") + name + (s.err.empty() ? " using 1:2 with linespoints" : " using 1:2:3 with yerrorlines") +
               " lw 2 pt 7 ps 0.6 title " + quoted(s.title);

@@ -17,6 +17,12 @@ namespace rg {
 
 struct Node;  // autograd/autograd.h
 
+// Tells glibc to keep freed large blocks on the heap instead of returning them to the system, so
+// that the next tensor of the same size reuses warm pages (a fresh 16 MiB activation would otherwise
+// fault in ~4,000 pages, several ms). A process-wide choice, so the library never makes it on its
+// own: programs that train (regrad, the experiments, the bench) call it first thing.
+void keep_freed_memory();
+
 // A 64-byte aligned, uninitialised buffer.
 struct Storage {
   explicit Storage(std::size_t nbytes);
