@@ -91,6 +91,31 @@ TEST_CASE("fused layers agree with their composed twins, in double and float") {
   }
 }
 
+// Weight and bias each present or absent (PyTorch adds the bias without a weight too): each
+// combination in every kernel path (GroupNorm on both sides of its run-length switch).
+TEST_CASE("fused layers agree with their twins for every weight/bias combination") {
+  for (DType dt : {DType::Float64, DType::Float32}) {
+    Generator gen(dt == DType::Float64 ? 5 : 6);
+    auto r = [&](const Shape& s) { return randn(s, gen, dt) * 2.0 + 0.5; };
+    for (int affine = 0; affine < 4; ++affine) {
+      const bool has_w = affine & 1, has_b = affine & 2;
+      const auto param = [&](bool on, const Shape& s) { return on ? r(s) : Tensor(); };
+      const std::string what = std::string(has_w ? "weight" : "no weight") + (has_b ? ", bias" : ", no bias");
+      const Tensor none;
+      check_twins(("layer_norm " + what).c_str(), {r({7, 13}), param(has_w, {13}), param(has_b, {13})},
+                  [](V x) { return layer_norm(x[0], {13}, x[1], x[2]); },
+                  [](V x) { return composed::layer_norm(x[0], {13}, x[1], x[2]); });
+      for (const Shape& s : {Shape{3, 6, 5}, Shape{2, 6, 67}})  // short and long runs
+        check_twins(("group_norm " + what).c_str(), {r(s), param(has_w, {6}), param(has_b, {6})},
+                    [](V x) { return group_norm(x[0], 3, x[1], x[2]); },
+                    [](V x) { return composed::group_norm(x[0], 3, x[1], x[2]); });
+      check_twins(("batch_norm " + what).c_str(), {r({9, 5, 3}), param(has_w, {5}), param(has_b, {5})},
+                  [none](V x) { return batch_norm(x[0], none, none, x[1], x[2], true); },
+                  [none](V x) { return composed::batch_norm(x[0], none, none, x[1], x[2], true); });
+    }
+  }
+}
+
 TEST_CASE("batch_norm's running statistics match the composed twin's") {
   Generator gen(3);
   const Tensor x = randn({10, 4, 3}, gen, DType::Float64) * 3.0 + 1.0;
