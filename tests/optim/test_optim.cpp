@@ -1,10 +1,13 @@
 // Every optimizer step against the same step computed by hand.
 #include <cmath>
+#include <map>
 
 #include "../test_util.h"
 
 using namespace rg;
 using rg::test::check_values;
+using rg::test::contains;
+using rg::test::invalid_argument_message;
 
 static Tensor param(std::initializer_list<double> v) { return tensor(v, DType::Float64).requires_grad_(); }
 static void set_grad(Tensor& p, std::initializer_list<double> g) {
@@ -56,6 +59,54 @@ TEST_CASE("AdamW: decoupled decay, bias-corrected moments") {
   set_grad(p, {0.5, 0.0});
   opt.step();
   CHECK(std::abs(p.at({0}) - (p0 * (1 - 0.001) - 0.01 * mhat / (std::sqrt(vhat) + 1e-8))) < 1e-14);
+}
+
+TEST_CASE("AdamW counts steps per parameter: a late first gradient gets the first step's correction") {
+  Tensor a = param({1.0}), b = param({-2.0});
+  optim::AdamW opt({a, b}, 0.01, 0.9, 0.999, 1e-8, 0.1);
+  set_grad(a, {0.3});
+  opt.step();  // b has no gradient yet: untouched, no step counted
+  CHECK(b.at({0}) == -2.0);
+  set_grad(a, {0.3});
+  set_grad(b, {-0.4});
+  opt.step();
+  // b's first step: m̂ = g, v̂ = g², whatever the optimizer's own step count.
+  CHECK(std::abs(b.at({0}) - (-2.0 * (1 - 0.001) + 0.01 * 0.4 / (0.4 + 1e-8))) < 1e-15);
+  const auto st = opt.state();
+  std::map<std::string, double> steps;
+  for (const auto& [name, t] : st)
+    if (name.rfind("step", 0) == 0) steps[name] = t.item();
+  CHECK(steps == std::map<std::string, double>{{"step.0", 2.0}, {"step.1", 1.0}});
+}
+
+TEST_CASE("AdamW loads a state with one shared 'step' and refuses inconsistent ones") {
+  Tensor a = param({1.0, -2.0}), b = param({1.0, -2.0});
+  optim::AdamW oa({a}, 0.01), ob({b}, 0.01);
+  for (int s = 0; s < 3; ++s) {
+    set_grad(a, {0.3, 0.1 * s});
+    oa.step();
+  }
+  optim::Optimizer::State legacy;  // as written before per-parameter counts
+  for (const auto& [name, t] : oa.state())
+    legacy.emplace_back(name == "step.0" ? "step" : name, t);
+  ob.load_state(legacy);
+  {
+    NoGradGuard ng;
+    b.copy_(a);
+  }
+  set_grad(a, {-0.2, 0.5});
+  set_grad(b, {-0.2, 0.5});
+  oa.step();
+  ob.step();
+  CHECK(cmp("same step", a, b).exact);
+
+  optim::Optimizer::State no_step;
+  for (const auto& [name, t] : oa.state())
+    if (name.rfind("step", 0) != 0) no_step.emplace_back(name, t);
+  CHECK(contains(invalid_argument_message([&] { ob.load_state(no_step); }), "parameter 0 has moments but step 0"));
+  optim::Optimizer::State both = oa.state();
+  both.emplace_back("step", tensor_i64({4}));
+  CHECK(contains(invalid_argument_message([&] { ob.load_state(both); }), "both 'step' and per-parameter"));
 }
 
 TEST_CASE("L1 proximal step makes small weights exactly zero") {

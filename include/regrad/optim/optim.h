@@ -45,19 +45,23 @@ class SGD : public Optimizer {
 };
 
 // p ← p·(1 − lr·weight_decay) (decoupled), then Adam: m, v moments with bias correction,
-// p ← p − lr·m̂/(√v̂ + eps). Defaults as torch.optim.AdamW.
+// p ← p − lr·m̂/(√v̂ + eps). Defaults as torch.optim.AdamW. Like it, each parameter has its own
+// step count t, advanced only at the steps where that parameter has a gradient.
 class AdamW : public Optimizer {
  public:
   AdamW(std::vector<Tensor> params, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
         double weight_decay = 1e-2);
   void step() override;
-  State state() const override;  // "exp_avg.<i>", "exp_avg_sq.<i>", "step"
+  // "exp_avg.<i>", "exp_avg_sq.<i>", "step.<i>" for each parameter that has taken a step.
+  State state() const override;
+  // Also reads a state written before per-parameter counts (one "step"): each parameter with
+  // moments gets that count. Throws std::invalid_argument on inconsistent entries.
   void load_state(const State& state) override;
   const double beta1, beta2, eps, weight_decay;
 
  private:
   std::vector<Tensor> m_, v_;
-  int64_t t_ = 0;
+  std::vector<int64_t> step_;
 };
 
 // The proximal step of an L1 penalty λ·Σ|p| after a gradient step of size lr:
