@@ -41,7 +41,7 @@ std::map<std::string, Tensor> run_op(const OpRequest& r) {
   if (!is_floating(x.dtype())) throw std::invalid_argument(r.op + ": x must be float32 or float64");
   Tensor weight = leaf(input(r, "weight", false)), bias = leaf(input(r, "bias", false));
   std::map<std::string, Tensor> out;
-  Tensor y;
+  Tensor y, target;
   if (r.op == "batch_norm") {
     Tensor rm = input(r, "running_mean", false), rv = input(r, "running_var", false);
     if (rm.defined()) rm = rm.clone();
@@ -73,7 +73,13 @@ std::map<std::string, Tensor> run_op(const OpRequest& r) {
       y = dropout(x, p, true, gen);
     }
   } else if (r.op == "cross_entropy") {
-    y = cross_entropy(x, input(r, "target", true), parse_reduction(r.reduction), r.label_smoothing.value_or(0.0));
+    if (weight.defined() || bias.defined())
+      throw std::invalid_argument("cross_entropy: takes no weight or bias (per-class weights are class_weight)");
+    target = input(r, "target", true);
+    if (is_floating(target.dtype())) target = leaf(target);  // probabilities are differentiated too
+    y = cross_entropy(x, target, {.weight = input(r, "class_weight", false), .ignore_index = r.ignore_index.value_or(-100),
+                                  .reduction = parse_reduction(r.reduction),
+                                  .label_smoothing = r.label_smoothing.value_or(0.0)});
   } else {
     throw std::invalid_argument("unknown op '" + r.op + "' (expected one of: " + kOpNames + ")");
   }
@@ -85,6 +91,8 @@ std::map<std::string, Tensor> run_op(const OpRequest& r) {
   out["dx"] = x.grad().defined() ? x.grad() : Tensor::empty(x.shape(), x.dtype()).fill_(0);
   if (weight.defined()) out["dweight"] = weight.grad();
   if (bias.defined()) out["dbias"] = bias.grad();
+  if (target.defined() && target.requires_grad())
+    out["dtarget"] = target.grad().defined() ? target.grad() : Tensor::empty(target.shape(), target.dtype()).fill_(0);
   return out;
 }
 

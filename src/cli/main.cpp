@@ -43,15 +43,17 @@ struct OpOptions {
   std::string out;
   double eps = 0, momentum = 0, p = 0, label_smoothing = 0;
   uint64_t seed = 0;
-  int64_t groups = 0;
+  int64_t groups = 0, ignore_index = -100;
 };
 
 void add_op_command(CLI::App& app, OpOptions& o) {
   auto* cmd = app.add_subcommand("op", std::string("Run one fused layer forward and backward on .npy arrays.\n"
                                                    "Writes y.npy, dx.npy and, where the op has them, dweight.npy, "
-                                                   "dbias.npy, running_mean.npy, running_var.npy into --out, in x's dtype."));
+                                                   "dbias.npy, dtarget.npy, running_mean.npy, running_var.npy into --out, "
+                                                   "in x's dtype."));
   cmd->add_option("name", o.request.op, std::string("the op: ") + rg::kOpNames)->required();
-  for (const char* name : {"x", "weight", "bias", "running-mean", "running-var", "target", "mask", "grad-out"}) {
+  for (const char* name :
+       {"x", "weight", "bias", "running-mean", "running-var", "target", "class-weight", "mask", "grad-out"}) {
     std::string key = name;
     std::replace(key.begin(), key.end(), '-', '_');
     auto* opt = cmd->add_option(std::string("--") + name, o.files[key], std::string(name) + " as .npy")->check(CLI::ExistingFile);
@@ -68,6 +70,7 @@ void add_op_command(CLI::App& app, OpOptions& o) {
       ->expected(1, 8);
   cmd->add_option("--label-smoothing", o.label_smoothing, "cross_entropy: label smoothing in [0, 1] (default 0)");
   cmd->add_option("--reduction", o.request.reduction, "cross_entropy: mean | sum | none (default mean)");
+  cmd->add_option("--ignore-index", o.ignore_index, "cross_entropy: class index that adds no loss (default -100)");
   cmd->callback([&o, cmd] {
     auto set = [cmd](const char* flag, auto value, auto& field) {
       if (cmd->count(flag)) field = value;
@@ -78,6 +81,7 @@ void add_op_command(CLI::App& app, OpOptions& o) {
     set("--seed", o.seed, o.request.seed);
     set("--groups", o.groups, o.request.groups);
     set("--label-smoothing", o.label_smoothing, o.request.label_smoothing);
+    set("--ignore-index", o.ignore_index, o.request.ignore_index);
   });
 }
 
