@@ -180,18 +180,28 @@ void l1_proximal_(const std::vector<Tensor>& params, double lr, double lambda) {
 }
 
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
+  // ‖(‖g₁‖, ‖g₂‖, …)‖ as torch: each gradient's norm, then the norm of those, here in double.
   double total = 0;
-  {
-    NoGradGuard no_grad;
-    for (const Tensor& p : params)
-      if (p.grad().defined()) total += sum(p.grad() * p.grad()).item();
+  for (const Tensor& p : params) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    dispatch_float(g.dtype(), "clip_grad_norm_", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* d = g.data<T>();
+      double ss = 0;
+      for (int64_t i = 0; i < g.numel(); ++i) ss += static_cast<double>(d[i]) * static_cast<double>(d[i]);
+      total += ss;
+    });
   }
   const double norm = std::sqrt(total);
-  if (norm > max_norm) {
-    NoGradGuard no_grad;
-    for (const Tensor& p : params)
-      if (p.grad().defined()) p.grad().mul_(max_norm / (norm + 1e-6));
-  }
+  // torch multiplies always, by clamp(max_norm/(norm + 1e-6), max=1): a factor just under 1 when
+  // norm ≈ max_norm, NaN gradients for a NaN norm, and 0·g (NaN where g is ±inf) for an
+  // infinite one (error_if_nonfinite=False).
+  const double coef = max_norm / (norm + 1e-6);
+  const double clamped = std::isnan(coef) ? coef : std::min(coef, 1.0);
+  NoGradGuard no_grad;
+  for (const Tensor& p : params)
+    if (p.grad().defined()) p.grad().mul_(clamped);
   return norm;
 }
 

@@ -116,16 +116,42 @@ TEST_CASE("L1 proximal step makes small weights exactly zero") {
   CHECK(w.at({0}) == 0.0);
 }
 
-TEST_CASE("clip_grad_norm_ scales gradients to the max norm") {
+TEST_CASE("clip_grad_norm_ multiplies by clamp(max_norm/(norm + 1e-6), max=1), as torch") {
   Tensor a = param({1.0, 1.0}), b = param({1.0});
   set_grad(a, {3.0, 0.0});
   set_grad(b, {4.0});
   const double norm = optim::clip_grad_norm_({a, b}, 1.0);
   CHECK(std::abs(norm - 5.0) < 1e-12);
   const double s = 1.0 / (5.0 + 1e-6);
-  check_values(a.grad(), {3 * s, 0}, 1e-12);
-  check_values(b.grad(), {4 * s}, 1e-12);
-  CHECK(std::abs(optim::clip_grad_norm_({a, b}, 10.0) - 5.0 * s) < 1e-12);  // under the limit: unchanged
+  check_values(a.grad(), {3 * s, 0}, 1e-15);
+  check_values(b.grad(), {4 * s}, 1e-15);
+  // Under the limit: the factor is clamped to exactly 1.
+  CHECK(std::abs(optim::clip_grad_norm_({a, b}, 10.0) - 5.0 * s) < 1e-12);
+  check_values(b.grad(), {4 * s}, 0.0);
+  // At the limit the factor is max_norm/(norm + 1e-6) < 1, not 1: torch scales then too.
+  set_grad(a, {3.0, 0.0});
+  set_grad(b, {4.0});
+  optim::clip_grad_norm_({a, b}, 5.0);
+  check_values(b.grad(), {4 * 5.0 / (5.0 + 1e-6)}, 1e-15);
+  CHECK(b.grad().at({0}) != 4.0);
+}
+
+TEST_CASE("clip_grad_norm_ with a non-finite norm behaves as torch's error_if_nonfinite=False") {
+  Tensor a = param({1.0, 1.0}), b = param({1.0});
+  set_grad(a, {3.0, INFINITY});
+  set_grad(b, {4.0});
+  CHECK(std::isinf(optim::clip_grad_norm_({a, b}, 1.0)));  // factor 1/(inf + 1e-6) = 0
+  CHECK(a.grad().at({0}) == 0.0);
+  CHECK(std::isnan(a.grad().at({1})));  // inf·0
+  CHECK(b.grad().at({0}) == 0.0);
+  set_grad(a, {3.0, NAN});
+  set_grad(b, {4.0});
+  CHECK(std::isnan(optim::clip_grad_norm_({a, b}, 1.0)));
+  CHECK(std::isnan(a.grad().at({0})));
+  CHECK(std::isnan(b.grad().at({0})));
+  Tensor c = param({1.0});  // no gradient at all: norm 0, nothing to scale
+  CHECK(optim::clip_grad_norm_({c}, 1.0) == 0.0);
+  CHECK(!c.grad().defined());
 }
 
 TEST_CASE("warmup + cosine learning rate") {

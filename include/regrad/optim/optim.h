@@ -68,8 +68,9 @@ class AdamW : public Optimizer {
 // p ← sign(p)·max(|p| − lr·λ, 0), so small weights become exactly zero.
 void l1_proximal_(const std::vector<Tensor>& params, double lr, double lambda);
 
-// Scales all gradients by max_norm/(norm + 1e-6) when their global L2 norm exceeds max_norm;
-// returns the norm before clipping (torch.nn.utils.clip_grad_norm_).
+// torch.nn.utils.clip_grad_norm_ (norm_type 2, error_if_nonfinite=False): multiplies every
+// gradient by min(max_norm/(norm + 1e-6), 1), where norm is the global L2 norm of all of them,
+// and returns that norm. A NaN norm makes every gradient NaN; an infinite one multiplies them by 0.
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm);
 
 // Linear warmup from lr/warmup_steps to lr over warmup_steps, then cosine decay to min_lr at
