@@ -50,7 +50,7 @@ TEST_CASE("regrad gradcheck checks one op and rejects unknown ones") {
 }
 
 TEST_CASE("regrad op writes outputs in the input's dtype") {
-  const std::string d = ref + "gn_3d_f64/", out = "/tmp/regrad_cli_gn";
+  const std::string d = ref + "gn_3x6x5_g3_wb_f64/", out = "/tmp/regrad_cli_gn";
   fs::remove_all(out);
   const Run r = run("op group_norm --x " + d + "x.npy --weight " + d + "weight.npy --bias " + d + "bias.npy --grad-out " +
                     d + "grad_out.npy --groups 3 --eps 1e-05 --out " + out);
@@ -63,8 +63,31 @@ TEST_CASE("regrad op writes outputs in the input's dtype") {
   fs::remove_all(out);
 }
 
+TEST_CASE("regrad op cross_entropy takes --class-weight and --ignore-index") {
+  const std::string d = ref + "ce_3x5x4_mean_ls015_ignore_weight_f64/", out = "/tmp/regrad_cli_ce";
+  fs::remove_all(out);
+  Run r = run("op cross_entropy --x " + d + "x.npy --target " + d + "target.npy --class-weight " + d +
+              "class_weight.npy --ignore-index 2 --label-smoothing 0.15 --grad-out " + d + "grad_out.npy --out " + out);
+  CHECK(r.rc == 0);
+  for (const char* f : {"y", "dx"})
+    CHECK(rg::cmp(f, rg::load_npy(out + "/" + f + ".npy"), rg::load_npy(d + "expected/" + f + ".npy"), 0, 1e-12)
+              .approximate);
+  // Without --ignore-index the target's 2s are classes: a different loss.
+  r = run("op cross_entropy --x " + d + "x.npy --target " + d + "target.npy --class-weight " + d +
+          "class_weight.npy --label-smoothing 0.15 --grad-out " + d + "grad_out.npy --out " + out);
+  CHECK(r.rc == 0);
+  CHECK(!rg::cmp("y", rg::load_npy(out + "/y.npy"), rg::load_npy(d + "expected/y.npy"), 0, 1e-6).approximate);
+  const std::string p = ref + "ce_5x7_sum_ls0_probs_f64/";
+  r = run("op cross_entropy --x " + p + "x.npy --target " + p + "target.npy --reduction sum --grad-out " + p +
+          "grad_out.npy --out " + out);
+  CHECK(r.rc == 0);
+  CHECK(rg::cmp("dtarget", rg::load_npy(out + "/dtarget.npy"), rg::load_npy(p + "expected/dtarget.npy"), 0, 1e-12)
+            .approximate);
+  fs::remove_all(out);
+}
+
 TEST_CASE("regrad op: bad files and arguments give a clear message and exit code 2") {
-  const std::string d = ref + "bn1d_train_affine_f32/";
+  const std::string d = ref + "bn_5x3x7_train_wb_f32/";
   Run r = run("op batch_norm --x /nonexistent.npy --grad-out " + d + "grad_out.npy --out /tmp/x");
   CHECK(r.rc == 2);
   CHECK(contains(r.out, "/nonexistent.npy"));
@@ -79,7 +102,7 @@ TEST_CASE("regrad op: bad files and arguments give a clear message and exit code
   CHECK(contains(r.out, "missing argument --groups"));
   r = run("op batch_norm --x " + d + "x.npy --grad-out " + d + "weight.npy --out /tmp/x");
   CHECK(r.rc == 2);
-  CHECK(contains(r.out, "grad_out is float32 [5], expected float32 [8, 5]"));
+  CHECK(contains(r.out, "grad_out is float32 [3], expected float32 [5, 3, 7]"));
   r = run("op batch_norm --x " + d + "args.txt --grad-out " + d + "grad_out.npy --out /tmp/x");
   CHECK(r.rc == 2);
   CHECK(contains(r.out, "args.txt: not a valid .npy file: bad magic"));

@@ -1,5 +1,7 @@
 // PyTorch reference values (tests/reference/make_reference.py, Debian's python3-torch): every case
-// folder's inputs run through run_op, every output compared with PyTorch's.
+// folder's inputs run through run_op, every output compared with PyTorch's. The script enumerates
+// each layer's optional-argument combinations; the counts below are what it writes, exactly, so a
+// lost or extra case fails here.
 #include <filesystem>
 #include <fstream>
 
@@ -13,7 +15,8 @@ namespace fs = std::filesystem;
 // (summation order); float64 ones agree to rounding.
 static double tolerance(DType dt) { return dt == DType::Float32 ? 1e-5 : 1e-12; }
 
-static OpRequest load_case(const fs::path& dir) {
+// atol: a case's own tolerance, where args.txt gives one (make_reference.py says why).
+static OpRequest load_case(const fs::path& dir, std::optional<double>& atol) {
   OpRequest r;
   std::ifstream args(dir / "args.txt");
   REQUIRE_MESSAGE(args, "missing ", (dir / "args.txt").string());
@@ -30,6 +33,8 @@ static OpRequest load_case(const fs::path& dir) {
     else if (key == "label_smoothing") r.label_smoothing = std::stod(value);
     else if (key == "groups") r.groups = std::stoll(value);
     else if (key == "reduction") r.reduction = value;
+    else if (key == "ignore_index") r.ignore_index = std::stoll(value);
+    else if (key == "atol") atol = std::stod(value);
     else if (key == "normalized_shape") {
       std::istringstream ss(value);
       for (int64_t d; ss >> d;) r.normalized_shape.push_back(d);
@@ -50,24 +55,31 @@ TEST_CASE("fused layers match PyTorch's reference values") {
     if (d.is_directory()) dirs.push_back(d.path());
   std::sort(dirs.begin(), dirs.end());
   for (const fs::path& dir : dirs) {
-    const OpRequest r = load_case(dir);
+    std::optional<double> atol;
+    const OpRequest r = load_case(dir, atol);
     const auto out = run_op(r);
     ++cases;
+    int produced = 0;
     for (const auto& f : fs::directory_iterator(dir / "expected")) {
       const std::string name = f.path().stem().string();
       const Tensor expected = load_npy(f.path().string());
       INFO(dir.filename().string(), " ", name);
       REQUIRE_MESSAGE(out.count(name), "regrad produced no ", name);
+      ++produced;
       const Tensor got = out.at(name);
       CHECK(got.dtype() == expected.dtype());
-      const CmpResult c = cmp(name, got, expected, 0, tolerance(expected.dtype()));
+      const CmpResult c = cmp(name, got, expected, 0, atol.value_or(tolerance(expected.dtype())));
       CHECK_MESSAGE(c.approximate, c.line());
       double& w = worst[expected.dtype() == DType::Float64];
       w = std::max(w, c.maxdiff);
       ++tensors;
     }
+    // Nothing regrad computes goes unchecked: every output it returns has a PyTorch value.
+    CHECK_MESSAGE(produced == static_cast<int>(out.size()), dir.filename().string(), ": ", out.size(),
+                  " outputs, ", produced, " with a reference");
   }
-  CHECK(cases >= 50);
+  CHECK(cases == 320);
+  CHECK(tensors == 902);
   MESSAGE("PyTorch reference: ", cases, " cases, ", tensors, " tensors compared; worst max abs diff float32 ", worst[0],
           ", float64 ", worst[1]);
 }
