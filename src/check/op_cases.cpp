@@ -101,6 +101,10 @@ std::vector<OpCase> op_cases(uint64_t seed) {
   const Tensor targets = tensor_i64({2, 0, 4});
   c.push_back({"nll_loss", "mean", {normal({3, 5})}, [targets](V x) { return nll_loss(x[0], targets); }});
   c.push_back({"clone", "[2, 3]", {normal({2, 3})}, [](V x) { return x[0].clone() * x[0]; }});
+  // float64 → float32 → float64: the output is rounded to float32 (relative 6e-8), so the step is
+  // 1e-3, where that rounding moves the difference quotient by ~1e-4 (the tolerance is 1e-3).
+  c.push_back({"to", "float64 -> float32 -> float64", {normal({2, 3})},
+               [](V x) { return x[0].to(DType::Float32).to(DType::Float64) * x[0]; }, 1e-3});
 
   // ---- fused layers with hand-derived backward (src/functional/) ----
   const Tensor none;

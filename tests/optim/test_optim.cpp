@@ -16,11 +16,14 @@ static void set_grad(Tensor& p, std::initializer_list<double> g) {
 }
 
 TEST_CASE("SGD with L2 weight decay: the lecture's single-weight update w ← w − η(∇ + λw)") {
-  Tensor w = param({2.0});
-  optim::SGD opt({w}, 0.1, 0.0, 0.01);
-  set_grad(w, {0.5});
-  opt.step();
-  check_values(w, {2.0 - 0.1 * (0.5 + 0.01 * 2.0)}, 1e-15);  // 1.948
+  // w = 2.0, g = 1.5, η = 0.1: 1.85 without L2, 1.848 with λ = 0.01.
+  for (double lambda : {0.0, 0.01}) {
+    Tensor w = param({2.0});
+    optim::SGD opt({w}, 0.1, 0.0, lambda);
+    set_grad(w, {1.5});
+    opt.step();
+    check_values(w, {lambda == 0 ? 1.85 : 1.848}, 1e-15);
+  }
 }
 
 TEST_CASE("SGD momentum and Nesterov follow torch.optim.SGD") {
