@@ -97,11 +97,3 @@ TEST_CASE("bn_by_hand: running statistics after training are close to the calibr
   CHECK(std::abs(split_loss(p, r, words_data().val) - split_loss(p, c, words_data().val)) < 0.05);
   CHECK(max(abs(c.mean - r.mean)).item() < 0.5 * std::sqrt(max(c.var).item()));
 }
-
-TEST_CASE("bn_by_hand: sampled words use only a-z") {
-  Params p = init_params(1, DType::Float32);
-  const Running r{zeros({1, kHidden}), ones({1, kHidden})};
-  Generator g(2);
-  for (int k = 0; k < 5; ++k)
-    for (char c : sample_word(p, r, g)) CHECK((c >= 'a' && c <= 'z'));
-}
