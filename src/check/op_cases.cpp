@@ -101,6 +101,10 @@ std::vector<OpCase> op_cases(uint64_t seed) {
   const Tensor targets = tensor_i64({2, 0, 4});
   c.push_back({"nll_loss", "mean", {normal({3, 5})}, [targets](V x) { return nll_loss(x[0], targets); }});
   c.push_back({"clone", "[2, 3]", {normal({2, 3})}, [](V x) { return x[0].clone() * x[0]; }});
+  // float64 → float32 → float64: the output is rounded to float32 (relative 6e-8), so the step is
+  // 1e-3, where that rounding moves the difference quotient by ~1e-4 (the tolerance is 1e-3).
+  c.push_back({"to", "float64 -> float32 -> float64", {normal({2, 3})},
+               [](V x) { return x[0].to(DType::Float32).to(DType::Float64) * x[0]; }, 1e-3});
 
   // ---- fused layers with hand-derived backward (src/functional/) ----
   const Tensor none;
@@ -149,6 +153,20 @@ std::vector<OpCase> op_cases(uint64_t seed) {
                [targets](V x) { return cross_entropy(x[0], targets, Reduction::None, 0.2); }});
   c.push_back({"cross_entropy", "soft targets, label_smoothing 0.1", {normal({3, 5})},
                [probs](V x) { return cross_entropy(x[0], probs, Reduction::Mean, 0.1); }});
+  const Tensor cw = rand({5}, gen, f64) + 0.5;
+  c.push_back({"cross_entropy", "class weight, label_smoothing 0.2", {normal({3, 5})},
+               [targets, cw](V x) { return cross_entropy(x[0], targets, {.weight = cw, .label_smoothing = 0.2}); }});
+  const Tensor some_ignored = tensor_i64({2, -100, 4, 1});
+  c.push_back({"cross_entropy", "ignore_index -100, class weight", {normal({4, 5})},
+               [some_ignored, cw](V x) { return cross_entropy(x[0], some_ignored, {.weight = cw}); }});
+  const Tensor seq = tensor_i64({0, 1, 4, 1, 3, 2, 1, 1, 0, 4, 2, 3}, {2, 2, 3});
+  c.push_back({"cross_entropy", "(2, 5, 2, 3), ignore_index 1, sum", {normal({2, 5, 2, 3})},
+               [seq](V x) { return cross_entropy(x[0], seq, {.ignore_index = 1, .reduction = Reduction::Sum}); }});
+  c.push_back({"cross_entropy", "(5) unbatched, label_smoothing 0.1", {normal({5})},
+               [](V x) { return cross_entropy(x[0], tensor_i64({3}).reshape({}), Reduction::Mean, 0.1); }});
+  c.push_back({"cross_entropy", "soft targets differentiated, weight, none",
+               {normal({3, 5}), leaf(softmax(randn({3, 5}, gen, f64), 1))},
+               [cw](V x) { return cross_entropy(x[0], x[1], {.weight = cw, .reduction = Reduction::None, .label_smoothing = 0.1}); }});
   return c;
 }
 

@@ -172,7 +172,7 @@ std::map<std::string, Tensor> run_reference(const OpRequest& r, const Tensor& xt
     const double eps = r.label_smoothing.value_or(0.0);
     if (!(eps >= 0.0 && eps <= 1.0))
       throw std::invalid_argument("cross_entropy: label_smoothing must be in [0, 1], got " + std::to_string(eps));
-    if (!hard && r.ignore_index >= 0)
+    if (!hard && r.ignore_index.value_or(-100) >= 0)
       throw std::invalid_argument("cross_entropy: ignore_index is not supported for probability targets");
     std::vector<int64_t> index;
     std::vector<double> probs;
@@ -182,7 +182,7 @@ std::map<std::string, Tensor> run_reference(const OpRequest& r, const Tensor& xt
                                     to_string(target.shape()) + " (class indices must have shape (N))");
       index.assign(target.data<int64_t>(), target.data<int64_t>() + N);
       for (int64_t i = 0; i < N; ++i)
-        if (index[i] != r.ignore_index && (index[i] < 0 || index[i] >= K))
+        if (index[i] != r.ignore_index.value_or(-100) && (index[i] < 0 || index[i] >= K))
           throw std::invalid_argument("cross_entropy: target " + std::to_string(index[i]) + " at position " +
                                       std::to_string(i) + " is out of range for " + std::to_string(K) + " classes");
     } else {
@@ -193,7 +193,7 @@ std::map<std::string, Tensor> run_reference(const OpRequest& r, const Tensor& xt
     std::vector<double> loss(N), lse(N), dloss(N), dprobs(probs.size());
     const int64_t* t = hard ? index.data() : nullptr;
     const double divisor = reference::cross_entropy_forward(loss.data(), lse.data(), x.data(), t, ptr(probs), ptr(w),
-                                                            N, K, eps, r.ignore_index);
+                                                            N, K, eps, r.ignore_index.value_or(-100));
     double total = 0;
     for (double l : loss) total += l;
     y = reduction == Reduction::None ? loss
@@ -204,7 +204,7 @@ std::map<std::string, Tensor> run_reference(const OpRequest& r, const Tensor& xt
     for (int64_t i = 0; i < N; ++i)  // ∂L/∂loss_i
       dloss[i] = reduction == Reduction::None ? gv[i] : reduction == Reduction::Sum ? gv[0] : gv[0] / divisor;
     reference::cross_entropy_backward(dx.data(), ptr(dprobs), dloss.data(), x.data(), lse.data(), t, ptr(probs), ptr(w),
-                                      N, K, eps, r.ignore_index);
+                                      N, K, eps, r.ignore_index.value_or(-100));
     if (!hard) out["dtarget"] = to_tensor(dprobs, shape, dt);  // PyTorch differentiates probability targets
   } else {
     throw std::invalid_argument("unknown op '" + r.op + "' (expected one of: " + kOpNames + ")");
@@ -223,7 +223,7 @@ std::map<std::string, Tensor> run_op(const OpRequest& r) {
   Tensor x = leaf(x_in);
   Tensor weight = leaf(input(r, "weight", false)), bias = leaf(input(r, "bias", false));
   std::map<std::string, Tensor> out;
-  Tensor y;
+  Tensor y, target;
   if (r.op == "batch_norm") {
     Tensor rm = input(r, "running_mean", false), rv = input(r, "running_var", false);
     if (rm.defined()) rm = rm.clone();
@@ -255,9 +255,13 @@ std::map<std::string, Tensor> run_op(const OpRequest& r) {
       y = dropout(x, p, true, gen);
     }
   } else if (r.op == "cross_entropy") {
-    if (r.inputs.count("class_weight") || r.ignore_index != -100)
-      throw std::invalid_argument("cross_entropy: class_weight and ignore_index need --reference for now");
-    y = cross_entropy(x, input(r, "target", true), parse_reduction(r.reduction), r.label_smoothing.value_or(0.0));
+    if (weight.defined() || bias.defined())
+      throw std::invalid_argument("cross_entropy: takes no weight or bias (per-class weights are class_weight)");
+    target = input(r, "target", true);
+    if (is_floating(target.dtype())) target = leaf(target);  // probabilities are differentiated too
+    y = cross_entropy(x, target, {.weight = input(r, "class_weight", false), .ignore_index = r.ignore_index.value_or(-100),
+                                  .reduction = parse_reduction(r.reduction),
+                                  .label_smoothing = r.label_smoothing.value_or(0.0)});
   } else {
     throw std::invalid_argument("unknown op '" + r.op + "' (expected one of: " + kOpNames + ")");
   }
@@ -267,6 +271,8 @@ std::map<std::string, Tensor> run_op(const OpRequest& r) {
   out["dx"] = x.grad().defined() ? x.grad() : Tensor::empty(x.shape(), x.dtype()).fill_(0);
   if (weight.defined()) out["dweight"] = weight.grad();
   if (bias.defined()) out["dbias"] = bias.grad();
+  if (target.defined() && target.requires_grad())
+    out["dtarget"] = target.grad().defined() ? target.grad() : Tensor::empty(target.shape(), target.dtype()).fill_(0);
   return out;
 }
 

@@ -80,16 +80,42 @@ Tensor dropout_with_mask(const Tensor& x, const Tensor& mask, double p) {
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction, double label_smoothing) {
-  const int64_t N = logits.shape()[0], K = logits.shape()[1];
-  Tensor t = target;
-  if (target.dtype() == DType::Int64) {  // one-hot
-    t = zeros({N, K}, logits.dtype());
-    for (int64_t i = 0; i < N; ++i) t.set({i, static_cast<int64_t>(target.at({i}))}, 1.0);
+  return rg::composed::cross_entropy(logits, target, CrossEntropyOptions{.reduction = reduction, .label_smoothing = label_smoothing});
+}
+
+// −Σ_k w_k·q_k·log softmax(z)_k per position, with one-hot rows built for class indices and a
+// constant 0/1 `keep` that removes the positions whose index is ignore_index.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o) {
+  const int64_t cdim = logits.dim() == 1 ? 0 : 1, K = logits.shape()[cdim];
+  Shape cs(logits.dim(), 1);  // broadcasts a per-class vector along the class dim
+  cs[cdim] = K;
+  Tensor t = target, keep;
+  double denominator = 0;
+  if (target.dtype() == DType::Int64) {
+    // Position p = a·S + s has its class-k logit at flat index (a·K + k)·S + s.
+    const int64_t P = target.numel();
+    int64_t S = 1;
+    for (int64_t d = cdim + 1; d < logits.dim(); ++d) S *= logits.shape()[d];
+    std::vector<double> onehot(logits.numel(), 0.0), kept(P, 0.0);
+    const std::vector<double> w = o.weight.defined() ? o.weight.tolist() : std::vector<double>(K, 1.0);
+    for (int64_t p = 0; p < P; ++p) {
+      const int64_t c = target.data<int64_t>()[p];
+      if (c == o.ignore_index) continue;
+      onehot[(p / S * K + c) * S + p % S] = 1.0;
+      kept[p] = 1.0;
+      denominator += w[c];
+    }
+    t = tensor(onehot, logits.shape(), logits.dtype());
+    keep = tensor(kept, {P}, logits.dtype()).reshape(target.shape());
+  } else {
+    denominator = static_cast<double>(logits.numel() / K);
   }
-  const Tensor q = t * (1.0 - label_smoothing) + label_smoothing / static_cast<double>(K);
-  const Tensor loss = -sum(q * log_softmax(logits, 1), {1});
-  if (reduction == Reduction::None) return loss;
-  return reduction == Reduction::Sum ? sum(loss) : mean(loss);
+  Tensor wq = t * (1.0 - o.label_smoothing) + o.label_smoothing / static_cast<double>(K);
+  if (o.weight.defined()) wq = wq * o.weight.reshape(cs);
+  Tensor loss = -sum(wq * log_softmax(logits, cdim), {cdim});
+  if (keep.defined()) loss = loss * keep;
+  if (o.reduction == Reduction::None) return loss;
+  return o.reduction == Reduction::Sum ? sum(loss) : sum(loss) / denominator;
 }
 
 }  // namespace rg::composed

@@ -57,6 +57,9 @@ void row_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* wei
       } else if (w) {
 #pragma omp simd
         for (int64_t d = 0; d < D; ++d) yr[d] = (xr[d] - m) * trs * w[d];
+      } else if (b) {
+#pragma omp simd
+        for (int64_t d = 0; d < D; ++d) yr[d] = (xr[d] - m) * trs + b[d];
       } else {
 #pragma omp simd
         for (int64_t d = 0; d < D; ++d) yr[d] = (xr[d] - m) * trs;

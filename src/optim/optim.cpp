@@ -1,6 +1,7 @@
 #include "regrad/optim/optim.h"
 
 #include <cmath>
+#include <optional>
 
 #include "../parallel.h"
 #include "regrad/autograd/autograd.h"
@@ -89,20 +90,22 @@ void SGD::load_state(const State& state) { restore_buffers(buf_, params_, state,
 
 AdamW::AdamW(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps, double weight_decay)
     : Optimizer(std::move(params), lr), beta1(beta1), beta2(beta2), eps(eps), weight_decay(weight_decay),
-      m_(params_.size()), v_(params_.size()) {
+      m_(params_.size()), v_(params_.size()), step_(params_.size(), 0) {
   if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) throw std::invalid_argument("AdamW: betas must be in [0, 1)");
   if (eps < 0 || weight_decay < 0) throw std::invalid_argument("AdamW: eps and weight_decay must be >= 0");
 }
 
 void AdamW::step() {
-  ++t_;
-  const double c1 = 1 - std::pow(beta1, static_cast<double>(t_)), c2 = 1 - std::pow(beta2, static_cast<double>(t_));
   for_each_param(params_, [&](std::size_t k, auto* p, const auto* g, int64_t n) {
     using T = std::remove_pointer_t<decltype(p)>;
     if (!m_[k].defined()) {
       m_[k] = zeros(params_[k].shape(), params_[k].dtype());
       v_[k] = zeros(params_[k].shape(), params_[k].dtype());
     }
+    // Each parameter counts its own steps (torch.optim.AdamW's state['step']): one whose first
+    // gradient comes late still gets the bias correction 1 − β₁ at its first step.
+    const double t = static_cast<double>(++step_[k]);
+    const double c1 = 1 - std::pow(beta1, t), c2 = 1 - std::pow(beta2, t);
     T *m = m_[k].template data<T>(), *v = v_[k].template data<T>();
     const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), decay = static_cast<T>(1 - lr * weight_decay);
     const T step = static_cast<T>(lr / c1), rc2 = static_cast<T>(1 / std::sqrt(c2)), e = static_cast<T>(eps);
@@ -120,15 +123,45 @@ void AdamW::step() {
 Optimizer::State AdamW::state() const {
   State out = named_buffers(m_, "exp_avg.");
   for (auto& e : named_buffers(v_, "exp_avg_sq.")) out.push_back(e);
-  out.emplace_back("step", tensor_i64({t_}));
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    if (m_[i].defined()) out.emplace_back("step." + std::to_string(i), tensor_i64({step_[i]}));
   return out;
 }
 
 void AdamW::load_state(const State& state) {
-  restore_buffers(m_, params_, state, "exp_avg.");
-  restore_buffers(v_, params_, state, "exp_avg_sq.");
-  for (const auto& [name, t] : state)
-    if (name == "step") t_ = static_cast<int64_t>(t.item());
+  std::vector<Tensor> m(params_.size()), v(params_.size());
+  std::vector<int64_t> steps(params_.size(), 0);
+  restore_buffers(m, params_, state, "exp_avg.");
+  restore_buffers(v, params_, state, "exp_avg_sq.");
+  std::optional<int64_t> shared;  // "step": one count for all, as written before per-parameter counts
+  bool per_param = false;
+  for (const auto& [name, t] : state) {
+    if (name == "step") {
+      shared = static_cast<int64_t>(t.item());
+    } else if (name.rfind("step.", 0) == 0) {
+      const std::size_t i = std::stoul(name.substr(5));
+      if (i >= params_.size()) throw std::invalid_argument("optimizer state '" + name + "' does not match the parameters");
+      steps[i] = static_cast<int64_t>(t.item());
+      per_param = true;
+    }
+  }
+  if (shared && per_param) throw std::invalid_argument("AdamW state has both 'step' and per-parameter 'step.<i>'");
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    // An old state's single count is every parameter's: exact when each had a gradient at every
+    // step (as in regrad train), the same approximation those runs made.
+    if (shared && m[i].defined()) steps[i] = *shared;
+    const std::string which = "parameter " + std::to_string(i);
+    if (m[i].defined() != v[i].defined())
+      throw std::invalid_argument("AdamW state: " + which + " has only one of exp_avg and exp_avg_sq");
+    if (m[i].defined() && steps[i] < 1)
+      throw std::invalid_argument("AdamW state: " + which + " has moments but step " + std::to_string(steps[i]) +
+                                  " (expected a step count >= 1)");
+    if (!m[i].defined() && steps[i] != 0)
+      throw std::invalid_argument("AdamW state: " + which + " has step " + std::to_string(steps[i]) + " but no moments");
+  }
+  m_ = std::move(m);
+  v_ = std::move(v);
+  step_ = std::move(steps);
 }
 
 void l1_proximal_(const std::vector<Tensor>& params, double lr, double lambda) {
@@ -147,18 +180,28 @@ void l1_proximal_(const std::vector<Tensor>& params, double lr, double lambda) {
 }
 
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
+  // ‖(‖g₁‖, ‖g₂‖, …)‖ as torch: each gradient's norm, then the norm of those, here in double.
   double total = 0;
-  {
-    NoGradGuard no_grad;
-    for (const Tensor& p : params)
-      if (p.grad().defined()) total += sum(p.grad() * p.grad()).item();
+  for (const Tensor& p : params) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    dispatch_float(g.dtype(), "clip_grad_norm_", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* d = g.data<T>();
+      double ss = 0;
+      for (int64_t i = 0; i < g.numel(); ++i) ss += static_cast<double>(d[i]) * static_cast<double>(d[i]);
+      total += ss;
+    });
   }
   const double norm = std::sqrt(total);
-  if (norm > max_norm) {
-    NoGradGuard no_grad;
-    for (const Tensor& p : params)
-      if (p.grad().defined()) p.grad().mul_(max_norm / (norm + 1e-6));
-  }
+  // torch multiplies always, by clamp(max_norm/(norm + 1e-6), max=1): a factor just under 1 when
+  // norm ≈ max_norm, NaN gradients for a NaN norm, and 0·g (NaN where g is ±inf) for an
+  // infinite one (error_if_nonfinite=False).
+  const double coef = max_norm / (norm + 1e-6);
+  const double clamped = std::isnan(coef) ? coef : std::min(coef, 1.0);
+  NoGradGuard no_grad;
+  for (const Tensor& p : params)
+    if (p.grad().defined()) p.grad().mul_(clamped);
   return norm;
 }
 

@@ -98,14 +98,6 @@ TEST_CASE("bn_by_hand: running statistics after training are close to the calibr
   CHECK(max(abs(c.mean - r.mean)).item() < 0.5 * std::sqrt(max(c.var).item()));
 }
 
-TEST_CASE("bn_by_hand: sampled words use only a-z") {
-  Params p = init_params(1, DType::Float32);
-  const Running r = initial_running(p);
-  Generator g(2);
-  for (int k = 0; k < 5; ++k)
-    for (char c : sample_word(p, r, g)) CHECK((c >= 'a' && c <= 'z'));
-}
-
 TEST_CASE("bn_by_hand: --hidden sets the width, and the exercises hold at makemore's 200") {
   Params p = init_params(5, DType::Float64, 200);
   CHECK(p.W1.shape() == Shape({kBlock * kEmbed, 200}));

@@ -56,6 +56,20 @@ TEST_CASE("dropout: p = 0 and eval are the identity, p = 1 gives exact zeros, ma
   CHECK(other == 0);
 }
 
+TEST_CASE("batch_norm: the lecture's example x = [1, 3, 5, 7], γ = 2, β = 0.5") {
+  // μ = 4, σ² = (9 + 1 + 1 + 9)/4 = 5, y = 2·(x − 4)/√(5 + ε) + 0.5 ≈ [−2.1833, −0.3944, 1.3944, 3.1833].
+  for (DType dt : {DType::Float64, DType::Float32}) {
+    const Tensor x = tensor({1, 3, 5, 7}, {4, 1}, dt);
+    Tensor rm = zeros({1}, dt), rv = ones({1}, dt);
+    const Tensor y = batch_norm(x, rm, rv, tensor({2.0}, dt), tensor({0.5}, dt), true);
+    check_values(y, {-2.1833, -0.3944, 1.3944, 3.1833}, 5e-5);  // the lecture's four decimals
+    const double s = std::sqrt(5 + 1e-5);
+    check_values(y, {-6 / s + 0.5, -2 / s + 0.5, 2 / s + 0.5, 6 / s + 0.5}, dt == DType::Float64 ? 1e-15 : 1e-6);
+    check_values(rm, {0.1 * 4}, dt == DType::Float64 ? 1e-15 : 1e-7);  // μ = 4
+    check_values(rv, {0.9 + 0.1 * 20.0 / 3.0}, dt == DType::Float64 ? 1e-15 : 1e-6);  // unbiased: 20/3
+  }
+}
+
 TEST_CASE("batch_norm: a 4-sample example by hand") {
   // One channel, x = [1, 2, 3, 6]: mean 3, biased variance (4 + 1 + 0 + 9)/4 = 3.5.
   const Tensor x = tensor({1, 2, 3, 6}, {4, 1}, DType::Float64);

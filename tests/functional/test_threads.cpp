@@ -61,4 +61,14 @@ TEST_CASE("fused layers: the same bits at 1, 2 and 4 threads") {
   const Tensor target = randint(0, 300, {600}, gen);
   check_thread_independent("cross_entropy, smoothed", {r({600, 300})},
                            [target](V x) { return cross_entropy(x[0], target, Reduction::Mean, 0.1); });
+  // (N, K, T) logits with class weights and ignored positions: the transposed-rows path.
+  Tensor seq = randint(0, 65, {16, 128}, gen);
+  for (int64_t i = 0; i < seq.numel(); i += 7) seq.data<int64_t>()[i] = -100;
+  const Tensor cw = rand({65}, gen) + 0.5;
+  check_thread_independent("cross_entropy (N, K, T), weight, ignore_index", {r({16, 65, 128})}, [seq, cw](V x) {
+    return cross_entropy(x[0], seq, {.weight = cw, .label_smoothing = 0.1});
+  });
+  const Tensor probs = softmax(randn({600, 50}, gen), 1);
+  check_thread_independent("cross_entropy, probabilities", {r({600, 50}), probs},
+                           [](V x) { return cross_entropy(x[0], x[1], Reduction::Sum, 0.2); });
 }

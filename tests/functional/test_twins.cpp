@@ -11,7 +11,7 @@ static double tol(DType dt) { return dt == DType::Float64 ? 1e-12 : 1e-5; }
 // Runs fused and composed on leaf copies of `inputs` with the same random upstream gradient and
 // compares the output and every input gradient (cmp lines in the notebook's manner).
 static void check_twins(const char* name, const std::vector<Tensor>& inputs, const TensorFn& fused,
-                        const TensorFn& twin) {
+                        const TensorFn& twin, const std::vector<const char*>& names = {"dx", "dweight", "dbias"}) {
   std::vector<Tensor> a, b;
   for (const Tensor& t : inputs) {
     a.push_back(t.defined() ? t.detach().clone().requires_grad_() : t);
@@ -26,10 +26,10 @@ static void check_twins(const char* name, const std::vector<Tensor>& inputs, con
   INFO(std::string(name));
   const CmpResult cy = cmp("y", ya, yb, 0, t);
   CHECK_MESSAGE(cy.approximate, cy.line());
-  const char* names[] = {"dx", "dweight", "dbias"};
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (!a[i].defined()) continue;
-    const CmpResult c = cmp(names[std::min<std::size_t>(i, 2)], a[i].grad(), b[i].grad(), 0, t);
+    REQUIRE_MESSAGE(a[i].grad().defined(), "the fused op gave no gradient for ", names[i]);
+    const CmpResult c = cmp(names[i], a[i].grad(), b[i].grad(), 0, t);
     CHECK_MESSAGE(c.approximate, c.line());
   }
 }
@@ -88,6 +88,70 @@ TEST_CASE("fused layers agree with their composed twins, in double and float") {
         check_twins("cross_entropy soft", {r({12, 7})}, [&](V x) { return cross_entropy(x[0], probs, red, ls); },
                     [&](V x) { return composed::cross_entropy(x[0], probs, red, ls); });
       }
+  }
+}
+
+// Weight and bias each present or absent (PyTorch adds the bias without a weight too): each
+// combination in every kernel path (GroupNorm on both sides of its run-length switch).
+TEST_CASE("fused layers agree with their twins for every weight/bias combination") {
+  for (DType dt : {DType::Float64, DType::Float32}) {
+    Generator gen(dt == DType::Float64 ? 5 : 6);
+    auto r = [&](const Shape& s) { return randn(s, gen, dt) * 2.0 + 0.5; };
+    for (int affine = 0; affine < 4; ++affine) {
+      const bool has_w = affine & 1, has_b = affine & 2;
+      const auto param = [&](bool on, const Shape& s) { return on ? r(s) : Tensor(); };
+      const std::string what = std::string(has_w ? "weight" : "no weight") + (has_b ? ", bias" : ", no bias");
+      const Tensor none;
+      check_twins(("layer_norm " + what).c_str(), {r({7, 13}), param(has_w, {13}), param(has_b, {13})},
+                  [](V x) { return layer_norm(x[0], {13}, x[1], x[2]); },
+                  [](V x) { return composed::layer_norm(x[0], {13}, x[1], x[2]); });
+      for (const Shape& s : {Shape{3, 6, 5}, Shape{2, 6, 67}})  // short and long runs
+        check_twins(("group_norm " + what).c_str(), {r(s), param(has_w, {6}), param(has_b, {6})},
+                    [](V x) { return group_norm(x[0], 3, x[1], x[2]); },
+                    [](V x) { return composed::group_norm(x[0], 3, x[1], x[2]); });
+      check_twins(("batch_norm " + what).c_str(), {r({9, 5, 3}), param(has_w, {5}), param(has_b, {5})},
+                  [none](V x) { return batch_norm(x[0], none, none, x[1], x[2], true); },
+                  [none](V x) { return composed::batch_norm(x[0], none, none, x[1], x[2], true); });
+    }
+  }
+}
+
+// Every combination of cross_entropy's arguments, in each layout: (N, K), (N, K, d1, d2) with
+// targets (N, d1, d2), and (K); probability targets are differentiated too.
+TEST_CASE("cross_entropy agrees with its twin for every argument combination and layout") {
+  for (DType dt : {DType::Float64, DType::Float32}) {
+    Generator gen(dt == DType::Float64 ? 8 : 9);
+    const int64_t K = 5;
+    for (const Shape& s : {Shape{11, K}, Shape{3, K, 2, 3}, Shape{K}}) {
+      Shape pos = s;
+      pos.erase(pos.begin() + (s.size() == 1 ? 0 : 1));
+      Tensor idx = randint(0, K, pos, gen);
+      const int64_t P = idx.numel();
+      Tensor idx_ignored = idx.clone();  // some positions set to -100, some to class 2 (ignored below)
+      for (int64_t i = 1; i < P; i += 3) idx_ignored.data<int64_t>()[i] = -100;
+      const Tensor probs = softmax(randn(s, gen, dt), s.size() == 1 ? 0 : 1);
+      const Tensor weight = rand({K}, gen, dt) * 2.0 + 0.1;
+      for (Reduction red : {Reduction::Mean, Reduction::Sum, Reduction::None})
+        for (double ls : {0.0, 0.3})
+          for (bool weighted : {false, true}) {
+            CrossEntropyOptions o{.weight = weighted ? weight : Tensor(), .reduction = red, .label_smoothing = ls};
+            const std::string what = to_string(s) + (weighted ? " weighted" : "") + " ls " + std::to_string(ls);
+            for (int hard = 0; hard < 3; ++hard) {
+              // 0: class indices; 1: with ignored positions (-100, then ignore_index 2); 2: probabilities
+              CrossEntropyOptions oi = o;
+              if (hard == 1 && red == Reduction::Sum) oi.ignore_index = 2;
+              const Tensor target = hard == 0 ? idx : hard == 1 ? (oi.ignore_index == 2 ? idx : idx_ignored) : probs;
+              if (hard < 2)
+                check_twins(("cross_entropy " + what).c_str(), {randn(s, gen, dt)},
+                            [&](V x) { return cross_entropy(x[0], target, oi); },
+                            [&](V x) { return composed::cross_entropy(x[0], target, oi); });
+              else
+                check_twins(("cross_entropy soft " + what).c_str(), {randn(s, gen, dt), probs},
+                            [&](V x) { return cross_entropy(x[0], x[1], oi); },
+                            [&](V x) { return composed::cross_entropy(x[0], x[1], oi); }, {"dx", "dtarget"});
+            }
+          }
+    }
   }
 }
 

@@ -34,6 +34,7 @@ TEST_CASE("BatchNorm: train() updates running statistics, eval() uses them") {
   CHECK(bn.num_batches_tracked == 1);
   CHECK(cmp("train", y_train, batch_norm(x, {}, {}, {}, {}, true)).exact);
   check_values(bn.running_mean, (mean(x, {0}) * 0.1).tolist(), 1e-6);
+  check_values(bn.running_var, (var(x, {0}) * 0.1 + 0.9).tolist(), 1e-6);  // unbiased batch variance
   bn.eval();
   CHECK_FALSE(bn.is_training());
   const Tensor y_eval = bn(x);
@@ -44,13 +45,29 @@ TEST_CASE("BatchNorm: train() updates running statistics, eval() uses them") {
 TEST_CASE("BatchNorm with momentum=None keeps the cumulative average of batch statistics") {
   Generator gen(2);
   nn::BatchNorm1d bn(2, 1e-5, std::nullopt);
-  Tensor sum_means = zeros({2});
+  Tensor sum_means = zeros({2}), sum_vars = zeros({2});
   for (int k = 0; k < 4; ++k) {
-    const Tensor x = randn({8, 2}, gen) + double(k);
+    const Tensor x = randn({8, 2}, gen) * (1.0 + k) + double(k);
     bn(x);
     sum_means = sum_means + mean(x, {0});
+    sum_vars = sum_vars + var(x, {0});  // unbiased; the initial 1 has weight 0 after the first batch
+    check_values(bn.running_mean, (sum_means / (k + 1.0)).tolist(), 1e-5);
+    check_values(bn.running_var, (sum_vars / (k + 1.0)).tolist(), 1e-5);
   }
-  check_values(bn.running_mean, (sum_means / 4.0).tolist(), 1e-6);
+}
+
+TEST_CASE("BatchNorm2d: running_var is the unbiased variance over (N, H, W), weighted by momentum") {
+  Generator gen(5);
+  nn::BatchNorm2d bn(3, 1e-5, 0.3, true, true, DType::Float64);
+  Tensor em = zeros({3}, DType::Float64), ev = ones({3}, DType::Float64);
+  for (int k = 0; k < 3; ++k) {
+    const Tensor x = randn({4, 3, 2, 5}, gen, DType::Float64) * (2.0 + k) - 1.0;
+    bn(x);
+    em = em * 0.7 + mean(x, {0, 2, 3}) * 0.3;
+    ev = ev * 0.7 + var(x, {0, 2, 3}) * 0.3;  // M = 40 elements per channel: ÷ 39
+  }
+  check_values(bn.running_mean, em.tolist(), 1e-14);
+  check_values(bn.running_var, ev.tolist(), 1e-14);
 }
 
 TEST_CASE("BatchNorm without running statistics uses batch statistics in eval too") {

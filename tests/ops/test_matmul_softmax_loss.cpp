@@ -68,11 +68,67 @@ TEST_CASE("cross_entropy matches closed forms") {
   CHECK(cmp("dlogits", z.grad(), expected, 0, 1e-15).approximate);
 }
 
+TEST_CASE("cross_entropy: class weights, ignore_index and the weighted mean, in closed form") {
+  const DType f64 = DType::Float64;
+  // Row 0: logits (2, 0, 0), class 0: l0 = −log(e²/(e² + 2)); row 1: uniform, l1 = log 3.
+  const Tensor z = tensor({2, 0, 0, 0, 0, 0}, {2, 3}, f64);
+  const double l0 = std::log(std::exp(2.0) + 2) - 2, l1 = std::log(3.0);
+  const Tensor w = tensor({1, 2, 3}, f64);
+  // PyTorch's weighted mean: Σ w_t·l / Σ w_t.
+  check_values(cross_entropy(z, tensor_i64({0, 2}), {.weight = w}), {(1 * l0 + 3 * l1) / 4}, 1e-14);
+  check_values(cross_entropy(z, tensor_i64({0, 2}), {.weight = w, .reduction = Reduction::None}), {l0, 3 * l1}, 1e-14);
+  // An ignored position adds nothing and leaves the mean's denominator.
+  check_values(cross_entropy(z, tensor_i64({0, -100})), {l0}, 1e-14);
+  check_values(cross_entropy(z, tensor_i64({0, 1}), {.ignore_index = 1, .reduction = Reduction::None}), {l0, 0}, 1e-14);
+  CHECK(std::isnan(cross_entropy(z, tensor_i64({-100, -100})).item()));  // 0/0, as PyTorch
+  // Label smoothing ε with weights: loss = −Σ_k w_k·q_k·log p_k, the mean divided by Σ w_t.
+  const double eps = 0.3, lp1 = -l1;  // row 1: every log p = −log 3
+  check_values(cross_entropy(z, tensor_i64({-100, 2}), {.weight = w, .label_smoothing = eps}),
+               {-(3 * (1 - eps) * lp1 + eps / 3 * (1 + 2 + 3) * lp1) / 3}, 1e-14);
+  Tensor zz = z.clone().requires_grad_();
+  cross_entropy(zz, tensor_i64({0, -100}), {.weight = w}).backward();
+  // Row 0 alone, weighted mean over w_0: the gradient is softmax − onehot; row 1 gets none.
+  const Tensor p0 = softmax(z.detach(), 1);
+  check_values(zz.grad(), {p0.at({0, 0}) - 1, p0.at({0, 1}), p0.at({0, 2}), 0, 0, 0}, 1e-15);
+}
+
+TEST_CASE("cross_entropy differentiates probability targets: dL/dt = −(1 − ε)·log softmax(z)") {
+  const int64_t K = 4;
+  for (double eps : {0.0, 0.2}) {
+    Tensor t = tensor({0.1, 0.2, 0.3, 0.4}, {1, K}, DType::Float64).requires_grad_();
+    cross_entropy(zeros({1, K}, DType::Float64), t, Reduction::Sum, eps).backward();
+    REQUIRE(t.grad().defined());
+    check_values(t.grad(), std::vector<double>(K, (1 - eps) * std::log(4.0)), 1e-15);
+  }
+}
+
+TEST_CASE("cross_entropy over (N, K, d1, d2) is the (N·d1·d2, K) loss with the classes moved last") {
+  Generator gen(4);
+  const Tensor x = randn({2, 5, 3, 4}, gen, DType::Float64), t = randint(0, 5, {2, 3, 4}, gen);
+  const Tensor rows = permute(x, {0, 2, 3, 1}).reshape({-1, 5});
+  for (Reduction red : {Reduction::None, Reduction::Mean, Reduction::Sum}) {
+    const Tensor a = cross_entropy(x, t, {.ignore_index = 3, .reduction = red, .label_smoothing = 0.1});
+    const Tensor b = cross_entropy(rows, t.reshape({-1}), {.ignore_index = 3, .reduction = red, .label_smoothing = 0.1});
+    CHECK(a.shape() == (red == Reduction::None ? Shape{2, 3, 4} : Shape{}));
+    CHECK(cmp("loss", a.reshape({-1}), b.reshape({-1}), 0, 1e-14).approximate);
+  }
+}
+
 TEST_CASE("cross_entropy rejects bad targets clearly") {
   CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), tensor_i64({0, 3})); }),
                  "target 3 at position 1 is out of range for 3 classes"));
   CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), tensor_i64({0})); }), "logits [2, 3] and target [1]"));
   CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), zeros({2})); }), "probabilities must have the logits' shape"));
+  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3, 4}), tensor_i64({0, 1})); }),
+                 "class indices must have the logits' shape without the class dim, [2, 4]"));
+  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), zeros({2, 3}), {.ignore_index = 0}); }),
+                 "ignore_index (0) is not supported for probability targets"));
+  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), tensor_i64({0, 1}), {.weight = ones({2})}); }),
+                 "weight is float32 [2], expected float32 [3]"));
+  CHECK(contains(invalid_argument_message([] {
+                   cross_entropy(zeros({2, 3}), tensor_i64({0, 1}), {.weight = ones({3}).requires_grad_()});
+                 }),
+                 "weight must not require grad"));
   CHECK(contains(invalid_argument_message([] { nll_loss(zeros({2, 3}), zeros({2})); }), "int64"));
   CHECK(contains(invalid_argument_message([] { parse_reduction("avg"); }), "'avg'"));
 }

@@ -1,10 +1,13 @@
 // Every optimizer step against the same step computed by hand.
 #include <cmath>
+#include <map>
 
 #include "../test_util.h"
 
 using namespace rg;
 using rg::test::check_values;
+using rg::test::contains;
+using rg::test::invalid_argument_message;
 
 static Tensor param(std::initializer_list<double> v) { return tensor(v, DType::Float64).requires_grad_(); }
 static void set_grad(Tensor& p, std::initializer_list<double> g) {
@@ -13,11 +16,14 @@ static void set_grad(Tensor& p, std::initializer_list<double> g) {
 }
 
 TEST_CASE("SGD with L2 weight decay: the lecture's single-weight update w ← w − η(∇ + λw)") {
-  Tensor w = param({2.0});
-  optim::SGD opt({w}, 0.1, 0.0, 0.01);
-  set_grad(w, {0.5});
-  opt.step();
-  check_values(w, {2.0 - 0.1 * (0.5 + 0.01 * 2.0)}, 1e-15);  // 1.948
+  // w = 2.0, g = 1.5, η = 0.1: 1.85 without L2, 1.848 with λ = 0.01.
+  for (double lambda : {0.0, 0.01}) {
+    Tensor w = param({2.0});
+    optim::SGD opt({w}, 0.1, 0.0, lambda);
+    set_grad(w, {1.5});
+    opt.step();
+    check_values(w, {lambda == 0 ? 1.85 : 1.848}, 1e-15);
+  }
 }
 
 TEST_CASE("SGD momentum and Nesterov follow torch.optim.SGD") {
@@ -58,6 +64,54 @@ TEST_CASE("AdamW: decoupled decay, bias-corrected moments") {
   CHECK(std::abs(p.at({0}) - (p0 * (1 - 0.001) - 0.01 * mhat / (std::sqrt(vhat) + 1e-8))) < 1e-14);
 }
 
+TEST_CASE("AdamW counts steps per parameter: a late first gradient gets the first step's correction") {
+  Tensor a = param({1.0}), b = param({-2.0});
+  optim::AdamW opt({a, b}, 0.01, 0.9, 0.999, 1e-8, 0.1);
+  set_grad(a, {0.3});
+  opt.step();  // b has no gradient yet: untouched, no step counted
+  CHECK(b.at({0}) == -2.0);
+  set_grad(a, {0.3});
+  set_grad(b, {-0.4});
+  opt.step();
+  // b's first step: m̂ = g, v̂ = g², whatever the optimizer's own step count.
+  CHECK(std::abs(b.at({0}) - (-2.0 * (1 - 0.001) + 0.01 * 0.4 / (0.4 + 1e-8))) < 1e-15);
+  const auto st = opt.state();
+  std::map<std::string, double> steps;
+  for (const auto& [name, t] : st)
+    if (name.rfind("step", 0) == 0) steps[name] = t.item();
+  CHECK(steps == std::map<std::string, double>{{"step.0", 2.0}, {"step.1", 1.0}});
+}
+
+TEST_CASE("AdamW loads a state with one shared 'step' and refuses inconsistent ones") {
+  Tensor a = param({1.0, -2.0}), b = param({1.0, -2.0});
+  optim::AdamW oa({a}, 0.01), ob({b}, 0.01);
+  for (int s = 0; s < 3; ++s) {
+    set_grad(a, {0.3, 0.1 * s});
+    oa.step();
+  }
+  optim::Optimizer::State legacy;  // as written before per-parameter counts
+  for (const auto& [name, t] : oa.state())
+    legacy.emplace_back(name == "step.0" ? "step" : name, t);
+  ob.load_state(legacy);
+  {
+    NoGradGuard ng;
+    b.copy_(a);
+  }
+  set_grad(a, {-0.2, 0.5});
+  set_grad(b, {-0.2, 0.5});
+  oa.step();
+  ob.step();
+  CHECK(cmp("same step", a, b).exact);
+
+  optim::Optimizer::State no_step;
+  for (const auto& [name, t] : oa.state())
+    if (name.rfind("step", 0) != 0) no_step.emplace_back(name, t);
+  CHECK(contains(invalid_argument_message([&] { ob.load_state(no_step); }), "parameter 0 has moments but step 0"));
+  optim::Optimizer::State both = oa.state();
+  both.emplace_back("step", tensor_i64({4}));
+  CHECK(contains(invalid_argument_message([&] { ob.load_state(both); }), "both 'step' and per-parameter"));
+}
+
 TEST_CASE("L1 proximal step makes small weights exactly zero") {
   Tensor w = param({0.05, -0.3, 0.2, -0.08});
   optim::l1_proximal_({w}, 0.1, 1.0);  // threshold lr·λ = 0.1
@@ -65,16 +119,42 @@ TEST_CASE("L1 proximal step makes small weights exactly zero") {
   CHECK(w.at({0}) == 0.0);
 }
 
-TEST_CASE("clip_grad_norm_ scales gradients to the max norm") {
+TEST_CASE("clip_grad_norm_ multiplies by clamp(max_norm/(norm + 1e-6), max=1), as torch") {
   Tensor a = param({1.0, 1.0}), b = param({1.0});
   set_grad(a, {3.0, 0.0});
   set_grad(b, {4.0});
   const double norm = optim::clip_grad_norm_({a, b}, 1.0);
   CHECK(std::abs(norm - 5.0) < 1e-12);
   const double s = 1.0 / (5.0 + 1e-6);
-  check_values(a.grad(), {3 * s, 0}, 1e-12);
-  check_values(b.grad(), {4 * s}, 1e-12);
-  CHECK(std::abs(optim::clip_grad_norm_({a, b}, 10.0) - 5.0 * s) < 1e-12);  // under the limit: unchanged
+  check_values(a.grad(), {3 * s, 0}, 1e-15);
+  check_values(b.grad(), {4 * s}, 1e-15);
+  // Under the limit: the factor is clamped to exactly 1.
+  CHECK(std::abs(optim::clip_grad_norm_({a, b}, 10.0) - 5.0 * s) < 1e-12);
+  check_values(b.grad(), {4 * s}, 0.0);
+  // At the limit the factor is max_norm/(norm + 1e-6) < 1, not 1: torch scales then too.
+  set_grad(a, {3.0, 0.0});
+  set_grad(b, {4.0});
+  optim::clip_grad_norm_({a, b}, 5.0);
+  check_values(b.grad(), {4 * 5.0 / (5.0 + 1e-6)}, 1e-15);
+  CHECK(b.grad().at({0}) != 4.0);
+}
+
+TEST_CASE("clip_grad_norm_ with a non-finite norm behaves as torch's error_if_nonfinite=False") {
+  Tensor a = param({1.0, 1.0}), b = param({1.0});
+  set_grad(a, {3.0, INFINITY});
+  set_grad(b, {4.0});
+  CHECK(std::isinf(optim::clip_grad_norm_({a, b}, 1.0)));  // factor 1/(inf + 1e-6) = 0
+  CHECK(a.grad().at({0}) == 0.0);
+  CHECK(std::isnan(a.grad().at({1})));  // inf·0
+  CHECK(b.grad().at({0}) == 0.0);
+  set_grad(a, {3.0, NAN});
+  set_grad(b, {4.0});
+  CHECK(std::isnan(optim::clip_grad_norm_({a, b}, 1.0)));
+  CHECK(std::isnan(a.grad().at({0})));
+  CHECK(std::isnan(b.grad().at({0})));
+  Tensor c = param({1.0});  // no gradient at all: norm 0, nothing to scale
+  CHECK(optim::clip_grad_norm_({c}, 1.0) == 0.0);
+  CHECK(!c.grad().defined());
 }
 
 TEST_CASE("warmup + cosine learning rate") {

@@ -13,6 +13,7 @@ struct OpCase {
   std::string detail;  // "broadcast [3, 1] + [4]"
   std::vector<Tensor> inputs;  // float64; those with requires_grad are checked
   TensorFn fn;
+  double eps = 1e-6;  // finite-difference step (larger where the op rounds to float32)
 };
 
 std::vector<OpCase> op_cases(uint64_t seed = 0);

@@ -13,22 +13,23 @@ namespace rg {
 
 struct OpRequest {
   std::string op;  // batch_norm | layer_norm | rms_norm | group_norm | dropout | cross_entropy
-  // x, grad_out (required); weight, bias, running_mean, running_var, target, mask, class_weight
-  // (cross_entropy's per-class weights), as the op needs.
+  // x, grad_out (required); weight, bias, running_mean, running_var, target, class_weight, mask
+  // (as the op needs).
   std::map<std::string, Tensor> inputs;
   bool eval = false;
   std::optional<double> eps, momentum, p, label_smoothing;
   std::optional<uint64_t> seed;  // dropout without a mask
   std::optional<int64_t> groups;
+  std::optional<int64_t> ignore_index;  // cross_entropy (default -100)
   Shape normalized_shape;
   std::string reduction = "mean";
-  int64_t ignore_index = -100;  // cross_entropy, hard targets (reference kernels only, for now)
   bool reference = false;
 };
 
-// Returns y, dx and, where the op has them, dweight, dbias, (training batch_norm with running
-// statistics) the updated running_mean and running_var, and (reference cross_entropy with
-// probability targets) dtarget. The inputs are not modified.
+// Returns y, dx and, where the op has them, dweight, dbias, dtarget (cross_entropy with
+// probability targets) and (training batch_norm with running statistics) the updated
+// running_mean and running_var. `reference` runs the plain reference kernels
+// (src/functional/reference/) instead of the fast ones. The inputs are not modified.
 // Throws std::invalid_argument for a missing or ill-shaped input or argument.
 std::map<std::string, Tensor> run_op(const OpRequest& request);
 

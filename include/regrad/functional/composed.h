@@ -4,6 +4,7 @@
 #pragma once
 #include <optional>
 
+#include "regrad/functional/cross_entropy.h"
 #include "regrad/ops/loss.h"
 #include "regrad/tensor/tensor.h"
 
@@ -18,6 +19,7 @@ Tensor rms_norm(const Tensor& input, const Shape& normalized_shape, const Tensor
 Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
                   double eps = 1e-5);
 Tensor dropout_with_mask(const Tensor& input, const Tensor& mask, double p);
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& options);
 Tensor cross_entropy(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean,
                      double label_smoothing = 0.0);
 

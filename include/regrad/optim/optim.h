@@ -45,27 +45,32 @@ class SGD : public Optimizer {
 };
 
 // p ← p·(1 − lr·weight_decay) (decoupled), then Adam: m, v moments with bias correction,
-// p ← p − lr·m̂/(√v̂ + eps). Defaults as torch.optim.AdamW.
+// p ← p − lr·m̂/(√v̂ + eps). Defaults as torch.optim.AdamW. Like it, each parameter has its own
+// step count t, advanced only at the steps where that parameter has a gradient.
 class AdamW : public Optimizer {
  public:
   AdamW(std::vector<Tensor> params, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
         double weight_decay = 1e-2);
   void step() override;
-  State state() const override;  // "exp_avg.<i>", "exp_avg_sq.<i>", "step"
+  // "exp_avg.<i>", "exp_avg_sq.<i>", "step.<i>" for each parameter that has taken a step.
+  State state() const override;
+  // Also reads a state written before per-parameter counts (one "step"): each parameter with
+  // moments gets that count. Throws std::invalid_argument on inconsistent entries.
   void load_state(const State& state) override;
   const double beta1, beta2, eps, weight_decay;
 
  private:
   std::vector<Tensor> m_, v_;
-  int64_t t_ = 0;
+  std::vector<int64_t> step_;
 };
 
 // The proximal step of an L1 penalty λ·Σ|p| after a gradient step of size lr:
 // p ← sign(p)·max(|p| − lr·λ, 0), so small weights become exactly zero.
 void l1_proximal_(const std::vector<Tensor>& params, double lr, double lambda);
 
-// Scales all gradients by max_norm/(norm + 1e-6) when their global L2 norm exceeds max_norm;
-// returns the norm before clipping (torch.nn.utils.clip_grad_norm_).
+// torch.nn.utils.clip_grad_norm_ (norm_type 2, error_if_nonfinite=False): multiplies every
+// gradient by min(max_norm/(norm + 1e-6), 1), where norm is the global L2 norm of all of them,
+// and returns that norm. A NaN norm makes every gradient NaN; an infinite one multiplies them by 0.
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm);
 
 // Linear warmup from lr/warmup_steps to lr over warmup_steps, then cosine decay to min_lr at
