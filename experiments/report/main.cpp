@@ -22,7 +22,7 @@ struct Entry {
 
 // In the lecture's order.
 const Entry kExperiments[] = {
-    {"double_descent", "1", "part,features,width,seed,params,train_mse,test_mse,train_err,test_err"},
+    {"double_descent", "1", "part,size,seed,params,train_loss,test_loss,train_err,test_err"},
     {"l1_vs_l2", "1", "penalty,strength,seed,test_acc,zero_frac,l2_norm,l1_norm"},
     {"early_stopping", "1", "epoch,seed,train_loss,val_nll,val_acc,test_nll,test_acc"},
     {"augmentation", "1", "dataset,augmentation,seed,test_acc,test_nll"},

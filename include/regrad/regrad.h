@@ -22,6 +22,7 @@
 #include "regrad/ops/elementwise.h"
 #include "regrad/ops/index.h"
 #include "regrad/ops/linalg.h"
+#include "regrad/ops/lstsq.h"
 #include "regrad/ops/loss.h"
 #include "regrad/ops/reduce.h"
 #include "regrad/ops/shape_ops.h"
