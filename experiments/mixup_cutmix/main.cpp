@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
   };
   const std::vector<Regime> regimes =
       e.quick() ? std::vector<Regime>{{"scarce", 400, 1}, {"larger", 800, 1}}
-                : std::vector<Regime>{{"scarce", 2000, 12}, {"larger", 8000, 4}};
-  const int64_t n_val = e.quick() ? 200 : 500, n_test = e.quick() ? 500 : 0;
+                : std::vector<Regime>{{"scarce", 1000, 10}, {"larger", 4000, 3}};
+  const int64_t n_val = e.quick() ? 200 : 500, n_test = e.quick() ? 500 : 5000;
   rx::Results res({"regime", "method"}, {"test_acc", "test_nll", "test_ece"});
   std::vector<double> ms_per_step;  // training throughput, for the page's budget note
 
