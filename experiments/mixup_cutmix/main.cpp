@@ -156,8 +156,8 @@ int main(int argc, char** argv) {
       ". Regimes — " + sizes + " (the scarce set is the first images of the larger one; " + std::to_string(n_val) +
       " validation images are held out and only logged).\n\n"
       "**Scaled down.** The issue asks for 10,000 images (data-scarce) and the full 55,000-image training set (larger). One CNN training "
-      "step of 64 images took " + report::fmt(rx::mean(ms_per_step), 1) + " ms on average in this run (2 threads, "
-      "a shared machine), so " + std::to_string(res.size()) + " runs at those sizes would take hours; the two "
+      "step of 64 images took " + report::fmt(rx::mean(ms_per_step), 1) + " ms on average in this run (" +
+      std::to_string(e.args().threads) + " thread(s) on a shared machine), so " + std::to_string(res.size()) + " runs at those sizes would take hours; the two "
       "regimes here fit the ~8-minute budget of one experiment and keep a " +
       std::to_string(regimes.back().n_train / regimes.front().n_train) + "× contrast in data. Few epochs favour "
       "the baseline: Mixup and CutMix are usually trained for hundreds of epochs.\n\n";
