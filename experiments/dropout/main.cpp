@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     if (3 * m <= n_masks) marks.push_back(3 * m);
   }
   if (marks.back() != n_masks) marks.push_back(n_masks);
-  report::Table mc{{"masks n", "mean of dropout(h)", "max |mean − h|", "expected max_i h_i/√n"}, {}};
+  report::Table mc{{"masks n", "mean of dropout(h)", "largest error, max_i abs(mean_i − h_i)", "one std of the mean, max_i h_i/√n"}, {}};
   std::string mc_csv = "masks,mean0,mean1,mean2,mean3,max_abs_err\n";
   report::Series mc_err{"max_i |mean_i - h_i|", {}, {}, {}}, mc_ref{"max_i h_i / sqrt(n) (one std)", {}, {}, {}};
   std::vector<report::Series> mc_mean(4);
