@@ -101,21 +101,23 @@ Tensor ResidualConvBlock::forward(const Tensor& x) {
 }
 
 TransformerBlock::TransformerBlock(int64_t dim, int64_t heads, NormPlacement placement, const std::string& norm,
-                                   Generator& gen, DType dtype)
+                                   Generator& gen, DType dtype, double dropout)
     : placement(placement), norm1_(make_norm(norm, dim, dtype)), norm2_(make_norm(norm, dim, dtype)),
       attn_(std::make_shared<CausalSelfAttention>(dim, heads, gen, dtype)),
       fc1_(std::make_shared<Linear>(dim, 4 * dim, true, gen, dtype)),
-      fc2_(std::make_shared<Linear>(4 * dim, dim, true, gen, dtype)) {
+      fc2_(std::make_shared<Linear>(4 * dim, dim, true, gen, dtype)),
+      drop_(std::make_shared<Dropout>(dropout)) {
   register_module("norm1", norm1_);
   register_module("attn", attn_);
   register_module("norm2", norm2_);
   register_module("fc1", fc1_);
   register_module("fc2", fc2_);
+  register_module("drop", drop_);
 }
 
 Tensor TransformerBlock::forward(const Tensor& x) {
-  const Tensor h = residual(placement, *norm1_, x, [&](const Tensor& a) { return (*attn_)(a); });
-  return residual(placement, *norm2_, h, [&](const Tensor& a) { return (*fc2_)(gelu((*fc1_)(a))); });
+  const Tensor h = residual(placement, *norm1_, x, [&](const Tensor& a) { return (*drop_)((*attn_)(a)); });
+  return residual(placement, *norm2_, h, [&](const Tensor& a) { return (*drop_)((*fc2_)(gelu((*fc1_)(a)))); });
 }
 
 }  // namespace rg::nn

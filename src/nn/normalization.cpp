@@ -24,6 +24,13 @@ BatchNorm::BatchNorm(int64_t num_features, double eps, std::optional<double> mom
   register_buffer("running_var", &running_var);
 }
 
+void BatchNorm::reset_running_stats() {
+  num_batches_tracked = 0;
+  if (!track_running_stats) return;
+  running_mean.zero_();
+  running_var.fill_(1.0);
+}
+
 Tensor BatchNorm::forward(const Tensor& input) {
   if (input.dim() < min_dim_ || input.dim() > max_dim_)
     throw std::invalid_argument(std::string(name_) + ": expected " +

@@ -78,15 +78,16 @@ std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::
 }
 
 CharTransformer::CharTransformer(int64_t vocab, int64_t block_size, int64_t embed, int64_t heads, int64_t layers,
-                                 nn::NormPlacement placement, const std::string& norm, uint64_t seed)
-    : block_size_(block_size) {
+                                 nn::NormPlacement placement, const std::string& norm, uint64_t seed,
+                                 double dropout)
+    : drop_(std::make_shared<nn::Dropout>(dropout)), block_size_(block_size) {
   Generator gen(seed);
   tok_ = std::make_shared<nn::Embedding>(vocab, embed, gen);
   pos_ = std::make_shared<nn::Embedding>(block_size, embed, gen);
   register_module("tok", tok_);
   register_module("pos", pos_);
   for (int64_t l = 0; l < layers; ++l) {
-    blocks_.push_back(std::make_shared<nn::TransformerBlock>(embed, heads, placement, norm, gen));
+    blocks_.push_back(std::make_shared<nn::TransformerBlock>(embed, heads, placement, norm, gen, DType::Float32, dropout));
     register_module("block" + std::to_string(l), blocks_.back());
   }
   if (placement == nn::NormPlacement::Pre) {  // post-norm blocks already end normalised
@@ -95,6 +96,7 @@ CharTransformer::CharTransformer(int64_t vocab, int64_t block_size, int64_t embe
   }
   head_ = std::make_shared<nn::Linear>(embed, vocab, true, gen);
   register_module("head", head_);
+  register_module("drop", drop_);
 }
 
 Tensor CharTransformer::forward(const Tensor& tokens) {
@@ -102,7 +104,7 @@ Tensor CharTransformer::forward(const Tensor& tokens) {
     throw std::invalid_argument("CharTransformer: expected int64 tokens (N, " + std::to_string(block_size_) + "), got " +
                                 to_string(tokens.dtype()) + " " + to_string(tokens.shape()));
   const int64_t n = tokens.size(0), T = block_size_;
-  Tensor h = (*tok_)(tokens) + pos_->weight;  // (N, T, C) + (T, C)
+  Tensor h = (*drop_)((*tok_)(tokens) + pos_->weight);  // (N, T, C) + (T, C)
   for (auto& b : blocks_) h = (*b)(h);
   if (final_norm_) h = (*final_norm_)(h);
   const Tensor last = slice(h, 1, T - 1, T).reshape({n, -1});  // the last position predicts the next character
@@ -118,7 +120,7 @@ std::shared_ptr<nn::Module> make_model(const ModelOptions& o, const Tensor& x, i
       throw std::invalid_argument("transformer-char needs int64 character contexts (N, block_size), got " +
                                   to_string(x.dtype()) + " " + to_string(x.shape()) + " (use the words dataset)");
     return std::make_shared<CharTransformer>(classes, x.size(1), o.embed, o.heads, o.layers,
-                                             nn::parse_placement(o.placement), norm, o.seed);
+                                             nn::parse_placement(o.placement), norm, o.seed, o.transformer_dropout);
   }
   if (contexts || x.dim() != 4)
     throw std::invalid_argument("the model '" + model + "' needs images (N, C, H, W), got " + to_string(x.dtype()) +

@@ -52,6 +52,28 @@ TEST_CASE("pre-norm and post-norm wiring") {
   CHECK_THROWS_AS(nn::parse_placement("middle"), std::invalid_argument);
 }
 
+TEST_CASE("TransformerBlock residual dropout: dropped branches leave the skip path, eval is dropout-free") {
+  Generator g(4);
+  const Tensor x = randn({2, 4, 8}, g);
+  Generator g1(5), g2(5);
+  nn::TransformerBlock plain(8, 2, nn::NormPlacement::Pre, "ln", g1);
+  nn::TransformerBlock dropped(8, 2, nn::NormPlacement::Pre, "ln", g2, DType::Float32, 1.0);
+  CHECK(dropped.named_parameters().size() == plain.named_parameters().size());
+  // p = 1 drops both branches entirely: a pre-norm block is then exactly the identity in training.
+  CHECK(cmp("p=1 train", dropped(x), x, 0, 0).exact);
+  dropped.eval();
+  CHECK(cmp("p=1 eval", dropped(x), plain(x), 0, 0).exact);  // same weights, dropout off
+  // 0 < p < 1 in training changes the output, and the same seed gives the same masks.
+  Generator g3(5);
+  nn::TransformerBlock half(8, 2, nn::NormPlacement::Post, "ln", g3, DType::Float32, 0.5);
+  manual_seed(7);
+  const Tensor a = half(x);
+  manual_seed(7);
+  CHECK(cmp("same seed", half(x), a, 0, 0).exact);
+  half.eval();
+  CHECK_FALSE(cmp("train vs eval", half(x), a, 0, 1e-3).approximate);
+}
+
 TEST_CASE("blocks pass gradcheck in double (input gradients through every layer)") {
   for (nn::NormPlacement placement : {nn::NormPlacement::Pre, nn::NormPlacement::Post}) {
     Generator g(3);
@@ -89,4 +111,12 @@ TEST_CASE("CharTransformer: logits per context, and clear errors") {
   CHECK(t(tokens).shape() == Shape{3, 27});
   CHECK_THROWS_WITH_AS(t(tensor_i64({1, 2}, {1, 2})), doctest::Contains("expected int64 tokens (N, 6)"), std::invalid_argument);
   CHECK_THROWS_AS(train::CharTransformer(27, 6, 16, 2, 1, nn::NormPlacement::Post, "bn", 1), std::invalid_argument);
+  // With dropout: the same weights, and in eval mode the same logits as without.
+  train::CharTransformer d(27, 6, 16, 2, 2, nn::NormPlacement::Pre, "rms", 1, 0.3);
+  CHECK(d.named_parameters().size() == t.named_parameters().size());
+  Tensor varied = tensor_i64(std::vector<int64_t>(3 * 6, 5), {3, 6});
+  for (int64_t i = 0; i < 6; ++i) varied.set({1, i}, static_cast<double>(i + 1));
+  CHECK_FALSE(cmp("train", d(varied), t(varied), 0, 1e-4).approximate);
+  d.eval();
+  CHECK(cmp("eval", d(varied), t(varied), 0, 0).exact);
 }

@@ -70,6 +70,29 @@ TEST_CASE("BatchNorm2d: running_var is the unbiased variance over (N, H, W), wei
   check_values(bn.running_var, ev.tolist(), 1e-14);
 }
 
+TEST_CASE("BatchNorm recalibration: reset_running_stats, then momentum=None averages batch statistics") {
+  Generator gen(4);
+  nn::BatchNorm2d bn(3);  // momentum 0.1 while "training"
+  for (int k = 0; k < 5; ++k) bn(randn({4, 3, 2, 2}, gen) * 3.0 - 2.0);
+  bn.weight.detach().fill_(2.0);
+  bn.reset_running_stats();
+  CHECK(bn.num_batches_tracked == 0);
+  check_values(bn.running_mean, {0, 0, 0}, 0);
+  check_values(bn.running_var, {1, 1, 1}, 0);
+  check_values(bn.weight, {2, 2, 2}, 0);  // parameters are not statistics
+  bn.momentum = std::nullopt;
+  Tensor sum_mean = zeros({3}), sum_var = zeros({3});
+  for (int k = 0; k < 3; ++k) {
+    const Tensor x = randn({5, 3, 2, 2}, gen) * (1.0 + k) + double(k);
+    bn(x);
+    sum_mean = sum_mean + mean(x, {0, 2, 3});
+    sum_var = sum_var + var(x, {0, 2, 3});  // unbiased, as the running variance
+  }
+  CHECK(bn.num_batches_tracked == 3);
+  check_values(bn.running_mean, (sum_mean / 3.0).tolist(), 1e-5);
+  check_values(bn.running_var, (sum_var / 3.0).tolist(), 1e-5);
+}
+
 TEST_CASE("BatchNorm without running statistics uses batch statistics in eval too") {
   Generator gen(3);
   nn::BatchNorm2d bn(3, 1e-5, 0.1, true, false);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "regrad/nn/dropout.h"
 #include "regrad/nn/layers.h"
 
 namespace rg::nn {
@@ -70,11 +71,13 @@ class ResidualConvBlock : public Module {
 };
 
 // A Transformer block: attention and an MLP (4× wide, GELU), each in a residual branch with the
-// normalization placed per `placement`.
+// normalization placed per `placement`. `dropout` > 0 is the original Transformer's residual
+// dropout (Vaswani et al. 2017, P_drop): each branch's output is dropped before it is added to
+// the skip path (pre-norm x + Dropout(F(N(x))), post-norm N(x + Dropout(F(x)))).
 class TransformerBlock : public Module {
  public:
   TransformerBlock(int64_t dim, int64_t heads, NormPlacement placement, const std::string& norm = "ln",
-                   Generator& gen = default_generator(), DType dtype = DType::Float32);
+                   Generator& gen = default_generator(), DType dtype = DType::Float32, double dropout = 0.0);
   const NormPlacement placement;
   Tensor forward(const Tensor& x) override;
 
@@ -82,6 +85,7 @@ class TransformerBlock : public Module {
   std::shared_ptr<Module> norm1_, norm2_;
   std::shared_ptr<CausalSelfAttention> attn_;
   std::shared_ptr<Linear> fc1_, fc2_;
+  std::shared_ptr<Dropout> drop_;
 };
 
 }  // namespace rg::nn

@@ -10,6 +10,8 @@ namespace rg::nn {
 // updates running_mean/running_var (unbiased) with `momentum`; momentum = nullopt uses the
 // cumulative average 1/num_batches_tracked. In eval, uses the running statistics — unless
 // track_running_stats is false, in which case batch statistics are used in both modes.
+// `momentum` may be changed after construction, as in PyTorch: recalibrating the statistics over
+// a data set is reset_running_stats(), momentum = nullopt, then forward passes in train mode.
 class BatchNorm : public Module {
  public:
   Tensor weight, bias;                       // (C), ones and zeros; undefined when !affine
@@ -17,9 +19,11 @@ class BatchNorm : public Module {
   int64_t num_batches_tracked = 0;
   const int64_t num_features;
   const double eps;
-  const std::optional<double> momentum;
+  std::optional<double> momentum;
   const bool affine, track_running_stats;
   Tensor forward(const Tensor& input) override;
+  // running_mean ← 0, running_var ← 1, num_batches_tracked ← 0 (weight and bias untouched).
+  void reset_running_stats();
 
  protected:
   BatchNorm(int64_t num_features, double eps, std::optional<double> momentum, bool affine, bool track_running_stats,

@@ -22,10 +22,12 @@ std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::
 // A character-level Transformer for the word list: token + learned position embeddings, `layers`
 // TransformerBlocks (norm "ln" or "rms", placed "pre" or "post"), a final norm for pre-norm, and a
 // head on the last position predicting the next character. Input int64 (N, block_size).
+// `dropout` > 0: the original Transformer's dropout on the embedding sum and on every residual
+// branch (TransformerBlock).
 class CharTransformer : public nn::Module {
  public:
   CharTransformer(int64_t vocab, int64_t block_size, int64_t embed, int64_t heads, int64_t layers,
-                  nn::NormPlacement placement, const std::string& norm, uint64_t seed);
+                  nn::NormPlacement placement, const std::string& norm, uint64_t seed, double dropout = 0.0);
   Tensor forward(const Tensor& tokens) override;
 
  private:
@@ -33,6 +35,7 @@ class CharTransformer : public nn::Module {
   std::vector<std::shared_ptr<nn::TransformerBlock>> blocks_;
   std::shared_ptr<nn::Module> final_norm_;
   std::shared_ptr<nn::Linear> head_;
+  std::shared_ptr<nn::Dropout> drop_;
   int64_t block_size_;
 };
 
@@ -42,6 +45,7 @@ struct ModelOptions {
   std::string model;  // mlp, cnn, resnet-small or transformer-char ("": transformer-char for words, else mlp)
   std::string norm;   // "": bn for the image models, ln for transformer-char
   double dropout = 0.1;  // image models
+  double transformer_dropout = 0.0;  // transformer-char: embedding and residual dropout (Vaswani et al.'s P_drop)
   int64_t embed = 64, heads = 4, layers = 2;  // transformer-char (block size: the data's context length)
   std::string placement = "pre";               // transformer-char: pre or post
   uint64_t seed = 0;
