@@ -321,6 +321,41 @@ Tensor rand_augment(const Tensor& images, int num_ops, double magnitude, Generat
   return out;
 }
 
+namespace {
+
+void check_contexts(const Tensor& tokens, double p, const char* op) {
+  if (tokens.dim() != 2 || tokens.dtype() != DType::Int64)
+    throw std::invalid_argument(std::string(op) + ": expected int64 contexts (N, T), got " + to_string(tokens.dtype()) +
+                                " " + to_string(tokens.shape()));
+  if (!(p >= 0 && p <= 1)) throw std::invalid_argument(std::string(op) + ": p must be in [0, 1], got " + std::to_string(p));
+}
+
+}  // namespace
+
+Tensor mask_context(const Tensor& tokens, double p, Generator& gen, int64_t pad) {
+  check_contexts(tokens, p, "mask_context");
+  Tensor out = tokens.detach().clone();
+  int64_t* t = out.data<int64_t>();
+  for (int64_t i = 0; i < out.numel(); ++i)
+    if (uniform(gen) < p) t[i] = pad;
+  return out;
+}
+
+Tensor shuffle_context(const Tensor& tokens, double p, Generator& gen) {
+  check_contexts(tokens, p, "shuffle_context");
+  Tensor out = tokens.detach().clone();
+  const int64_t N = out.size(0), T = out.size(1);
+  int64_t* t = out.data<int64_t>();
+  std::vector<double> u(static_cast<std::size_t>(T));
+  for (int64_t n = 0; n < N; ++n) {
+    for (double& v : u) v = uniform(gen);  // u[0] decides, u[1 … T−1] drive Fisher–Yates
+    if (u[0] >= p) continue;
+    int64_t* row = t + n * T;
+    for (int64_t i = T - 1; i > 0; --i) std::swap(row[i], row[pick(u[static_cast<std::size_t>(i)], 0, i)]);
+  }
+  return out;
+}
+
 double sample_beta(double alpha, Generator& gen) {
   check_alpha(alpha, "sample_beta");
   const double a = sample_gamma(alpha, gen), b = sample_gamma(alpha, gen);

@@ -146,6 +146,13 @@ FitResult fit(nn::Module& model, const data::Splits& d, const FitOptions& o) {
       opt->lr = o.schedule == "cosine" ? optim::warmup_cosine_lr(p.step, o.warmup, total, o.lr) : o.lr;
       data::Batch batch = train_loader.batch(b);
       if (d.images) batch.x = o.augment.apply(batch.x, aug_gen);
+      if (o.transform_inputs) {
+        const Shape shape = batch.x.shape();
+        batch.x = o.transform_inputs(batch.x, aug_gen);
+        if (batch.x.shape() != shape)
+          throw std::invalid_argument("fit: transform_inputs returned " + to_string(batch.x.shape()) + " for a batch of " +
+                                      to_string(shape));
+      }
       Tensor target = batch.y;  // class indices, or soft targets after Mixup/CutMix
       if (o.mixup > 0 || o.cutmix > 0) {
         const bool use_cutmix =

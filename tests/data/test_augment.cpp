@@ -1,5 +1,6 @@
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "../test_util.h"
@@ -156,4 +157,66 @@ TEST_CASE("augmentations run in parallel over images and give the same batch for
   const Tensor two = spec.apply(x, g2);
   omp_set_num_threads(threads);
   CHECK(cmp("threads", one, two).exact);
+}
+
+TEST_CASE("mask_context: each token becomes the padding index with probability p") {
+  Generator g(11);
+  const Tensor x = randint(1, 27, {400, 8}, g);  // no padding before masking
+  Generator g0(12), g1(12);
+  CHECK(cmp("p=0", data::mask_context(x, 0.0, g0), x).exact);
+  for (double v : data::mask_context(x, 1.0, g0).tolist()) CHECK(v == 0.0);
+  const Tensor m = data::mask_context(x, 0.25, g1);
+  const auto before = x.tolist(), after = m.tolist();
+  int64_t masked = 0, other_changes = 0;
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    masked += after[i] == 0.0;
+    other_changes += after[i] != 0.0 && after[i] != before[i];
+  }
+  // 3,200 Bernoulli(0.25) draws: the masked share is 0.25 within 3σ = 3·√(0.25·0.75/3200) ≈ 0.023.
+  CHECK(std::abs(static_cast<double>(masked) / 3200.0 - 0.25) < 0.023);
+  CHECK(other_changes == 0);
+  Generator g2(12);
+  CHECK(cmp("same seed", data::mask_context(x, 0.25, g2), m).exact);
+  Generator g3(13);
+  CHECK(data::mask_context(x, 1.0, g3, 5).at({3, 2}) == 5.0);  // another padding index
+}
+
+TEST_CASE("shuffle_context: with probability p a context's tokens are permuted uniformly") {
+  // Row n holds the tokens 1 … 8 in order.
+  std::vector<int64_t> v;
+  const int64_t N = 2000, T = 8;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t t = 1; t <= T; ++t) v.push_back(t);
+  const Tensor x = tensor_i64(v, {N, T});
+  Generator g0(21);
+  CHECK(cmp("p=0", data::shuffle_context(x, 0.0, g0), x).exact);
+  const Tensor s = data::shuffle_context(x, 1.0, g0);
+  const auto out = s.tolist();
+  std::vector<int64_t> first_token(T + 1, 0);
+  int64_t unchanged = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    std::vector<double> row(out.begin() + n * T, out.begin() + (n + 1) * T);
+    unchanged += std::is_sorted(row.begin(), row.end());
+    ++first_token[static_cast<std::size_t>(row[0])];
+    std::sort(row.begin(), row.end());
+    for (int64_t t = 0; t < T; ++t) CHECK(row[t] == static_cast<double>(t + 1));  // a permutation
+  }
+  CHECK(unchanged < 5);  // the identity has probability 1/8! per row
+  // Uniform: each token comes first in 2000/8 = 250 rows, within 4σ = 4·√(2000·(1/8)·(7/8)) ≈ 59.
+  for (int64_t t = 1; t <= T; ++t) CHECK(std::abs(first_token[static_cast<std::size_t>(t)] - 250) < 59);
+  Generator g1(22);
+  const auto half = data::shuffle_context(x, 0.5, g1).tolist();
+  int64_t changed = 0;
+  for (int64_t n = 0; n < N; ++n) changed += !std::is_sorted(half.begin() + n * T, half.begin() + (n + 1) * T);
+  // Bernoulli(0.5) rows: 1000 within 4σ ≈ 89.
+  CHECK(std::abs(changed - 1000) < 89);
+}
+
+TEST_CASE("text augmentations refuse images and a bad p") {
+  Generator g(1);
+  CHECK_THROWS_WITH_AS(data::mask_context(rand({2, 8}, g), 0.1, g),
+                       doctest::Contains("mask_context: expected int64 contexts (N, T), got float32 [2, 8]"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(data::shuffle_context(randint(0, 27, {2, 8}, g), 1.5, g),
+                       doctest::Contains("p must be in [0, 1]"), std::invalid_argument);
 }

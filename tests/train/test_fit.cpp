@@ -91,6 +91,57 @@ TEST_CASE("fit: callbacks see every step and epoch, and can stop training") {
   CHECK(r.test.count == 0);  // not evaluated
 }
 
+TEST_CASE("fit: transform_inputs sees every training batch, and the model trains on what it returns") {
+  const data::Splits& d = small_splits();
+  {  // Images: called once per step with the batch; zeroed inputs leave nothing to learn from.
+    auto model = mlp();
+    train::FitOptions o = quiet(2);
+    o.evaluate_test = false;
+    int64_t calls = 0;
+    bool shapes_ok = true;
+    o.transform_inputs = [&](const Tensor& x, Generator&) {
+      ++calls;
+      shapes_ok = shapes_ok && x.shape() == Shape{100, 1, 28, 28};
+      return zeros(x.shape());
+    };
+    const train::FitResult r = train::fit(*model, d, o);
+    CHECK(calls == 30);
+    CHECK(shapes_ok);
+    // Constant inputs: the best the model can do is the class prior, about 10 % accuracy here.
+    CHECK(r.history.back().train_acc < 0.2);
+    CHECK(r.history.back().val.accuracy < 0.2);
+  }
+  {  // Character contexts (where `augment` is refused): the hook gets the int64 batch.
+    Generator g(2);
+    data::Splits w;
+    w.x_train = randint(0, 27, {64, 8}, g);
+    w.y_train = randint(0, 27, {64}, g);
+    w.x_val = w.x_test = w.x_train;
+    w.y_val = w.y_test = w.y_train;
+    w.classes = 27;
+    w.images = false;
+    train::ModelOptions m;
+    m.model = "transformer-char";
+    m.embed = 8;
+    m.heads = 2;
+    m.layers = 1;
+    auto model = train::make_model(m, w.x_train, 27);
+    train::FitOptions o = quiet(1);
+    o.batch_size = 32;
+    int64_t calls = 0;
+    o.transform_inputs = [&](const Tensor& x, Generator&) {
+      ++calls;
+      CHECK(x.dtype() == DType::Int64);
+      return zeros(x.shape(), DType::Int64);
+    };
+    CHECK_NOTHROW(train::fit(*model, w, o));
+    CHECK(calls == 2);
+    o.transform_inputs = [](const Tensor& x, Generator&) { return slice(x, 1, 0, 4); };
+    CHECK_THROWS_WITH_AS(train::fit(*model, w, o), doctest::Contains("transform_inputs returned [32, 4]"),
+                         std::invalid_argument);
+  }
+}
+
 TEST_CASE("fit: early stopping, and divergence reported instead of thrown") {
   const data::Splits& d = small_splits();
   {  // A learning rate this large with a constant schedule diverges within the first epoch.

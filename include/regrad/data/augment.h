@@ -53,6 +53,13 @@ struct AugmentSpec {
   Tensor apply(const Tensor& images, Generator& gen) const;
 };
 
+// Text augmentation on character contexts, int64 (N, T) token indices (the word list's contexts).
+// mask_context: each token replaced by `pad` (the padding character '.', index 0) with
+// probability p. shuffle_context: with probability p, a context's T tokens (padding included)
+// are put in a uniformly random order. Both take N·T uniforms from `gen`, whatever p.
+Tensor mask_context(const Tensor& tokens, double p, Generator& gen, int64_t pad = 0);
+Tensor shuffle_context(const Tensor& tokens, double p, Generator& gen);
+
 // A draw from Beta(alpha, alpha) (through two Gamma draws, Marsaglia–Tsang).
 double sample_beta(double alpha, Generator& gen);
 

@@ -1,7 +1,7 @@
 // fit: the one training loop, shared by `regrad train` and every experiment.
 //
 // One epoch: for each shuffled mini-batch, set the learning rate from the schedule, augment (images
-// only), mix (Mixup/CutMix → soft targets), forward, cross_entropy(…, label_smoothing), backward,
+// only), transform_inputs (any inputs, e.g. masking character contexts), mix (Mixup/CutMix → soft targets), forward, cross_entropy(…, label_smoothing), backward,
 // optional gradient clipping, optimizer step, optional L1 proximal step. After each epoch the
 // model is evaluated on the validation split (NLL, accuracy, ECE); the best model by validation
 // NLL is kept (early stopping with `patience`), and optionally written as a checkpoint. At the
@@ -39,6 +39,9 @@ struct FitOptions {
   int64_t warmup = 0;                // warmup steps
   double label_smoothing = 0.0, max_grad_norm = 0.0;
   data::AugmentSpec augment;         // images only
+  // Applied to every training batch's inputs after `augment` (images or int64 contexts), drawing
+  // from the augmentation generator; returns inputs of the same shape. Empty: none.
+  std::function<Tensor(const Tensor& x, Generator& gen)> transform_inputs;
   double mixup = 0.0, cutmix = 0.0;  // Beta(α, α) parameters; 0 is off (both: each batch picks one)
   int64_t patience = 0;              // early stopping after this many epochs without a better val NLL (0: off)
   bool keep_best = true;             // load the best model by val NLL back at the end (else: the last)
