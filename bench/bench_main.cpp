@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "regrad/tensor/tensor.h"
 
 void bench_core();
 void bench_layers(const std::vector<int>& thread_counts, bool with_torch);
