@@ -191,7 +191,8 @@ void write_page(const Experiment& e, const std::string& title, const std::string
   }
   char wall[64];
   std::snprintf(wall, sizeof wall, "%.0f s", e.seconds());
-  md += "\nWall time: " + std::string(wall) + " on " + std::to_string(e.args().threads) + " threads (" +
+  md += "\nWall time: " + std::string(wall) + " on " + std::to_string(e.args().threads) +
+        (e.args().threads == 1 ? " thread (" : " threads (") +
         (e.quick() ? "quick" : "full") + " mode). Command:\n\n```sh\n" + e.command() + "\n```\n\n";
   md += "Results in long form (one row per run): [`" + e.name() + ".csv`](" + e.name() + ".csv).\n";
   report::write_file(e.path(".md"), md);
