@@ -118,14 +118,22 @@ void row_norm_backward(T* dx, double* dweight, double* dbias, const T* dy, const
             if (pw) pw[j] += sdyx;
             if (pb) pb[j] += sdy;
           }
-        } else if (pw) {  // one loop with or without dβ (docs/performance.md)
+        } else if (pb) {  // dγ and dβ; two loops, no branch inside (docs/performance.md)
 #pragma omp simd reduction(+ : a, c)
           for (int64_t d = 0; d < D; ++d) {
             const T xhat = (xr[d] - m) * rs, wdy = w[d] * gr[d];
             a += wdy;
             c += wdy * xhat;
             pw[d] += gr[d] * xhat;
-            if (pb) pb[d] += gr[d];
+            pb[d] += gr[d];
+          }
+        } else if (pw) {
+#pragma omp simd reduction(+ : a, c)
+          for (int64_t d = 0; d < D; ++d) {
+            const T xhat = (xr[d] - m) * rs, wdy = w[d] * gr[d];
+            a += wdy;
+            c += wdy * xhat;
+            pw[d] += gr[d] * xhat;
           }
         } else {
 #pragma omp simd reduction(+ : a, c)
