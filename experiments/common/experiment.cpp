@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdarg>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace rx {
@@ -13,7 +14,7 @@ using namespace rg;
 
 Experiment::Experiment(std::string name, const std::string& description, int argc, char** argv,
                        int64_t default_seeds, const std::function<void(CLI::App&)>& add_options)
-    : name_(std::move(name)), start_(std::chrono::steady_clock::now()) {
+    : name_(std::move(name)), start_(std::chrono::steady_clock::now()), load_at_start_(load_average()) {
   keep_freed_memory();
   args_.seeds = default_seeds;
   CLI::App app{description, name_};
@@ -36,6 +37,32 @@ Experiment::Experiment(std::string name, const std::string& description, int arg
   log("%s: %s mode, %lld seeds, %d threads, results in %s/", name_.c_str(), args_.quick ? "quick" : "full",
       static_cast<long long>(args_.seeds), args_.threads, args_.out.c_str());
 }
+
+std::string machine() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, model = "unknown CPU", family;
+  while (std::getline(in, line) && !line.empty()) {  // the first processor's lines
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos || colon + 2 > line.size()) continue;
+    if (line.rfind("model name", 0) == 0) model = line.substr(colon + 2);
+    if (line.rfind("cpu family", 0) == 0) family = ", family " + line.substr(colon + 2);
+  }
+  return model + family + " (" + std::to_string(omp_get_num_procs()) + " cores)";
+}
+
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double load = 0;
+  return in >> load ? load : 0;
+}
+
+namespace {
+std::string load_text(double load) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f", load);
+  return b;
+}
+}  // namespace
 
 std::vector<uint64_t> Experiment::seeds() const {
   std::vector<uint64_t> s;
@@ -193,7 +220,8 @@ void write_page(const Experiment& e, const std::string& title, const std::string
   std::snprintf(wall, sizeof wall, "%.0f s", e.seconds());
   md += "\nWall time: " + std::string(wall) + " on " + std::to_string(e.args().threads) +
         (e.args().threads == 1 ? " thread (" : " threads (") +
-        (e.quick() ? "quick" : "full") + " mode). Command:\n\n```sh\n" + e.command() + "\n```\n\n";
+        (e.quick() ? "quick" : "full") + " mode) on " + machine() + ", load average " + load_text(e.load_at_start()) +
+        " at the start and " + load_text(load_average()) + " at the end. Command:\n\n```sh\n" + e.command() + "\n```\n\n";
   md += "Results in long form (one row per run): [`" + e.name() + ".csv`](" + e.name() + ".csv).\n";
   report::write_file(e.path(".md"), md);
   report::write_file(e.path(".claims.tsv"), tsv);

@@ -36,6 +36,7 @@ class Experiment {
   std::string path(const std::string& suffix) const { return args_.out + "/" + name_ + suffix; }  // path(".csv")
   const std::string& command() const { return command_; }
   double seconds() const;
+  double load_at_start() const { return load_at_start_; }  // the 1-minute load average, from /proc/loadavg
   // A progress line on stderr, prefixed with the elapsed time.
   void log(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
 
@@ -43,7 +44,14 @@ class Experiment {
   std::string name_, command_;
   Args args_;
   std::chrono::steady_clock::time_point start_;
+  double load_at_start_ = 0;
 };
+
+// "AMD EPYC 9B45 (2 cores)": the CPU's model name and the cores this process may use.
+std::string machine();
+// The 1-minute load average (0 where /proc/loadavg cannot be read): other work on the machine
+// slows every timing, so pages state it beside their wall time.
+double load_average();
 
 // Long-form results: one row per run. Configuration cells are strings, metrics doubles.
 class Results {

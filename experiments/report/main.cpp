@@ -32,7 +32,7 @@ const Entry kExperiments[] = {
     {"dropout", "2", "model,p,seed,train_acc,test_acc,gap,train_nll,test_nll,nll_gap,test_acc_no_eval"},
     {"batchnorm_modes", "2", "part,model,setting,x,metric,seed,value"},
     {"norm_vs_batch_size", "2", "norm,batch_size,seed,test_acc,test_nll,ms_per_step,diverged"},
-    {"rmsnorm_cost", "2", "part,rows,width,threads,seed,layernorm,rmsnorm,saving"},
+    {"rmsnorm_cost", "2", "part,impl,rows,width,threads,seed,layernorm_ms,rmsnorm_ms,saving"},
     {"prenorm_vs_postnorm", "2", "placement,depth,warmup,lr,seed,val_nll,diverged"},
 };
 
