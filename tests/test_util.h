@@ -2,7 +2,10 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -30,5 +33,14 @@ std::string invalid_argument_message(F&& f) {
 }
 
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// A path under this test process's own temporary directory (/tmp/regrad_tests_<pid>/name, parents
+// created), so that test runs side by side on one machine never share a file.
+inline std::string tmp_path(const std::string& name) {
+  const std::filesystem::path p = std::filesystem::temp_directory_path() /
+                                  ("regrad_tests_" + std::to_string(::getpid())) / name;
+  std::filesystem::create_directories(p.parent_path());
+  return p.string();
+}
 
 }  // namespace rg::test

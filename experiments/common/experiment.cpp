@@ -6,6 +6,7 @@
 #include <cstdarg>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace rx {
@@ -116,6 +117,38 @@ std::string Results::csv() const {
     out += "\n";
   }
   return out;
+}
+
+Results Results::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot be read");
+  auto split = [](const std::string& line) {
+    std::vector<std::string> cells;
+    std::istringstream ls(line);
+    for (std::string c; std::getline(ls, c, ',');) cells.push_back(c);
+    return cells;
+  };
+  std::string line;
+  std::getline(in, line);
+  const std::vector<std::string> header = split(line);
+  const auto seed_at = std::find(header.begin(), header.end(), "seed");
+  if (seed_at == header.end()) throw std::runtime_error(path + ": no 'seed' column in the header '" + line + "'");
+  Results r({header.begin(), seed_at}, {seed_at + 1, header.end()});
+  const std::size_t nc = r.config_cols_.size();
+  for (int n = 2; std::getline(in, line); ++n) {
+    const std::vector<std::string> cells = split(line);
+    if (cells.size() != header.size())
+      throw std::runtime_error(path + ":" + std::to_string(n) + ": " + std::to_string(cells.size()) + " cells, " +
+                               std::to_string(header.size()) + " columns");
+    try {
+      std::vector<double> metrics;
+      for (std::size_t i = nc + 1; i < cells.size(); ++i) metrics.push_back(std::stod(cells[i]));
+      r.add({cells.begin(), cells.begin() + static_cast<std::ptrdiff_t>(nc)}, std::stoull(cells[nc]), metrics);
+    } catch (const std::logic_error&) {
+      throw std::runtime_error(path + ":" + std::to_string(n) + ": a seed or metric is not a number: '" + line + "'");
+    }
+  }
+  return r;
 }
 
 std::size_t Results::config_index(const std::string& c) const {

@@ -57,6 +57,9 @@ double load_average();
 class Results {
  public:
   Results(std::vector<std::string> config_columns, std::vector<std::string> metric_columns);
+  // Reads a CSV that csv() wrote (configuration columns, `seed`, metrics); std::runtime_error naming
+  // the file and the line when it cannot be read or has another form.
+  static Results load(const std::string& path);
   void add(const std::vector<std::string>& config, uint64_t seed, const std::vector<double>& metrics);
   std::string csv() const;  // config columns, seed, metrics (full precision, %.6g)
   // The metric's values over seeds for every row whose configuration matches `config` in the

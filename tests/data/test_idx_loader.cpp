@@ -42,7 +42,8 @@ TEST_CASE("IDX parsing: dims, data, and every kind of bad file") {
 }
 
 TEST_CASE("IDX files are read through zlib, gzip or plain, and corrupt gzip is reported") {
-  const std::string plain = "/tmp/regrad_test.idx", gz = "/tmp/regrad_test.idx.gz", bad = "/tmp/regrad_bad.idx.gz";
+  const std::string plain = rg::test::tmp_path("test.idx"), gz = rg::test::tmp_path("test.idx.gz"),
+                    bad = rg::test::tmp_path("bad.idx.gz");
   const std::string bytes = idx_bytes({4, 2}, 8);
   std::ofstream(plain, std::ios::binary) << bytes;
   gzFile f = gzopen(gz.c_str(), "wb");

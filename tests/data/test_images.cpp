@@ -33,7 +33,7 @@ TEST_CASE("CIFAR-10 batches: records, planes, and bad files named") {
   CHECK(contains(err(""), "batch.bin: not a CIFAR-10 batch: file is empty"));
   CHECK(contains(err(cifar_record(1, 7).substr(0, 3000)), "truncated"));
   CHECK(contains(err(cifar_record(10, 7)), "label 10"));
-  const std::string dir = "/tmp/regrad_cifar";
+  const std::string dir = rg::test::tmp_path("cifar");
   fs::create_directories(dir);
   std::ofstream(dir + "/test_batch.bin", std::ios::binary) << cifar_record(4, 128);
   CHECK(data::load_cifar10(dir, false).labels.at({0}) == 4);
@@ -47,7 +47,7 @@ static void write_png(const std::string& path, int w, int h, unsigned char value
 }
 
 TEST_CASE("image folders: classes sorted, images resized, empty classes and corrupt files reported") {
-  const std::string root = "/tmp/regrad_folder";
+  const std::string root = rg::test::tmp_path("folder");
   fs::remove_all(root);
   fs::create_directories(root + "/cat");
   fs::create_directories(root + "/ant");
@@ -91,7 +91,7 @@ TEST_CASE("decode_image: formats other than PNG/JPEG/BMP are refused before stb_
 
 TEST_CASE("PNG grids decode back to the right size and pixels") {
   const Tensor imgs = ones({3, 1, 4, 5}) * 0.5;
-  const std::string path = "/tmp/regrad_grid.png";
+  const std::string path = rg::test::tmp_path("grid.png");
   data::write_png_grid(path, imgs, 2, 3);
   int w = 0, h = 0, c = 0;
   unsigned char* px = stbi_load(path.c_str(), &w, &h, &c, 0);

@@ -7,7 +7,7 @@ using namespace rg;
 using rg::test::contains;
 
 static std::string write_temp(const std::string& name, const std::string& text) {
-  const std::string path = "/tmp/regrad_test_" + name;
+  const std::string path = rg::test::tmp_path(name);
   std::ofstream(path) << text;
   return path;
 }

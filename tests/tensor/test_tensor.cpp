@@ -131,7 +131,7 @@ TEST_CASE("in-place ops refuse tensors that need grad unless grad mode is off") 
 
 // ---- .npy ----
 
-static std::string temp_path(const char* name) { return std::string("/tmp/regrad_test_") + name; }
+static std::string temp_path(const char* name) { return rg::test::tmp_path(name); }
 
 TEST_CASE(".npy round trip keeps dtype, shape and values") {
   Generator gen(3);

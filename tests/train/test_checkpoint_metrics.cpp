@@ -25,8 +25,8 @@ TEST_CASE("checkpoints round-trip names, dtypes, shapes and values, and leave no
   Generator gen(1);
   const train::NamedTensors state{{"w", randn({3, 4}, gen)}, {"b", randn({2}, gen, DType::Float64)},
                                   {"steps", tensor_i64({7})}, {"scalar", scalar_tensor(1.5)}};
-  const std::string path = "/tmp/regrad_ck/model.ckpt";
-  std::filesystem::remove_all("/tmp/regrad_ck");
+  const std::string dir = rg::test::tmp_path("ck"), path = dir + "/model.ckpt";  // save creates the folder
+  std::filesystem::remove_all(dir);
   train::save_checkpoint(path, state);
   CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
   const auto back = train::load_checkpoint(path);
@@ -48,7 +48,7 @@ TEST_CASE("checkpoints round-trip names, dtypes, shapes and values, and leave no
   v2[8] = 2;
   CHECK(contains(checkpoint_error(v2), "unsupported checkpoint version 2"));
   CHECK_THROWS_WITH_AS(train::load_checkpoint("/nonexistent.ckpt"), doctest::Contains("/nonexistent.ckpt"), std::runtime_error);
-  std::filesystem::remove_all("/tmp/regrad_ck");
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("state_dict / load_state_dict restore a model exactly, and refuse a mismatched state") {
@@ -56,7 +56,7 @@ TEST_CASE("state_dict / load_state_dict restore a model exactly, and refuse a mi
   const auto names = train::state_dict(*a);
   CHECK(names.size() == 3 * 2 + 2 * 2 + 2 * 2);  // 3 linears, 2 BN (weight, bias), 2 BN running stats
   CHECK(names.back().first == "6.running_var");
-  const std::string path = "/tmp/regrad_model.ckpt";
+  const std::string path = rg::test::tmp_path("model.ckpt");
   train::save_checkpoint(path, train::state_dict(*a));
   train::load_state_dict(*b, train::load_checkpoint(path));
   Generator gen(3);

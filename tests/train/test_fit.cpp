@@ -169,7 +169,7 @@ TEST_CASE("fit: early stopping, and divergence reported instead of thrown") {
 
 TEST_CASE("fit: a run resumed from its saved state gives the same numbers as an uninterrupted one") {
   const data::Splits& d = small_splits();
-  const std::string dir = "/tmp/regrad_fit_resume";
+  const std::string dir = rg::test::tmp_path("fit_resume");
   std::filesystem::remove_all(dir);
   train::FitOptions o = quiet(3);
   o.optimizer = "adamw";

@@ -13,12 +13,12 @@ TEST_CASE("report tables render as CSV and Markdown; files are written whole") {
   CHECK(t.markdown() == "| step | loss |\n|---|---|\n| 0 | 3.296 |\n| 100 | 2.5 |\n");
   CHECK_THROWS_AS(t.add({"1"}), std::invalid_argument);
   CHECK(report::fmt_g(1.907349e-06) == "1.91e-06");
-  const std::string path = "/tmp/regrad_test_report/sub/out.csv";
-  std::filesystem::remove_all("/tmp/regrad_test_report");
+  const std::string root = rg::test::tmp_path("report"), path = root + "/sub/out.csv";  // write_file creates sub/
+  std::filesystem::remove_all(root);
   report::write_file(path, t.csv());
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(text == t.csv());
   CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
-  std::filesystem::remove_all("/tmp/regrad_test_report");
+  std::filesystem::remove_all(root);
 }
