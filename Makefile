@@ -34,7 +34,7 @@ LIB_SRC  := $(shell find src -name '*.cpp' ! -path 'src/cli/*')
 EXP_SRC  := $(shell find experiments -name '*.cpp' ! -name main.cpp)
 # The lecture's experiments, in its order (those that exist): build/experiments/NAME.
 EXP_ORDER := double_descent l1_vs_l2 early_stopping augmentation mixup_cutmix label_smoothing regularization_stack \
-             dropout batchnorm_modes norm_vs_batch_size rmsnorm_cost prenorm_vs_postnorm
+             dropout batchnorm_modes norm_vs_batch_size rmsnorm_cost prenorm_vs_postnorm norm_decision_table
 EXPERIMENTS := $(foreach e,$(EXP_ORDER),$(if $(wildcard experiments/$(e)/main.cpp),$(e)))
 EXP_PROGS := $(EXPERIMENTS:%=$(BUILD)/experiments/%) $(BUILD)/experiments/report
 CLI_SRC  := $(wildcard src/cli/*.cpp)

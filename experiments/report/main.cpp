@@ -34,6 +34,7 @@ const Entry kExperiments[] = {
     {"norm_vs_batch_size", "2", "norm,batch_size,seed,test_acc,test_nll,ms_per_step,diverged"},
     {"rmsnorm_cost", "2", "part,impl,rows,width,threads,seed,layernorm_ms,rmsnorm_ms,saving"},
     {"prenorm_vs_postnorm", "2", "placement,depth,warmup,lr,seed,val_nll,diverged"},
+    {"norm_decision_table", "2", "row,norm,setting,metric,seed,value"},
 };
 
 std::string slurp(const fs::path& p) {
