@@ -185,14 +185,49 @@ AugmentSpec AugmentSpec::parse(const std::string& list, double erasing) {
   return spec;
 }
 
-Tensor AugmentSpec::apply(const Tensor& images, Generator& gen) const {
+namespace {
+
+// Every op but erasing, in apply's order.
+Tensor apply_before_erasing(const AugmentSpec& s, const Tensor& images, Generator& gen) {
   Tensor x = images;
-  if (randaugment) x = rand_augment(x, 2, 9, gen);
-  if (rotate) x = random_rotation(x, 15, gen);
-  if (jitter) x = color_jitter(x, 0.2, 0.2, gen);
-  if (flip) x = random_hflip(x, gen);
-  if (vflip) x = random_vflip(x, gen);
-  if (crop) x = random_crop(x, crop_padding, gen);
+  if (s.randaugment) x = rand_augment(x, 2, 9, gen);
+  if (s.rotate) x = random_rotation(x, 15, gen);
+  if (s.jitter) x = color_jitter(x, 0.2, 0.2, gen);
+  if (s.flip) x = random_hflip(x, gen);
+  if (s.vflip) x = random_vflip(x, gen);
+  if (s.crop) x = random_crop(x, s.crop_padding, gen);
+  return x;
+}
+
+}  // namespace
+
+Tensor AugmentSpec::apply(const Tensor& images, Generator& gen) const {
+  Tensor x = apply_before_erasing(*this, images, gen);
+  if (erasing > 0) x = random_erasing(x, gen, erasing);
+  return x;
+}
+
+// Why un-normalise rather than give each op a value range: the ops, like torchvision's (which run
+// on PIL or uint8 images before ToTensor and Normalize), are defined on pixels in [0, 1] — the
+// solarize threshold 1 − m/30, posterize's 8-bit levels, the clamp to [0, 1], black as the fill.
+// One exact round trip keeps all of them in those units instead of rewriting every constant per
+// channel, and new ops stay correct without knowing about normalisation.
+Tensor AugmentSpec::apply(const Tensor& images, Generator& gen, const Tensor& mean, const Tensor& std) const {
+  if (!mean.defined() && !std.defined()) return apply(images, gen);
+  const Dims d = dims_of(images, "AugmentSpec::apply");
+  const Shape channel{1, d.C, 1, 1};
+  if (!mean.defined() || !std.defined() || mean.shape() != channel || std.shape() != channel)
+    throw std::invalid_argument("AugmentSpec::apply: mean and std must both be (1, " + std::to_string(d.C) +
+                                ", 1, 1) for images " + to_string(images.shape()) + ", got " +
+                                (mean.defined() ? to_string(mean.shape()) : "none") + " and " +
+                                (std.defined() ? to_string(std.shape()) : "none"));
+  NoGradGuard no_grad;
+  Tensor x = images;
+  // Flips only permute pixels, so they need no round trip (and stay bit-identical to apply()).
+  if (randaugment || rotate || jitter || crop)
+    x = ((apply_before_erasing(*this, (images * std + mean).detach(), gen) - mean) / std).detach();
+  else
+    x = apply_before_erasing(*this, images, gen);
   if (erasing > 0) x = random_erasing(x, gen, erasing);
   return x;
 }

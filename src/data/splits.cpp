@@ -75,6 +75,8 @@ static Splits image_splits(const SplitOptions& o) {
   s.y_val = slice(shuffled.y, 0, n_train, n_all);
   s.x_test = normalise(test.images);
   s.y_test = test.labels;
+  s.mean = mean;
+  s.std = std;
   return s;
 }
 

@@ -145,7 +145,7 @@ FitResult fit(nn::Module& model, const data::Splits& d, const FitOptions& o) {
     for (int64_t b = 0; b < steps_per_epoch; ++b, ++p.step) {
       opt->lr = o.schedule == "cosine" ? optim::warmup_cosine_lr(p.step, o.warmup, total, o.lr) : o.lr;
       data::Batch batch = train_loader.batch(b);
-      if (d.images) batch.x = o.augment.apply(batch.x, aug_gen);
+      if (d.images) batch.x = o.augment.apply(batch.x, aug_gen, d.mean, d.std);  // raw-pixel ops on normalised data
       if (o.transform_inputs) {
         const Shape shape = batch.x.shape();
         batch.x = o.transform_inputs(batch.x, aug_gen);

@@ -136,6 +136,93 @@ TEST_CASE("AugmentSpec parses every augmentation name and refuses others") {
   CHECK(s.apply(images(), g).shape() == images().shape());
 }
 
+namespace {
+
+// Per-channel normalisation as data::Splits carries it, with values unlike any dataset's.
+const Tensor kMean = tensor({0.3, 0.6}, {1, 2, 1, 1}), kStd = tensor({0.2, 0.4}, {1, 2, 1, 1});
+Tensor normalise(const Tensor& raw) { return ((raw - kMean) / kStd).detach(); }
+Tensor unnormalise(const Tensor& x) { return (x * kStd + kMean).detach(); }
+
+}  // namespace
+
+TEST_CASE("AugmentSpec on normalised images: the same as normalising the augmented raw images") {
+  Generator g0(21);
+  const Tensor raw = rand({64, 2, 5, 6}, g0);
+  for (const char* list : {"randaugment", "jitter", "rotate", "crop", "randaugment,rotate,jitter,flip,vflip,crop"}) {
+    CAPTURE(list);
+    const data::AugmentSpec spec = data::AugmentSpec::parse(list);
+    Generator g1(22), g2(22), g3(22);
+    const Tensor expected = normalise(spec.apply(raw, g2));
+    CHECK(cmp(list, spec.apply(normalise(raw), g1, kMean, kStd), expected, 0, 1e-4).approximate);
+    // Without the normalisation the ops act in the wrong units (the bug this overload fixes).
+    CHECK_FALSE(cmp(list, spec.apply(normalise(raw), g3), expected, 0, 1e-4).approximate);
+  }
+  // Flips alone need no round trip: exactly apply() on the normalised images.
+  const data::AugmentSpec flips = data::AugmentSpec::parse("flip,vflip");
+  Generator g4(23), g5(23);
+  CHECK(cmp("flips", flips.apply(normalise(raw), g4, kMean, kStd), flips.apply(normalise(raw), g5)).exact);
+}
+
+TEST_CASE("RandAugment on normalised images: brightness and solarize act on raw pixels") {
+  // RandAugment(2, 9) in AugmentSpec: m = 9/30, brightness factor 1 ± 0.27, solarize threshold 0.7.
+  // Each image draws (op, sign) twice, in image order, from the generator's first 4·N counters;
+  // op = ⌊11·u⌋ (0 identity, 6 brightness, 8 solarize). Images whose two ops are among those
+  // three are checked against the formulas on raw pixels.
+  const int64_t N = 512;
+  Generator g0(31);
+  const Tensor raw = rand({N, 2, 5, 6}, g0);
+  const uint64_t seed = 32;
+  Generator g(seed);
+  const Tensor out = unnormalise(data::AugmentSpec::parse("randaugment").apply(normalise(raw), g, kMean, kStd));
+  const auto in = raw.tolist(), got = out.tolist();
+  const int64_t per = 2 * 5 * 6;
+  int64_t checked = 0, solarized = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    int ops[2];
+    double signs[2];
+    for (int k = 0; k < 2; ++k) {
+      ops[k] = static_cast<int>(11 * Generator::uniform_at(seed, static_cast<uint64_t>(4 * n + 2 * k)));
+      signs[k] = Generator::uniform_at(seed, static_cast<uint64_t>(4 * n + 2 * k + 1)) < 0.5 ? -1.0 : 1.0;
+    }
+    auto known = [](int op) { return op == 0 || op == 6 || op == 8; };
+    if (!known(ops[0]) || !known(ops[1])) continue;
+    ++checked;
+    solarized += ops[0] == 8 || ops[1] == 8;
+    for (int64_t i = n * per; i < (n + 1) * per; ++i) {
+      double v = in[static_cast<std::size_t>(i)];
+      for (int k = 0; k < 2; ++k) {
+        if (ops[k] == 6) v = std::clamp(v * (1 + signs[k] * 0.27), 0.0, 1.0);
+        if (ops[k] == 8) v = v >= 0.7 ? 1 - v : v;
+      }
+      CHECK(std::abs(got[static_cast<std::size_t>(i)] - v) < 1e-5);
+    }
+  }
+  CHECK(checked >= 10);  // 9/121 of 512 images expected
+  CHECK(solarized >= 3);
+}
+
+TEST_CASE("AugmentSpec on normalised images: crop fills black, erasing fills the mean; bad shapes are refused") {
+  const Tensor raw = ones({16, 2, 5, 6});
+  Generator g(41);
+  const Tensor c = unnormalise(data::AugmentSpec::parse("crop").apply(normalise(raw), g, kMean, kStd));
+  int64_t black = 0;
+  for (double v : c.tolist()) {
+    CHECK((std::abs(v) < 1e-6 || std::abs(v - 1) < 1e-6));
+    black += std::abs(v) < 1e-6;
+  }
+  CHECK(black > 0);
+  // Erasing runs after the normalisation, as torchvision's RandomErasing after Normalize: value 0.
+  const data::AugmentSpec erase = data::AugmentSpec::parse("", 1.0);
+  Generator g1(42), g2(42);
+  const Tensor e = erase.apply(normalise(raw), g1, kMean, kStd);
+  CHECK(cmp("erasing", e, data::random_erasing(normalise(raw), g2, 1.0)).exact);
+  const auto ev = e.tolist();
+  CHECK(std::count(ev.begin(), ev.end(), 0.0) > 0);
+  Generator g3(43);
+  CHECK_THROWS_WITH_AS(erase.apply(raw, g3, tensor({0.5}, {1, 1, 1, 1}), kStd),
+                       doctest::Contains("mean and std must both be (1, 2, 1, 1)"), std::invalid_argument);
+}
+
 TEST_CASE("a vertical flip twice is the identity") {
   const Tensor x = images();
   Generator g1(15), g2(15);

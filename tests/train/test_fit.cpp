@@ -206,12 +206,22 @@ TEST_CASE("load_splits: sizes, normalisation and clear errors") {
   CHECK(d.x_train.shape() == Shape{1500, 1, 28, 28});
   CHECK(d.x_val.size(0) == 500);
   CHECK(d.classes == 10);
+  // The splits carry their normalisation: Fashion-MNIST's training mean 0.2860 and std 0.3530
+  // (the published values), and un-normalising gives back pixels in [0, 1] with black and white.
+  REQUIRE(d.mean.shape() == Shape{1, 1, 1, 1});
+  REQUIRE(d.std.shape() == Shape{1, 1, 1, 1});
+  CHECK(std::abs(d.mean.item() - 0.2860) < 5e-5);
+  CHECK(std::abs(d.std.item() - 0.3530) < 5e-5);
+  const Tensor raw = d.x_train * d.std + d.mean;
+  CHECK(std::abs(max(-raw).item()) < 1e-5);  // the smallest pixel is 0
+  CHECK(std::abs(max(raw).item() - 1.0) < 1e-5);
   data::SplitOptions o;
   o.dataset = "words";
   o.block_size = 3;
   o.val_size = 1000;
   const data::Splits w = data::load_splits(o);
   CHECK_FALSE(w.images);
+  CHECK_FALSE(w.mean.defined());
   CHECK(w.x_val.shape() == Shape{1000, 3});
   CHECK(w.classes == 27);
   o.val_size = 10'000'000;

@@ -49,8 +49,15 @@ struct AugmentSpec {
   // A comma-separated list of choices() names; "" is none. Unknown names throw, listing the choices.
   static AugmentSpec parse(const std::string& list, double erasing = 0.0);
   bool any() const { return flip || vflip || crop || rotate || jitter || randaugment || erasing > 0; }
-  // In a fixed order: randaugment, rotate, jitter, flip, vflip, crop, erasing.
+  // In a fixed order: randaugment, rotate, jitter, flip, vflip, crop, erasing, on raw pixels in [0, 1].
   Tensor apply(const Tensor& images, Generator& gen) const;
+  // The same on images normalised per channel, x = (raw − mean) / std with mean and std (1, C, 1, 1)
+  // as data::Splits carries them (fit calls this): the ops before erasing see raw pixels
+  // (un-normalised, augmented, normalised again), so colour ops act on [0, 1] and the zero fill of
+  // crop and rotation is black; erasing then acts on the normalised result, so its value 0 is the
+  // channel mean, as torchvision's RandomErasing placed after Normalize. The same random draws as
+  // apply(images, gen). Undefined mean and std: apply(images, gen).
+  Tensor apply(const Tensor& images, Generator& gen, const Tensor& mean, const Tensor& std) const;
 };
 
 // Text augmentation on character contexts, int64 (N, T) token indices (the word list's contexts).

@@ -13,6 +13,10 @@ struct Splits {
   int64_t classes = 10;
   bool images = true;  // false: int64 character contexts
   std::string source;  // the file or directory read
+  // Images: the per-channel normalisation the splits carry, x = (raw − mean) / std, both float32
+  // (1, C, 1, 1); raw pixels are in [0, 1]. fit hands them to AugmentSpec::apply so that the
+  // augmentations see raw pixels. Undefined for words.
+  Tensor mean, std;
 };
 
 struct SplitOptions {

@@ -38,7 +38,7 @@ struct FitOptions {
   std::string schedule = "cosine";  // "cosine" (linear warmup, then cosine to 0) or "const"
   int64_t warmup = 0;                // warmup steps
   double label_smoothing = 0.0, max_grad_norm = 0.0;
-  data::AugmentSpec augment;         // images only
+  data::AugmentSpec augment;         // images only; on raw pixels where the splits carry mean and std
   // Applied to every training batch's inputs after `augment` (images or int64 contexts), drawing
   // from the augmentation generator; returns inputs of the same shape. Empty: none.
   std::function<Tensor(const Tensor& x, Generator& gen)> transform_inputs;
