@@ -269,6 +269,26 @@ int main(int argc, char** argv) {
             (later.empty() ? std::string("—") : rx::mean_std(later, 2)) + " | " +
             rx::mean_std(vals(c, "ms_per_step"), 1) + " |\n";
   }
+  {  // Runs that end at the context-free level learned only the character frequencies: a collapse, not a NaN.
+    const double level = rx::mean(unigram) - 0.05;
+    std::string list;
+    int collapsed = 0, diverged = 0;
+    for (const Config& c : configs) {
+      int n = 0;
+      for (double v : vals(c, "val_nll")) n += v > level;
+      for (double v : vals(c, "diverged")) diverged += v > 0;
+      collapsed += n;
+      if (n > 0)
+        list += (list.empty() ? "" : "; ") + c.placement + "-norm depth " + std::to_string(c.depth) + ", " +
+                (c.warmup > 0 ? "warmup" : "no warmup") + ", lr " + cfg_lr(c.lr) + ": " + std::to_string(n) + " of " +
+                std::to_string(vals(c, "val_nll").size());
+      }
+    body += "\n**Collapsed runs** (final validation NLL within 0.05 nats of the context-free " +
+            rx::mean_std(unigram, 3) + ", or above: the model learned the character frequencies and nothing from "
+            "the context): " + std::to_string(collapsed) + " of " + std::to_string(res.size()) + " runs" +
+            (list.empty() ? std::string(".") : " — " + list + ".") + " Diverged (NaN/∞ or worse than uniform): " +
+            std::to_string(diverged) + (collapsed > 0 && diverged == 0 ? "; the failures here are collapses, not divergences." : ".") + "\n";
+  }
   body += "\n![per-block gradient norms, post-norm against pre-norm, by depth (no warmup, peak lr " + cfg_lr(lr_peak) +
           ")](prenorm_vs_postnorm.png)\n\nEvery block's gradient norm (all its parameters) at each measured step is "
           "in `prenorm_vs_postnorm_grads.csv`.\n\n";
