@@ -33,7 +33,8 @@ const Entry kExperiments[] = {
     {"batchnorm_modes", "2", "part,model,setting,x,metric,seed,value"},
     {"norm_vs_batch_size", "2", "norm,batch_size,seed,test_acc,test_nll,ms_per_step,diverged"},
     {"rmsnorm_cost", "2", "part,impl,rows,width,threads,seed,layernorm_ms,rmsnorm_ms,saving"},
-    {"prenorm_vs_postnorm", "2", "placement,depth,warmup,lr,seed,val_nll,diverged"},
+    {"prenorm_vs_postnorm", "2",
+     "placement,depth,warmup,lr,seed,val_nll,val_last_nll,diverged,grad_ratio_init,grad_ratio_100,ms_per_step"},
     {"norm_decision_table", "2", "row,norm,setting,metric,seed,value"},
 };
 

@@ -30,6 +30,10 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   cmd->add_option("--layers", m.layers, "transformer-char: blocks")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--placement", m.placement, "transformer-char: norm placement, pre or post")
       ->check(CLI::IsMember({"pre", "post"}))->capture_default_str();
+  cmd->add_option("--objective", d.objective,
+                  "transformer-char: all (every position predicts its next character; leading padding ignored) or "
+                  "last (only the last position, the older objective)")
+      ->check(CLI::IsMember({"all", "last"}))->capture_default_str();
   cmd->add_option("--train-subset", d.train_subset, "train on the first N training examples only (0: all)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--data-dir", d.data_dir, std::string("dataset directory or word list (default ") +
@@ -79,6 +83,7 @@ int run_train(TrainOptions o) {
   if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
   o.fit.augment = data::AugmentSpec::parse(o.augment, o.random_erasing);
   o.data.seed = o.model.seed = o.fit.seed;
+  o.model.objective = o.data.objective;
   const data::Splits d = data::load_splits(o.data);
   const std::shared_ptr<nn::Module> model = train::make_model(o.model, d.x_train, d.classes);
   const std::string name = !o.model.model.empty() ? o.model.model : d.images ? "mlp" : "transformer-char";
@@ -90,9 +95,11 @@ int run_train(TrainOptions o) {
               name.c_str(), static_cast<long long>(count), o.data.dataset.c_str(), o.fit.optimizer.c_str(), o.fit.lr,
               o.fit.weight_decay, o.fit.l1, o.fit.label_smoothing, o.augment.c_str(), o.random_erasing, o.fit.mixup,
               o.fit.cutmix, static_cast<unsigned long long>(o.fit.seed), omp_get_max_threads());
-  std::printf("data: %lld train, %lld val, %lld test %s from %s\n", static_cast<long long>(d.x_train.size(0)),
+  std::printf("data: %lld train, %lld val, %lld test %s from %s%s\n", static_cast<long long>(d.x_train.size(0)),
               static_cast<long long>(d.x_val.size(0)), static_cast<long long>(d.x_test.size(0)),
-              d.images ? "images" : "contexts", d.source.c_str());
+              d.images ? "images" : "contexts", d.source.c_str(),
+              d.images ? "" : o.data.objective == "all" ? " (objective all: every position's next character)"
+                                                        : " (objective last: the last position's next character)");
 
   const train::FitResult r = train::fit(*model, d, o.fit);
   if (r.diverged) {

@@ -16,16 +16,19 @@ static Splits word_splits(const SplitOptions& o) {
   Splits s;
   s.source = o.data_dir.empty() ? kDefaultWordsPath : o.data_dir;
   const WordSplits w = split_words(load_words(s.source), o.block_size, o.seed + 29);
+  if (o.objective != "all" && o.objective != "last")
+    throw std::invalid_argument("unknown objective '" + o.objective + "' (expected all or last)");
   const int64_t n_val = w.val.X.size(0);
   if (o.val_size < 0 || o.val_size > n_val)
     throw std::invalid_argument("val_size must be in [0, " + std::to_string(n_val) + "] for the word list (" +
                                 std::to_string(n_val) + " validation contexts)");
+  auto targets = [&](const CharDataset& c) { return o.objective == "all" ? position_targets(c.X, c.Y) : c.Y; };
   s.x_train = w.train.X;
-  s.y_train = w.train.Y;
+  s.y_train = targets(w.train);
   s.x_val = slice(w.val.X, 0, 0, o.val_size);
-  s.y_val = slice(w.val.Y, 0, 0, o.val_size);
+  s.y_val = slice(targets(w.val), 0, 0, o.val_size);
   s.x_test = w.test.X;
-  s.y_test = w.test.Y;
+  s.y_test = targets(w.test);
   s.classes = kVocab;
   s.images = false;
   return s;

@@ -49,6 +49,24 @@ CharDataset char_contexts(const std::vector<std::string>& words, int64_t block_s
   return {tensor_i64(xs, {n, block_size}), tensor_i64(ys, {n})};
 }
 
+Tensor position_targets(const Tensor& X, const Tensor& Y) {
+  if (X.dim() != 2 || Y.dim() != 1 || X.size(0) != Y.size(0) || X.dtype() != DType::Int64 || Y.dtype() != DType::Int64)
+    throw std::invalid_argument("position_targets: expected int64 contexts (n, block_size) and next characters (n), got " +
+                                to_string(X.dtype()) + " " + to_string(X.shape()) + " and " + to_string(Y.dtype()) + " " +
+                                to_string(Y.shape()));
+  const int64_t n = X.size(0), T = X.size(1);
+  const std::vector<double> x = X.tolist(), y = Y.tolist();
+  std::vector<int64_t> out(static_cast<std::size_t>(n * T));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t t = 0; t + 1 < T; ++t) {
+      const auto next = static_cast<int64_t>(x[i * T + t + 1]);
+      out[i * T + t] = next == 0 ? kIgnoreIndex : next;  // a 0 inside a context is leading padding
+    }
+    out[i * T + T - 1] = static_cast<int64_t>(y[i]);
+  }
+  return tensor_i64(out, {n, T});
+}
+
 WordSplits split_words(std::vector<std::string> words, int64_t block_size, uint64_t seed) {
   Generator gen(seed);
   shuffle(words, gen);

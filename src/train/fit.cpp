@@ -75,7 +75,8 @@ Progress restore(const std::string& path, nn::Module& model, optim::Optimizer& o
 }
 
 report::Table epoch_log() {
-  return {{"epoch", "train_loss", "train_acc", "val_nll", "val_acc", "val_ece", "lr", "seconds", "images_per_s"}, {}};
+  return {{"epoch", "train_loss", "train_acc", "val_nll", "val_acc", "val_ece", "lr", "seconds", "images_per_s",
+           "val_last_nll"}, {}};
 }
 
 // The rows of an existing per-epoch CSV for epochs before `first_epoch` (a resumed run keeps them).
@@ -141,7 +142,7 @@ FitResult fit(nn::Module& model, const data::Splits& d, const FitOptions& o) {
     model.train();
     const auto t_epoch = Clock::now();
     double loss_sum = 0, correct = 0;
-    int64_t seen = 0;
+    int64_t seen = 0, targets_seen = 0;
     for (int64_t b = 0; b < steps_per_epoch; ++b, ++p.step) {
       opt->lr = o.schedule == "cosine" ? optim::warmup_cosine_lr(p.step, o.warmup, total, o.lr) : o.lr;
       data::Batch batch = train_loader.batch(b);
@@ -163,6 +164,10 @@ FitResult fit(nn::Module& model, const data::Splits& d, const FitOptions& o) {
         target = m.targets;
       }
       const Tensor logits = model(batch.x);
+      if (!is_floating(target.dtype()) && logits.dim() != target.dim() + 1)
+        throw std::invalid_argument("fit: the model's logits " + to_string(logits.shape()) + " do not fit the targets " +
+                                    to_string(target.shape()) + " (a character Transformer's ModelOptions::objective "
+                                    "and data::SplitOptions::objective must be the same)");
       const Tensor loss = cross_entropy(logits, target, Reduction::Mean, o.label_smoothing);
       const double l = loss.item();
       if (!std::isfinite(l)) {
@@ -177,21 +182,22 @@ FitResult fit(nn::Module& model, const data::Splits& d, const FitOptions& o) {
       if (o.max_grad_norm > 0) optim::clip_grad_norm_(params, o.max_grad_norm);
       opt->step();
       if (o.l1 > 0) optim::l1_proximal_(params, opt->lr, o.l1);
-      const int64_t n = batch.x.size(0);
-      loss_sum += l * static_cast<double>(n);
+      const int64_t n_targets = count_targets(target);  // the loss is their mean (per position for (N, T))
+      loss_sum += l * static_cast<double>(n_targets);
       correct += static_cast<double>(count_correct(logits.detach(), batch.y));
-      seen += n;
+      targets_seen += n_targets;
+      seen += batch.x.size(0);
       if (o.step_progress && ((b + 1) % std::max<int64_t>(1, steps_per_epoch / 5) == 0 || b + 1 == steps_per_epoch))
         say(o, "  epoch %lld/%lld [%4lld/%lld] loss %.4f acc %.4f  %.0f img/s  lr %.4g\n", static_cast<long long>(epoch),
             static_cast<long long>(o.epochs), static_cast<long long>(b + 1), static_cast<long long>(steps_per_epoch),
-            loss_sum / static_cast<double>(seen), correct / static_cast<double>(seen),
+            loss_sum / static_cast<double>(targets_seen), correct / static_cast<double>(targets_seen),
             static_cast<double>(seen) / seconds_since(t_epoch), opt->lr);
     }
     if (result.diverged) break;
     EpochRecord r;
     r.epoch = epoch;
-    r.train_loss = loss_sum / static_cast<double>(seen);
-    r.train_acc = correct / static_cast<double>(seen);
+    r.train_loss = loss_sum / static_cast<double>(targets_seen);
+    r.train_acc = correct / static_cast<double>(targets_seen);
     r.seconds = seconds_since(t_epoch);
     r.images_per_s = static_cast<double>(seen) / r.seconds;
     r.lr = opt->lr;
@@ -199,10 +205,12 @@ FitResult fit(nn::Module& model, const data::Splits& d, const FitOptions& o) {
     say(o, "epoch %lld: train loss %.4f acc %.4f | val nll %.4f acc %.4f ece %.4f | %.1f s, %.0f img/s\n",
         static_cast<long long>(epoch), r.train_loss, r.train_acc, r.val.nll, r.val.accuracy, r.val.ece, r.seconds,
         r.images_per_s);
+    if (validate && d.y_val.dim() == 2 && !is_floating(d.y_val.dtype()))
+      say(o, "  val nll of the last position alone (the 'last' objective's measure): %.4f\n", r.val.last_nll);
     result.history.push_back(r);
     log.add({std::to_string(epoch), report::fmt(r.train_loss), report::fmt(r.train_acc), report::fmt(r.val.nll),
              report::fmt(r.val.accuracy), report::fmt(r.val.ece), report::fmt_g(r.lr), report::fmt(r.seconds, 2),
-             report::fmt(r.images_per_s, 0)});
+             report::fmt(r.images_per_s, 0), report::fmt(r.val.last_nll)});
     if (!o.log_csv.empty()) report::write_file(o.log_csv, log.csv());
     p.epoch = epoch;
     bool stop = false;

@@ -79,8 +79,8 @@ std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::
 
 CharTransformer::CharTransformer(int64_t vocab, int64_t block_size, int64_t embed, int64_t heads, int64_t layers,
                                  nn::NormPlacement placement, const std::string& norm, uint64_t seed,
-                                 double dropout)
-    : drop_(std::make_shared<nn::Dropout>(dropout)), block_size_(block_size) {
+                                 double dropout, bool all_positions)
+    : drop_(std::make_shared<nn::Dropout>(dropout)), block_size_(block_size), all_positions_(all_positions) {
   Generator gen(seed);
   tok_ = std::make_shared<nn::Embedding>(vocab, embed, gen);
   pos_ = std::make_shared<nn::Embedding>(block_size, embed, gen);
@@ -107,6 +107,7 @@ Tensor CharTransformer::forward(const Tensor& tokens) {
   Tensor h = (*drop_)((*tok_)(tokens) + pos_->weight);  // (N, T, C) + (T, C)
   for (auto& b : blocks_) h = (*b)(h);
   if (final_norm_) h = (*final_norm_)(h);
+  if (all_positions_) return transpose((*head_)(h), 1, 2);  // (N, T, vocab) → cross_entropy's (N, vocab, T)
   const Tensor last = slice(h, 1, T - 1, T).reshape({n, -1});  // the last position predicts the next character
   return (*head_)(last);
 }
@@ -119,8 +120,11 @@ std::shared_ptr<nn::Module> make_model(const ModelOptions& o, const Tensor& x, i
     if (!contexts || x.dim() != 2)
       throw std::invalid_argument("transformer-char needs int64 character contexts (N, block_size), got " +
                                   to_string(x.dtype()) + " " + to_string(x.shape()) + " (use the words dataset)");
+    if (o.objective != "all" && o.objective != "last")
+      throw std::invalid_argument("unknown objective '" + o.objective + "' (expected all or last)");
     return std::make_shared<CharTransformer>(classes, x.size(1), o.embed, o.heads, o.layers,
-                                             nn::parse_placement(o.placement), norm, o.seed, o.transformer_dropout);
+                                             nn::parse_placement(o.placement), norm, o.seed, o.transformer_dropout,
+                                             o.objective == "all");
   }
   if (contexts || x.dim() != 4)
     throw std::invalid_argument("the model '" + model + "' needs images (N, C, H, W), got " + to_string(x.dtype()) +

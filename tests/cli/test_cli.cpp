@@ -276,22 +276,34 @@ TEST_CASE("regrad train reads CIFAR-10 binaries and image folders") {
 }
 
 TEST_CASE("regrad train: a character-level Transformer on the word list, pre- or post-norm") {
+  const std::string log = (fs::temp_directory_path() / ("regrad_words_" + std::to_string(getpid()) + ".csv")).string();
   for (const char* placement : {"pre", "post"}) {
     const Run r = run(std::string("train --dataset words --model transformer-char --norm ln --placement ") + placement +
                       " --block-size 6 --embed 16 --heads 2 --layers 1 --epochs 1 --train-subset 3000 --batch-size 100"
-                      " --optimizer adamw --lr 0.003 --log /tmp/regrad_words.csv");
+                      " --optimizer adamw --lr 0.003 --log " + log);
     CHECK(r.rc == 0);
-    CHECK(contains(r.out, "contexts from /usr/share/dict/words"));
-    // Next letter of 27: 0.11-0.12 and NLL 3.07 after this epoch; untrained 0.02 and 3.56 (ln 27 = 3.30).
+    CHECK(contains(r.out, "contexts from /usr/share/dict/words (objective all: every position's next character)"));
+    CHECK(contains(r.out, "val nll of the last position alone"));
+    // Next letter of 27 at every position: 0.11 and NLL 3.14 after this epoch (pre-norm); untrained about
+    // 0.02 and 3.56 (ln 27 = 3.30).
     CHECK(metric(r.out, "test_acc=") > 0.07);
     CHECK(metric(r.out, "test_nll=") < 3.2);
   }
   // The defaults work for the word list: transformer-char with LayerNorm, and --val-size is honoured.
   const Run d = run("train --dataset words --block-size 4 --embed 8 --heads 2 --layers 1 --epochs 1 --train-subset 500 "
-                    "--val-size 300 --batch-size 100 --optimizer adamw --lr 0.003 --log /tmp/regrad_words.csv");
+                    "--val-size 300 --batch-size 100 --optimizer adamw --lr 0.003 --log " + log);
   CHECK(d.rc == 0);
   CHECK(contains(d.out, "regrad train: transformer-char"));
   CHECK(contains(d.out, "data: 500 train, 300 val,"));
+  // The older objective: only the last position's next character.
+  const Run l = run("train --dataset words --model transformer-char --objective last --block-size 6 --embed 16 --heads 2 "
+                    "--layers 1 --epochs 1 --train-subset 3000 --batch-size 100 --optimizer adamw --lr 0.003 --log " + log);
+  CHECK(l.rc == 0);
+  CHECK(contains(l.out, "(objective last: the last position's next character)"));
+  CHECK(!contains(l.out, "val nll of the last position alone"));
+  CHECK(metric(l.out, "test_acc=") > 0.07);
+  CHECK(metric(l.out, "test_nll=") < 3.2);
+  CHECK(contains(rg::read_file(log), "val_last_nll"));  // the per-epoch log's last column
   Run bad = run("train --dataset words --model mlp --epochs 1");
   CHECK(bad.rc == 2);
   CHECK(contains(bad.out, "character contexts need transformer-char"));
@@ -301,5 +313,8 @@ TEST_CASE("regrad train: a character-level Transformer on the word list, pre- or
   bad = run("train --model transformer-char --epochs 1");
   CHECK(bad.rc == 2);
   CHECK(contains(bad.out, "transformer-char needs int64 character contexts"));
-  fs::remove("/tmp/regrad_words.csv");
+  bad = run("train --dataset words --objective first --epochs 1");
+  CHECK(bad.rc == 2);
+  CHECK(contains(bad.out, "--objective"));
+  fs::remove(log);
 }

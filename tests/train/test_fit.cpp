@@ -125,6 +125,7 @@ TEST_CASE("fit: transform_inputs sees every training batch, and the model trains
     m.embed = 8;
     m.heads = 2;
     m.layers = 1;
+    m.objective = "last";  // targets (N): the next character only
     auto model = train::make_model(m, w.x_train, 27);
     train::FitOptions o = quiet(1);
     o.batch_size = 32;

@@ -27,6 +27,11 @@ struct SplitOptions {
   int64_t val_size = 5000;      // images held out of the training set for validation (seeded)
   int64_t train_subset = 0;     // keep only the first N training examples (0: all)
   int64_t block_size = 8;       // words: context length
+  // words: the training objective the targets are built for. "all": per-position targets
+  // (N, block_size) from position_targets (every position learns; leading padding ignored, −100);
+  // "last": the next character only (N), the last position's prediction. It must match the
+  // model's (ModelOptions::objective).
+  std::string objective = "all";
   int64_t image_size = 32;      // image-folder: images resized to this size
   double test_fraction = 0.2;   // image-folder: the share held out as the test set
   uint64_t seed = 0;
@@ -35,7 +40,7 @@ struct SplitOptions {
 // Images: every split normalised per channel with the mean and std of the whole training file,
 // then `val_size` training images held out by a seeded shuffle (seed + 17). Words: split 80/10/10
 // by words with split_words(seed + 29); the validation split is the first `val_size` contexts of
-// the validation words (at most all of them). Throws
+// the validation words (at most all of them); targets per `objective`. Throws
 // std::invalid_argument for an unknown dataset or a bad size, std::runtime_error for bad files.
 Splits load_splits(const SplitOptions& o);
 

@@ -28,6 +28,16 @@ struct CharDataset {
 };
 CharDataset char_contexts(const std::vector<std::string>& words, int64_t block_size);
 
+// The class index that cross_entropy skips (PyTorch's default ignore_index).
+inline constexpr int64_t kIgnoreIndex = -100;
+
+// Per-position next-character targets (n, block_size) for contexts X (n, block_size) and their next
+// characters Y (n), as a causal Transformer trained on every position sees them (makemore, GPT-2):
+// position t predicts X[t+1], the last position predicts Y. A target that is still the leading
+// '.' padding (the word has not begun; no real character to predict) is kIgnoreIndex. Contexts
+// hold '.' only as leading padding, so that is every 0 among X[1:].
+Tensor position_targets(const Tensor& X, const Tensor& Y);
+
 // makemore's split: the words shuffled with Generator(seed), then 80 % / 10 % / 10 % by words
 // into train / validation / test, each turned into (context → next character) pairs.
 struct WordSplits {

@@ -2,7 +2,10 @@
 //
 // One epoch: for each shuffled mini-batch, set the learning rate from the schedule, augment (images
 // only), transform_inputs (any inputs, e.g. masking character contexts), mix (Mixup/CutMix → soft targets), forward, cross_entropy(…, label_smoothing), backward,
-// optional gradient clipping, optimizer step, optional L1 proximal step. After each epoch the
+// optional gradient clipping, optimizer step, optional L1 proximal step. Targets are class indices
+// (N) or, for a character Transformer trained on every position, (N, T) with −100 where ignored:
+// the loss, the running train loss/accuracy and the metrics are then means over the non-ignored
+// positions (label smoothing per position). After each epoch the
 // model is evaluated on the validation split (NLL, accuracy, ECE); the best model by validation
 // NLL is kept (early stopping with `patience`), and optionally written as a checkpoint. At the
 // end the best model is loaded back (keep_best) and evaluated on the test split.
@@ -25,7 +28,7 @@ namespace rg::train {
 
 struct EpochRecord {
   int64_t epoch = 0;
-  double train_loss = 0, train_acc = 0;  // running means over the epoch's (augmented) batches
+  double train_loss = 0, train_acc = 0;  // running means over the epoch's (augmented) batches' targets
   Metrics val;
   double lr = 0, seconds = 0, images_per_s = 0;
 };
@@ -75,7 +78,8 @@ struct FitResult {
 // The optimizer named by `o.optimizer` over `params`.
 std::unique_ptr<optim::Optimizer> make_optimizer(const std::vector<Tensor>& params, const FitOptions& o);
 
-// Trains `model` on `data` (images (N, C, H, W) or int64 contexts, integer labels) with `o`.
+// Trains `model` on `data` (images (N, C, H, W) or int64 contexts, integer labels (N) or (N, T))
+// with `o`. The per-epoch log CSV's last column, val_last_nll, is Metrics::last_nll.
 FitResult fit(nn::Module& model, const data::Splits& data, const FitOptions& o);
 
 }  // namespace rg::train

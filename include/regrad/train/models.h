@@ -21,13 +21,16 @@ std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::
 
 // A character-level Transformer for the word list: token + learned position embeddings, `layers`
 // TransformerBlocks (norm "ln" or "rms", placed "pre" or "post"), a final norm for pre-norm, and a
-// head on the last position predicting the next character. Input int64 (N, block_size).
+// head predicting the next character. Input int64 (N, block_size). `all_positions`: the head on
+// every position, logits (N, vocab, block_size) for per-position targets (the causal mask lets
+// position t see only characters ≤ t); otherwise on the last position only, logits (N, vocab).
 // `dropout` > 0: the original Transformer's dropout on the embedding sum and on every residual
 // branch (TransformerBlock).
 class CharTransformer : public nn::Module {
  public:
   CharTransformer(int64_t vocab, int64_t block_size, int64_t embed, int64_t heads, int64_t layers,
-                  nn::NormPlacement placement, const std::string& norm, uint64_t seed, double dropout = 0.0);
+                  nn::NormPlacement placement, const std::string& norm, uint64_t seed, double dropout = 0.0,
+                  bool all_positions = false);
   Tensor forward(const Tensor& tokens) override;
 
  private:
@@ -37,6 +40,7 @@ class CharTransformer : public nn::Module {
   std::shared_ptr<nn::Linear> head_;
   std::shared_ptr<nn::Dropout> drop_;
   int64_t block_size_;
+  bool all_positions_;
 };
 
 // Every reference model by name, sized for a dataset: the one model factory of `regrad train` and
@@ -48,6 +52,9 @@ struct ModelOptions {
   double transformer_dropout = 0.0;  // transformer-char: embedding and residual dropout (Vaswani et al.'s P_drop)
   int64_t embed = 64, heads = 4, layers = 2;  // transformer-char (block size: the data's context length)
   std::string placement = "pre";               // transformer-char: pre or post
+  // transformer-char: "all" (every position predicts its next character, logits (N, vocab, T)) or
+  // "last" (the last position only, logits (N, vocab)); must match data::SplitOptions::objective.
+  std::string objective = "all";
   uint64_t seed = 0;
 };
 // `images` (N, C, H, W) float or int64 contexts (N, block_size); throws std::invalid_argument naming
