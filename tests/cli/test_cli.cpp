@@ -12,6 +12,9 @@
 using rg::test::contains;
 namespace fs = std::filesystem;
 
+// Files of this test run only (test_util.h): runs side by side on one machine never share one.
+static std::string tmp(const std::string& name) { return rg::test::tmp_path("cli/" + name); }
+
 struct Run {
   int rc;
   std::string out;
@@ -58,7 +61,7 @@ TEST_CASE("regrad gradcheck checks one op and rejects unknown ones") {
 }
 
 TEST_CASE("regrad op writes outputs in the input's dtype") {
-  const std::string d = ref + "gn_3x6x5_g3_wb_f64/", out = "/tmp/regrad_cli_gn";
+  const std::string d = ref + "gn_3x6x5_g3_wb_f64/", out = tmp("cli_gn");
   fs::remove_all(out);
   const Run r = run("op group_norm --x " + d + "x.npy --weight " + d + "weight.npy --bias " + d + "bias.npy --grad-out " +
                     d + "grad_out.npy --groups 3 --eps 1e-05 --out " + out);
@@ -72,7 +75,7 @@ TEST_CASE("regrad op writes outputs in the input's dtype") {
 }
 
 TEST_CASE("regrad op --reference runs the reference kernels, class weights and ignored targets included") {
-  const std::string out = "/tmp/regrad_cli_reference_" + std::to_string(getpid());  // other runs may share /tmp
+  const std::string out = tmp("cli_reference");
   const auto matches = [&](const std::string& d, std::initializer_list<const char*> names) {
     for (const char* f : names) {
       const rg::Tensor got = rg::load_npy(out + "/" + f + ".npy");
@@ -116,7 +119,7 @@ TEST_CASE("regrad op --reference runs the reference kernels, class weights and i
 }
 
 TEST_CASE("regrad op cross_entropy takes --class-weight and --ignore-index") {
-  const std::string d = ref + "ce_3x5x4_mean_ls015_ignore_weight_f64/", out = "/tmp/regrad_cli_ce";
+  const std::string d = ref + "ce_3x5x4_mean_ls015_ignore_weight_f64/", out = tmp("cli_ce");
   fs::remove_all(out);
   Run r = run("op cross_entropy --x " + d + "x.npy --target " + d + "target.npy --class-weight " + d +
               "class_weight.npy --ignore-index 2 --label-smoothing 0.15 --grad-out " + d + "grad_out.npy --out " + out);
@@ -166,13 +169,13 @@ TEST_CASE("regrad op: bad files and arguments give a clear message and exit code
 }
 
 TEST_CASE("regrad train: a short real run prints the final metrics line; bad flags print usage") {
-  const Run r = run("train --epochs 1 --val-size 50000 --batch-size 500 --log /tmp/regrad_train_test.csv --seed 3");
+  const Run r = run("train --epochs 1 --val-size 50000 --batch-size 500 --log " + tmp("train_test.csv") + " --seed 3");
   CHECK(r.rc == 0);
   // 10,000 images, one epoch: 0.78 on the development machine; an untrained model gets ~0.1.
   CHECK(metric(r.out, "test_acc=") > 0.6);
   CHECK(contains(r.out, "img/s"));
-  CHECK(fs::exists("/tmp/regrad_train_test.csv"));
-  fs::remove("/tmp/regrad_train_test.csv");
+  CHECK(fs::exists(tmp("train_test.csv")));
+  fs::remove(tmp("train_test.csv"));
   Run bad = run("train --model resnet");
   CHECK(bad.rc == 2);
   CHECK(contains(bad.out, "resnet"));
@@ -182,26 +185,26 @@ TEST_CASE("regrad train: a short real run prints the final metrics line; bad fla
   CHECK(bad.rc == 2);
   CHECK(contains(bad.out, "/nonexistent/train-images-idx3-ubyte.gz: cannot open"));
   // A learning rate that blows up stops with a message naming the step.
-  bad = run("train --epochs 1 --val-size 55000 --batch-size 250 --lr 1e30 --norm none --schedule const --log /tmp/regrad_nan.csv");
+  bad = run("train --epochs 1 --val-size 55000 --batch-size 250 --lr 1e30 --norm none --schedule const --log " + tmp("nan.csv"));
   CHECK(bad.rc == 1);
   CHECK(contains(bad.out, "at epoch 1, step"));
-  fs::remove("/tmp/regrad_nan.csv");
+  fs::remove(tmp("nan.csv"));
 }
 
 TEST_CASE("regrad train: augmentation, Mixup and CutMix flags run; unknown augmentations are refused") {
   const Run r = run("train --epochs 1 --val-size 55000 --batch-size 250 --augment flip,crop --random-erasing 0.25 "
-                    "--mixup 0.2 --cutmix 1.0 --log /tmp/regrad_aug.csv");
+                    "--mixup 0.2 --cutmix 1.0 --log " + tmp("aug.csv"));
   CHECK(r.rc == 0);
   CHECK(contains(r.out, "augment 'flip,crop', erasing 0.25, mixup 0.2, cutmix 1"));
   CHECK(metric(r.out, "test_acc=") > 0.45);  // 5,000 augmented images, one epoch: 0.63; untrained ~0.1
-  fs::remove("/tmp/regrad_aug.csv");
+  fs::remove(tmp("aug.csv"));
   const Run bad = run("train --augment blur --epochs 1");
   CHECK(bad.rc == 2);
   CHECK(contains(bad.out, "unknown augmentation 'blur'"));
 }
 
 TEST_CASE("regrad augment writes a grid; bad arguments give a clear error") {
-  const std::string out = "/tmp/regrad_aug_grid.png";
+  const std::string out = tmp("aug_grid.png");
   Run r = run("augment --n 4 --augment flip,crop --erasing 0.5 --cutmix 1.0 --out " + out);
   CHECK(r.rc == 0);
   CHECK(contains(r.out, "CutMix lambda"));
@@ -218,26 +221,25 @@ TEST_CASE("regrad augment writes a grid; bad arguments give a clear error") {
 TEST_CASE("regrad train --resume continues exactly like an uninterrupted run") {
   const std::string flags = " --val-size 55000 --batch-size 500 --dropout 0.2 --augment flip --schedule const "
                             "--optimizer adamw --lr 0.002 --seed 5";
-  const Run whole = run("train --epochs 3" + flags + " --log /tmp/regrad_whole.csv --checkpoint /tmp/regrad_best.ckpt");
-  const Run first = run("train --epochs 1" + flags + " --log /tmp/regrad_part.csv --save-state /tmp/regrad_state.ckpt");
-  const Run rest = run("train --epochs 3" + flags + " --log /tmp/regrad_part.csv --resume /tmp/regrad_state.ckpt");
+  const Run whole = run("train --epochs 3" + flags + " --log " + tmp("whole.csv") + " --checkpoint " + tmp("best.ckpt"));
+  const Run first = run("train --epochs 1" + flags + " --log " + tmp("part.csv") + " --save-state " + tmp("state.ckpt"));
+  const Run rest = run("train --epochs 3" + flags + " --log " + tmp("part.csv") + " --resume " + tmp("state.ckpt"));
   REQUIRE(whole.rc == 0);
   REQUIRE(first.rc == 0);
   REQUIRE(rest.rc == 0);
-  CHECK(contains(rest.out, "resumed from /tmp/regrad_state.ckpt after epoch 1"));
+  CHECK(contains(rest.out, "resumed from " + tmp("state.ckpt") + " after epoch 1"));
   auto final_line = [](const std::string& out) { return out.substr(out.find("test_acc=")); };
   CHECK(final_line(rest.out) == final_line(whole.out));
   // A best-model checkpoint is not a training state: refused with a message.
-  const Run bad = run("train --epochs 3" + flags + " --log /tmp/regrad_bad.csv --resume /tmp/regrad_best.ckpt");
+  const Run bad = run("train --epochs 3" + flags + " --log " + tmp("bad.csv") + " --resume " + tmp("best.ckpt"));
   CHECK(bad.rc == 2);
   CHECK(contains(bad.out, "not a training state"));
-  for (const char* f : {"/tmp/regrad_whole.csv", "/tmp/regrad_part.csv", "/tmp/regrad_bad.csv", "/tmp/regrad_best.ckpt",
-                        "/tmp/regrad_state.ckpt"})
+  for (const std::string& f : {tmp("whole.csv"), tmp("part.csv"), tmp("bad.csv"), tmp("best.ckpt"), tmp("state.ckpt")})
     fs::remove(f);
 }
 
 TEST_CASE("regrad train reads CIFAR-10 binaries and image folders") {
-  const std::string cifar = "/tmp/regrad_cli_cifar";
+  const std::string cifar = tmp("cli_cifar");
   fs::create_directories(cifar);
   auto batch = [](int records, int seed) {
     std::string b;
@@ -250,12 +252,12 @@ TEST_CASE("regrad train reads CIFAR-10 binaries and image folders") {
   for (int k = 1; k <= 5; ++k) std::ofstream(cifar + "/data_batch_" + std::to_string(k) + ".bin", std::ios::binary) << batch(20, k);
   std::ofstream(cifar + "/test_batch.bin", std::ios::binary) << batch(10, 9);
   Run r = run("train --dataset cifar10 --data-dir " + cifar + " --val-size 20 --batch-size 16 --epochs 1 --model cnn "
-              "--augment flip,crop,rotate,jitter,randaugment --log /tmp/regrad_cifar.csv");
+              "--augment flip,crop,rotate,jitter,randaugment --log " + tmp("cifar.csv"));
   CHECK(r.rc == 0);
   CHECK(contains(r.out, "80 train, 20 val, 10 test images"));
   fs::remove_all(cifar);
 
-  const std::string folder = "/tmp/regrad_cli_folder";
+  const std::string folder = tmp("cli_folder");
   for (const char* cls : {"circle", "square"}) {
     fs::create_directories(folder + "/" + cls);
     for (int k = 0; k < 6; ++k) {
@@ -264,15 +266,15 @@ TEST_CASE("regrad train reads CIFAR-10 binaries and image folders") {
     }
   }
   r = run("train --dataset image-folder --data-dir " + folder + " --image-size 8 --val-size 2 --batch-size 4 --epochs 2 "
-          "--log /tmp/regrad_folder.csv");
+          "--log " + tmp("folder.csv"));
   CHECK(r.rc == 0);
   CHECK(contains(r.out, "test_acc="));
   r = run("train --dataset image-folder --epochs 1");
   CHECK(r.rc == 2);
   CHECK(contains(r.out, "a data directory is required"));
   fs::remove_all(folder);
-  fs::remove("/tmp/regrad_cifar.csv");
-  fs::remove("/tmp/regrad_folder.csv");
+  fs::remove(tmp("cifar.csv"));
+  fs::remove(tmp("folder.csv"));
 }
 
 TEST_CASE("regrad train: a character-level Transformer on the word list, pre- or post-norm") {
