@@ -85,12 +85,7 @@ int main(int argc, char** argv) {
     for (uint64_t seed : seed_list) {
       const data::Splits d = rx::image_splits(dataset, n_train, 0, seed, n_test);
       for (const ImageAug& a : augs) {
-        train::ModelOptions m;
-        m.model = "cnn";
-        m.norm = "bn";
-        m.dropout = 0.0;
-        m.seed = seed;
-        auto model = train::make_model(m, d.x_train, d.classes);
+        auto model = rx::image_model(d, "cnn", "bn", seed);
         train::FitOptions o = rx::quiet_fit(seed);
         o.epochs = epochs;
         o.batch_size = batch;

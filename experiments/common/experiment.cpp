@@ -262,6 +262,16 @@ void write_page(const Experiment& e, const std::string& title, const std::string
 
 // ---- data and training ----
 
+std::shared_ptr<nn::Module> image_model(const data::Splits& d, const std::string& model, const std::string& norm,
+                                        uint64_t seed) {
+  train::ModelOptions m;
+  m.model = model;
+  m.norm = norm;
+  m.dropout = 0.0;
+  m.seed = seed;
+  return train::make_model(m, d.x_train, d.classes);
+}
+
 data::Splits image_splits(const std::string& dataset, int64_t n_train, int64_t n_val, uint64_t seed, int64_t n_test) {
   data::SplitOptions o;
   o.dataset = dataset;

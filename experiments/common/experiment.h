@@ -109,6 +109,11 @@ void write_page(const Experiment& e, const std::string& title, const std::string
 rg::data::Splits image_splits(const std::string& dataset, int64_t n_train, int64_t n_val, uint64_t seed,
                               int64_t n_test = 0);
 
+// The image model `model` ("mlp", "cnn", …) with `norm` and no dropout, initialised from `seed`,
+// sized for `d`: train::make_model as the experiments call it.
+std::shared_ptr<rg::nn::Module> image_model(const rg::data::Splits& d, const std::string& model,
+                                            const std::string& norm, uint64_t seed);
+
 // fit options for an experiment: silent (progress goes through Experiment::log), seeded.
 rg::train::FitOptions quiet_fit(uint64_t seed);
 

@@ -20,12 +20,7 @@ int main(int argc, char** argv) {
   std::vector<Run> runs;
   for (uint64_t seed : e.seeds()) {
     const data::Splits d = rx::image_splits("fashion-mnist", n_train, n_val, seed, n_test);
-    train::ModelOptions m;
-    m.model = "mlp";
-    m.norm = "none";
-    m.dropout = 0.0;
-    m.seed = seed;
-    auto model = train::make_model(m, d.x_train, d.classes);
+    auto model = rx::image_model(d, "mlp", "none", seed);
     train::FitOptions o = rx::quiet_fit(seed);
     o.epochs = epochs;
     o.batch_size = 100;

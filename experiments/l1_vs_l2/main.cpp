@@ -150,12 +150,7 @@ int main(int argc, char** argv) {
     return o;
   };
   auto make_net = [&](const data::Splits& d, uint64_t seed) {
-    train::ModelOptions m;
-    m.model = "mlp";
-    m.norm = "none";
-    m.dropout = 0.0;
-    m.seed = seed;
-    return train::make_model(m, d.x_train, d.classes);
+    return rx::image_model(d, "mlp", "none", seed);
   };
   // First-layer weights of seed 0 per configuration, for the histogram.
   std::map<std::string, std::vector<double>> first_layer;

@@ -109,12 +109,7 @@ int main(int argc, char** argv) {
     for (const std::string& nz : noises) {
       const data::Splits& d = nz == "0" ? clean : noisy;
       for (const std::string& eps : kEpsilons) {
-        train::ModelOptions m;
-        m.model = "mlp";
-        m.norm = "none";
-        m.dropout = 0.0;
-        m.seed = seed;
-        auto model = train::make_model(m, d.x_train, d.classes);
+        auto model = rx::image_model(d, "mlp", "none", seed);
         train::FitOptions o = rx::quiet_fit(seed);
         o.epochs = epochs;
         o.batch_size = 64;

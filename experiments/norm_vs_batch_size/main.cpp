@@ -63,12 +63,7 @@ int main(int argc, char** argv) {
     for (int64_t B : batch_sizes)
       for (const std::string& norm : norms) {
         const data::Splits& d = splits.at(seed);
-        train::ModelOptions m;
-        m.model = "cnn";
-        m.norm = norm;
-        m.dropout = 0.0;
-        m.seed = seed;
-        auto model = train::make_model(m, d.x_train, d.classes);
+        auto model = rx::image_model(d, "cnn", norm, seed);
         train::FitOptions o = rx::quiet_fit(seed);
         o.epochs = epochs;
         o.batch_size = B;

@@ -109,12 +109,7 @@ int main(int argc, char** argv) {
     d.x_test = slice(d.x_test, 0, 0, n_test);
     d.y_test = slice(d.y_test, 0, 0, n_test);
     for (const Config& c : configs) {
-      train::ModelOptions m;
-      m.model = "cnn";
-      m.norm = "bn";
-      m.dropout = 0.0;
-      m.seed = seed;
-      auto model = train::make_model(m, d.x_train, d.classes);
+      auto model = rx::image_model(d, "cnn", "bn", seed);
       train::FitOptions o = rx::quiet_fit(seed);
       o.epochs = epochs;
       o.batch_size = batch;

@@ -137,8 +137,7 @@ std::map<std::string, Tensor> run_reference(const OpRequest& r, const Tensor& xt
                                      rstd.data(), rows, D);
     } else {
       if (r.inputs.count("bias")) throw std::invalid_argument("rms_norm: has no bias");
-      const double eps = r.eps.value_or(dt == DType::Float32 ? std::numeric_limits<float>::epsilon()
-                                                             : std::numeric_limits<double>::epsilon());
+      const double eps = r.eps.value_or(rms_norm_default_eps(dt));
       detail::check_eps(eps, op);
       std::vector<double> rstd(rows);
       reference::rms_norm_forward(y.data(), rstd.data(), x.data(), ptr(w), rows, D, eps);

@@ -2,10 +2,10 @@
 // formulas read. Autograd derives their backward; tests compare it with the hand-derived kernels.
 #include "regrad/functional/composed.h"
 
-#include <limits>
 #include <numeric>
 
 #include "regrad/autograd/autograd.h"
+#include "regrad/functional/normalization.h"
 #include "regrad/ops/elementwise.h"
 #include "regrad/ops/reduce.h"
 #include "regrad/ops/shape_ops.h"
@@ -62,9 +62,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 }
 
 Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, std::optional<double> eps) {
-  const double e = eps ? *eps
-                       : x.dtype() == DType::Float32 ? std::numeric_limits<float>::epsilon()
-                                                     : std::numeric_limits<double>::epsilon();
+  const double e = eps ? *eps : rms_norm_default_eps(x.dtype());
   const Tensor xhat = x * rsqrt(mean(x * x, trailing_dims(normalized_shape), true) + e);
   return affine(xhat, weight, Tensor(), normalized_shape);
 }

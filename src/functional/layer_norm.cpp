@@ -55,10 +55,12 @@ Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tens
   return row_norm("layer_norm", input, normalized_shape, weight, bias, eps, /*center=*/true);
 }
 
+double rms_norm_default_eps(DType dtype) {
+  return dtype == DType::Float32 ? std::numeric_limits<float>::epsilon() : std::numeric_limits<double>::epsilon();
+}
+
 Tensor rms_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight, std::optional<double> eps) {
-  const double e = eps ? *eps
-                       : input.dtype() == DType::Float32 ? std::numeric_limits<float>::epsilon()
-                                                         : std::numeric_limits<double>::epsilon();
+  const double e = eps ? *eps : rms_norm_default_eps(input.dtype());
   return row_norm("rms_norm", input, normalized_shape, weight, Tensor(), e, /*center=*/false);
 }
 

@@ -21,9 +21,12 @@ Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tens
                   double eps = 1e-5);
 
 // y = x · rsqrt(mean(x²) + eps) · weight over the trailing normalized_shape: no mean, no bias.
-// eps defaults to the machine epsilon of the input's dtype, as torch.nn.functional.rms_norm.
+// eps defaults to rms_norm_default_eps(input's dtype), as torch.nn.functional.rms_norm.
 Tensor rms_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = {},
                 std::optional<double> eps = std::nullopt);
+
+// RMSNorm's default eps, PyTorch's torch.finfo(dtype).eps: the machine epsilon of float or double.
+double rms_norm_default_eps(DType dtype);
 
 // Input (N, C, *): statistics per sample and group of C/num_groups channels, affine per channel.
 Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
