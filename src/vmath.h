@@ -71,7 +71,7 @@ inline double vtanh(double x) { return std::tanh(x); }
 // Below ln FLT_MIN the result would be denormal: 0 instead.
 inline float vsigmoid(float x) {
   const float s = 1.0f / (1.0f + vexp(x > -88.0f ? -x : 88.0f));
-  return x != x ? x : x < -87.33655f ? 0.0f : s;
+  return x != x ? x : x < -87.33654f ? 0.0f : s;  // the first float with σ(x) ≥ FLT_MIN
 }
 
 inline double vsigmoid(double x) {  // never exponentiates a positive number

@@ -31,7 +31,7 @@ double ulps(float got, double ref) {
 // Calls f on every 509th float bit pattern of both signs (about 8.4 million finite floats, some
 // 16,000 in each binade) and on [−20, 20] in steps of 1/4096 (densely where the formulas change).
 // With REGRAD_VMATH_EXHAUSTIVE set, on every float with 2^−30 ≤ |x| < 2^7 instead (1.2 billion;
-// minutes): below, each function is its leading Taylor term, above, saturated.
+// about a minute): below, each function is its leading Taylor term, above, saturated.
 template <typename F>
 void sweep(F f) {
   if (std::getenv("REGRAD_VMATH_EXHAUSTIVE")) {
