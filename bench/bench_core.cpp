@@ -6,6 +6,7 @@
 #include <cblas.h>
 
 #include <cstdio>
+#include <string>
 
 #include "bench_util.h"
 #include "regrad/regrad.h"
@@ -36,14 +37,18 @@ static void bench_elementwise() {
   const double triad = bench::triad_gbs(bench::kDramTriad);
   std::printf("STREAM triad, 3 x 128 MiB float arrays: %.1f GB/s\n", triad);
   // relu(x·w + 0.5): three kernels, each reads its inputs and writes its output (memory-bound).
-  double ms = median_ms([&] { Tensor y = relu(x * w + 0.5); });
-  double bytes = 4.0 * n * (3 + 2 + 2);  // mul: 2 reads + 1 write; add: 1 + 1; relu: 1 + 1
-  std::printf("elementwise relu(x*w + 0.5), 4M floats  %7.3f ms  %6.1f GB/s  ratio to triad %.2f\n", ms,
-              bytes / ms / 1e6, bytes / ms / 1e6 / triad);
-  // The same chain with tanh: bound by the transcendental, not by memory.
-  ms = median_ms([&] { Tensor y = tanh(x * w + 0.5); });
-  std::printf("elementwise tanh(x*w + 0.5), 4M floats  %7.3f ms  %6.1f GB/s  ratio to triad %.2f\n", ms,
-              bytes / ms / 1e6, bytes / ms / 1e6 / triad);
+  const double bytes = 4.0 * n * (3 + 2 + 2);  // mul: 2 reads + 1 write; add: 1 + 1; relu: 1 + 1
+  const auto chain = [&](const char* name, Tensor (*f)(const Tensor&)) {
+    const double ms = median_ms([&] { Tensor y = f(x * w + 0.5); });
+    const std::string label = std::string(name) + "(x*w + 0.5), 4M floats";
+    std::printf("elementwise %-29s %7.3f ms  %6.1f GB/s  ratio to triad %.2f\n", label.c_str(), ms, bytes / ms / 1e6,
+                bytes / ms / 1e6 / triad);
+  };
+  chain("relu", relu);
+  // The same chain with a transcendental at the end (src/vmath.h): memory-bound only if it vectorises.
+  chain("tanh", tanh);
+  chain("sigmoid", sigmoid);
+  chain("gelu", gelu);
 }
 
 void bench_core() {
