@@ -1,4 +1,5 @@
-// Internal: argument checks shared by the fused layers, with PyTorch-like messages.
+// Internal, shared by the fused layers: argument checks with PyTorch-like messages, raw pointers of
+// optional tensors (null when undefined), and gradient tensors allocated only when wanted.
 #pragma once
 #include <string>
 

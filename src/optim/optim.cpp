@@ -1,3 +1,7 @@
+// The optimizers, as torch.optim defines them (checked step by step against its trajectories in
+// tests/optim/test_optim_reference.cpp): SGD with momentum, dampening, Nesterov and coupled L2;
+// AdamW with decoupled decay and a step count per parameter; the L1 proximal step; gradient
+// clipping by the global norm. Updates are in place on the parameters' buffers, one loop each.
 #include "regrad/optim/optim.h"
 
 #include <cmath>
