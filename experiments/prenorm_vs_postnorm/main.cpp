@@ -20,15 +20,17 @@ using Clock = std::chrono::steady_clock;
 
 // What `perf record -g` of the slowest configuration showed (see the page's Profile paragraph).
 constexpr const char* kProfile =
-    "48,260 samples over the whole run (300 steps plus one validation), 1 thread, width 32, batch 32. Self time: "
-    "GELU about 24 % (`erff` from libm 12.5 %, GELU's backward closure 8.3 %, its forward 3.6 %); OpenBLAS SGEMM "
-    "about 21 % (`sgemm_kernel_HASWELL` 16.2 % plus packing copies); materialised strided copies "
-    "(`strided_copy` via `gather_strided`: the head split/merge permutes, transposes and broadcasts of attention) "
-    "14.7 %; softmax and `exp` about 8 %; allocation, memset/memmove and page faults about 8 %; AdamW's step "
-    "2.6 %; the autograd walk itself 1.6 %. At these small widths (C = 32, 256 tokens per step) no GEMM is large "
-    "enough to dominate: the elementwise GELU with a scalar `erff` per element costs more than the matrix "
-    "products, and the layout copies of attention nearly as much, so a vectorised erf (or the tanh GELU) and "
-    "fewer materialised permutes are the first speed targets here.";
+    "38,424 samples over the whole run (300 steps plus one validation), 1 thread, width 32, batch 32, "
+    "2026-11-27, after GELU was vectorised (`src/vmath.h`). Self time: OpenBLAS SGEMM about 25 % "
+    "(`sgemm_kernel_HASWELL` 20.7 % plus packing copies 4.7 %); materialised strided copies (`strided_copy` via "
+    "`gather_strided`: the head split/merge permutes, transposes and broadcasts of attention) 18.4 %; allocation "
+    "and freeing (`_int_malloc`, `_int_free`, `unlink_chunk`), memmove/memset and page faults about 14 %; GELU "
+    "6.4 % (backward closure 3.5 %, forward 2.9 %); AdamW's step 3.3 %; softmax 2.8 % plus libm's double `exp` "
+    "1.9 %; the autograd walk 2.5 %. Before the vectorised GELU the same run spent 24 % in GELU (libm's scalar "
+    "`erff` alone 12.5 %) and its steps took about twice as long. At these small widths (C = 32, 256 tokens per "
+    "step) no GEMM is large enough to dominate: the layout copies of attention and the allocator together cost "
+    "more than the matrix products, so strided GEMMs over the heads (no materialised permutes) and fewer "
+    "temporaries are the next speed targets.";
 
 struct Config {
   std::string placement;
