@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   };
   std::vector<Row> rows;
   report::Plot cnn{"CNN on Fashion-MNIST (norm_vs_batch_size)", "batch size", "test accuracy (%)", true, false, {}, {}};
-  report::Plot tfm{"Character Transformer, depth 24 (prenorm_vs_postnorm)", "depth (blocks)", "validation NLL",
+  report::Plot tfm{"Character Transformer by depth (prenorm_vs_postnorm)", "depth (blocks)", "validation NLL",
                    true, false, {}, {}};
   report::Plot rms{"LayerNorm vs RMSNorm (rmsnorm_cost)", "seed", "best validation NLL", false, false, {}, {}};
 
