@@ -3,7 +3,11 @@
 (784-512-512-10, BatchNorm1d, ReLU, Dropout(0.1)) at batch 128 and CNN (2 × conv3×3 → BatchNorm2d
 → ReLU → maxpool, Linear 3136→128, Dropout, Linear 128→10) at batch 64, label-smoothed
 cross-entropy (0.1), SGD(momentum 0.9, weight decay 5e-4). Prints "model,ms_per_step" (the
-smallest of 3 round medians). The caller sets the thread and malloc environment before start-up.
+smallest of 3 round medians). Then the character Transformer of bench_train.cpp: token and position
+embeddings (27 symbols, context 8, width 64), 2 or 6 pre-norm blocks (LayerNorm → causal 4-head
+attention with a fused qkv projection → residual; LayerNorm → Linear 64→256 → GELU → Linear → residual),
+a final LayerNorm and a head on every position, cross-entropy over all 8 positions, AdamW, batch 128
+("transformer-2", "transformer-6"). The caller sets the thread and malloc environment before start-up.
 """
 import argparse
 
@@ -25,6 +29,35 @@ def cnn():
                          nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.1), nn.Linear(128, 10))
 
 
+class Block(nn.Module):
+    def __init__(self, c=64, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.ln1, self.ln2 = nn.LayerNorm(c), nn.LayerNorm(c)
+        self.qkv, self.proj = nn.Linear(c, 3 * c), nn.Linear(c, c)
+        self.fc1, self.fc2 = nn.Linear(c, 4 * c), nn.Linear(4 * c, c)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) / (c // self.heads) ** 0.5
+        att = att.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf")).softmax(-1)
+        x = x + self.proj((att @ v).transpose(1, 2).reshape(b, t, c))
+        return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+
+
+class CharTransformer(nn.Module):
+    def __init__(self, layers, vocab=27, block=8, c=64):
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(vocab, c), nn.Parameter(torch.randn(block, c))
+        self.blocks = nn.Sequential(*[Block(c) for _ in range(layers)])
+        self.ln, self.head = nn.LayerNorm(c), nn.Linear(c, vocab)
+
+    def forward(self, x):
+        return self.head(self.ln(self.blocks(self.tok(x) + self.pos)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, required=True)
@@ -43,6 +76,19 @@ def main():
 
         best = min(median_ms(step, reps) for _ in range(3))
         print(f"{name},{best:.4f}", flush=True)
+    for layers in (2, 6):
+        net = CharTransformer(layers)
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+        x, y = torch.randint(0, 27, (128, 8)), torch.randint(0, 27, (128, 8))
+
+        def step():
+            loss = F.cross_entropy(net(x).transpose(1, 2), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        best = min(median_ms(step, 21) for _ in range(3))
+        print(f"transformer-{layers},{best:.4f}", flush=True)
 
 
 if __name__ == "__main__":

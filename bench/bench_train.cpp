@@ -1,6 +1,9 @@
 // make bench, training part: images/s of the reference models' training step (forward, loss,
 // backward, SGD step), regrad vs PyTorch at the same thread count (bench/bench_torch_train.py),
-// and the step's time against the time of its GEMMs alone (cblas_sgemm on the same shapes).
+// and the step's time against the time of its GEMMs alone (cblas_sgemm on the same shapes); then
+// the character Transformer's step (2 and 6 pre-norm blocks, embed 64, 4 heads, context 8, batch
+// 128, every position's next character, AdamW), the model of the pre-/post-norm and RMSNorm
+// experiments, against the same model in PyTorch.
 #include <cblas.h>
 
 #include <cstdio>
@@ -65,6 +68,25 @@ double step_ms(const std::string& model, int64_t batch) {
   }, model == "mlp" ? 51 : 11);
 }
 
+// The character Transformer's training step: 128 contexts of 8 characters (27 symbols), every
+// position predicting the next one, AdamW.
+double transformer_step_ms(int64_t layers) {
+  Generator g(1);
+  const Tensor x = randint(0, 27, {128, 8}, g), y = randint(0, 27, {128, 8}, g);
+  train::ModelOptions m;
+  m.model = "transformer-char";
+  m.layers = layers;
+  m.objective = "all";
+  auto net = train::make_model(m, x, 27);
+  optim::AdamW opt(net->parameters(), 1e-3);
+  return bench::median_ms([&] {
+    const Tensor loss = cross_entropy((*net)(x), y);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }, 21);
+}
+
 }  // namespace
 
 void bench_train(const std::vector<int>& thread_counts, bool with_torch) {
@@ -89,6 +111,18 @@ void bench_train(const std::vector<int>& thread_counts, bool with_torch) {
       }
       std::printf("| %s | %lld | %d | %.3f | %.0f | %s | %s | %s | %s |\n", model.c_str(), static_cast<long long>(batch),
                   threads, ms, 1000.0 * static_cast<double>(batch) / ms, gemm_col, ratio_col, torch_col, vs_col);
+    }
+    for (int64_t layers : {2, 6}) {
+      double ms = 1e30;
+      for (int round = 0; round < 3; ++round) ms = std::min(ms, transformer_step_ms(layers));
+      const std::string name = "transformer-" + std::to_string(layers);
+      char torch_col[32] = "n/a", vs_col[32] = "n/a";
+      if (torch.count(name)) {
+        std::snprintf(torch_col, sizeof torch_col, "%.3f", torch.at(name));
+        std::snprintf(vs_col, sizeof vs_col, "%.2fx", torch.at(name) / ms);
+      }
+      std::printf("| char transformer, %lld blocks (AdamW) | 128 | %d | %.3f | %.0f | n/a | n/a | %s | %s |\n",
+                  static_cast<long long>(layers), threads, ms, 128000.0 / ms, torch_col, vs_col);
     }
   }
 }
