@@ -21,7 +21,7 @@ using Clock = std::chrono::steady_clock;
 // What `perf record -g` of the slowest configuration showed (see the page's Profile paragraph).
 constexpr const char* kProfile =
     "38,424 samples over the whole run (300 steps plus one validation), 1 thread, width 32, batch 32, "
-    "2026-11-27, after GELU was vectorised (`src/vmath.h`). Self time: OpenBLAS SGEMM about 25 % "
+    "2026-11-27, after GELU was vectorised (`src/ops/vmath.h`). Self time: OpenBLAS SGEMM about 25 % "
     "(`sgemm_kernel_HASWELL` 20.7 % plus packing copies 4.7 %); materialised strided copies (`strided_copy` via "
     "`gather_strided`: the head split/merge permutes, transposes and broadcasts of attention) 18.4 %; allocation "
     "and freeing (`_int_malloc`, `_int_free`, `unlink_chunk`), memmove/memset and page faults about 14 %; GELU "

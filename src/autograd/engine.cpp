@@ -3,17 +3,12 @@
 #include <unordered_set>
 
 #include "regrad/autograd/autograd.h"
-#include "regrad/ops/elementwise.h"
 #include "regrad/tensor/factory.h"
 
 namespace rg {
 
-static thread_local bool g_grad_enabled = true;
-bool grad_enabled() { return g_grad_enabled; }
-void set_grad_enabled(bool on) { g_grad_enabled = on; }
-
 bool needs_grad(const std::vector<Tensor>& inputs) {
-  if (!g_grad_enabled) return false;
+  if (!grad_enabled()) return false;
   for (const Tensor& t : inputs)
     if (t.defined() && t.requires_grad()) return true;
   return false;
@@ -51,6 +46,15 @@ static std::vector<std::shared_ptr<TensorImpl>> topological_order(const std::sha
   return order;
 }
 
+// a + b as a fresh tensor (neither operand may be changed: a gradient can be shared between
+// inputs). A plain tensor-layer sum, so that the engine depends on no op.
+static Tensor sum_of(const Tensor& a, const Tensor& b) {
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  out.copy_(a);
+  out.add_(b);
+  return out;
+}
+
 static void accumulate(TensorImpl& t, const Tensor& g) {
   if (g.shape() != t.shape)
     throw std::logic_error("backward: gradient of shape " + to_string(g.shape()) + " for a tensor of shape " +
@@ -58,7 +62,7 @@ static void accumulate(TensorImpl& t, const Tensor& g) {
   if (!t.grad)
     t.grad = g.impl_ptr();
   else
-    t.grad = (Tensor(t.grad) + g).impl_ptr();  // out of place: g may be shared with another input
+    t.grad = sum_of(Tensor(t.grad), g).impl_ptr();
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
@@ -98,7 +102,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
       const Tensor& in = node->inputs[i];
       if (!in.defined() || !in.requires_grad() || !grads[i].defined()) continue;
       auto [slot, fresh] = pending.try_emplace(&in.impl(), grads[i]);
-      if (!fresh) slot->second = slot->second + grads[i];
+      if (!fresh) slot->second = sum_of(slot->second, grads[i]);
       if (slot->second.shape() != in.shape())
         throw std::logic_error("backward of '" + node->name + "': gradient " + to_string(grads[i].shape()) +
                                " for input " + std::to_string(i) + " of shape " + to_string(in.shape()));

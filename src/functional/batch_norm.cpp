@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "../parallel.h"
+#include "../tensor/parallel.h"
 #include "common.h"
 #include "regrad/autograd/autograd.h"
 #include "regrad/functional/normalization.h"
@@ -189,11 +189,9 @@ Tensor batch_norm(const Tensor& input, Tensor running_mean, Tensor running_var, 
   });
 
   return record("batch_norm", y, {input, weight, bias},
-                [x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(), has_bias = bias.defined(),
-                 need_dx = input.requires_grad(), mean, rstd, training, N, C, S](const Tensor& dy) {
-                  Tensor dx = detail::empty_if(need_dx, x.shape(), x.dtype());
-                  Tensor dw = detail::empty_if(w.defined(), {C}, x.dtype());
-                  Tensor db = detail::empty_if(has_bias, {C}, x.dtype());
+                [x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(),
+                 need = detail::NeedGrads(input, weight, bias), mean, rstd, training, N, C, S](const Tensor& dy) {
+                  auto [dx, dw, db] = need.allocate(x.shape(), {C}, x.dtype());
                   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     batch_norm_backward(detail::ptr_or_null<T>(dx), detail::ptr_or_null<T>(dw),

@@ -1,7 +1,10 @@
 // Internal, shared by the fused layers: argument checks with PyTorch-like messages, raw pointers of
-// optional tensors (null when undefined), and gradient tensors allocated only when wanted.
+// optional tensors and buffers (null when undefined or empty), and the gradients a fused layer
+// allocates only when wanted.
 #pragma once
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "regrad/tensor/tensor.h"
 
@@ -42,9 +45,31 @@ T* ptr_or_null(Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
-// An empty tensor shaped like `like` when `wanted`, else undefined: gradients nobody needs.
-inline Tensor empty_if(bool wanted, const Shape& shape, DType dtype) {
-  return wanted ? Tensor::empty(shape, dtype) : Tensor();
+// The data of a buffer of accumulators, or null when it was left empty (not wanted).
+template <typename T>
+T* ptr_or_null(std::vector<T>& v) {
+  return v.empty() ? nullptr : v.data();
 }
+template <typename T>
+const T* ptr_or_null(const std::vector<T>& v) {
+  return v.empty() ? nullptr : v.data();
+}
+
+// The skeleton every fused layer's backward shares (autograd.h's closure convention): which of
+// (input, weight, bias) need a gradient is read when the op runs; the closure allocates only
+// those gradients and returns undefined tensors for the rest.
+struct NeedGrads {
+  bool x, w, b;
+  NeedGrads(const Tensor& input, const Tensor& weight, const Tensor& bias)
+      : x(input.requires_grad()),
+        w(weight.defined() && weight.requires_grad()),
+        b(bias.defined() && bias.requires_grad()) {}
+  // Uninitialised (dx, dw, db) for the wanted gradients: dx shaped like the input, dw and db like
+  // the parameters.
+  std::tuple<Tensor, Tensor, Tensor> allocate(const Shape& input, const Shape& param, DType dtype) const {
+    return {x ? Tensor::empty(input, dtype) : Tensor(), w ? Tensor::empty(param, dtype) : Tensor(),
+            b ? Tensor::empty(param, dtype) : Tensor()};
+  }
+};
 
 }  // namespace rg::detail

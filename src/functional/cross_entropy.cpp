@@ -14,8 +14,8 @@
 #include <cmath>
 #include <vector>
 
-#include "../parallel.h"
-#include "../vmath.h"
+#include "../tensor/parallel.h"
+#include "../ops/vmath.h"
 #include "regrad/autograd/autograd.h"
 #include "regrad/tensor/factory.h"
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "../parallel.h"
+#include "../tensor/parallel.h"
 #include "regrad/autograd/autograd.h"
 #include "regrad/tensor/factory.h"
 

@@ -27,11 +27,6 @@ std::vector<T> expand_per_channel(const Tensor& p, int64_t C, int64_t E) {
   return out;
 }
 
-template <typename T>
-const T* data_or_null(const std::vector<T>& v) {
-  return v.empty() ? nullptr : v.data();
-}
-
 }  // namespace
 
 Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
@@ -52,31 +47,29 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
   dispatch_float(input.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const std::vector<T> we = expand_per_channel<T>(weight, C, E), be = expand_per_channel<T>(bias, C, E);
-    detail::row_norm_forward(y.data<T>(), mean.data(), rstd.data(), input.data<T>(), data_or_null(we),
-                             data_or_null(be), N * G, C / G * S, G, F, eps, /*center=*/true);
+    detail::row_norm_forward(y.data<T>(), mean.data(), rstd.data(), input.data<T>(), detail::ptr_or_null(we),
+                             detail::ptr_or_null(be), N * G, C / G * S, G, F, eps, /*center=*/true);
   });
   return record(op, y, {input, weight, bias},
-                [x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(), has_bias = bias.defined(),
-                 need_dx = input.requires_grad(), mean = std::move(mean), rstd = std::move(rstd), N, C, S, G, F,
-                 E](const Tensor& dy) {
-                  Tensor dx = detail::empty_if(need_dx, x.shape(), x.dtype());
-                  Tensor dw = detail::empty_if(w.defined(), {C}, x.dtype());
-                  Tensor db = detail::empty_if(has_bias, {C}, x.dtype());
+                [x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(),
+                 need = detail::NeedGrads(input, weight, bias), mean = std::move(mean), rstd = std::move(rstd), N, C,
+                 S, G, F, E](const Tensor& dy) {
+                  auto [dx, dw, db] = need.allocate(x.shape(), {C}, x.dtype());
                   dispatch_float(x.dtype(), "group_norm", [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     const std::vector<T> we = expand_per_channel<T>(w, C, E);
-                    std::vector<double> swe(dw.defined() ? C * E : 0), sbe(db.defined() ? C * E : 0);
-                    detail::row_norm_backward(detail::ptr_or_null<T>(dx), dw.defined() ? swe.data() : nullptr,
-                                              db.defined() ? sbe.data() : nullptr, dy.data<T>(), x.data<T>(),
-                                              mean.data(), rstd.data(), data_or_null(we), N * G, C / G * S, G, F,
+                    std::vector<double> swe(need.w ? C * E : 0), sbe(need.b ? C * E : 0);
+                    detail::row_norm_backward(detail::ptr_or_null<T>(dx), detail::ptr_or_null(swe),
+                                              detail::ptr_or_null(sbe), dy.data<T>(), x.data<T>(), mean.data(),
+                                              rstd.data(), detail::ptr_or_null(we), N * G, C / G * S, G, F,
                                               /*center=*/true);
                     // dγ_c = the sum over the channel's E copies (and dβ alike).
                     const auto channel_sum = [E](const std::vector<double>& v, int64_t c) {
                       return std::accumulate(v.begin() + c * E, v.begin() + (c + 1) * E, 0.0);
                     };
                     for (int64_t c = 0; c < C; ++c) {
-                      if (dw.defined()) dw.data<T>()[c] = static_cast<T>(channel_sum(swe, c));
-                      if (db.defined()) db.data<T>()[c] = static_cast<T>(channel_sum(sbe, c));
+                      if (need.w) dw.data<T>()[c] = static_cast<T>(channel_sum(swe, c));
+                      if (need.b) db.data<T>()[c] = static_cast<T>(channel_sum(sbe, c));
                     }
                   });
                   return Grads{dx, dw, db};

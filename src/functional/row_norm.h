@@ -14,7 +14,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "../parallel.h"
+#include "../tensor/parallel.h"
+#include "regrad/tensor/tensor.h"
 
 namespace rg::detail {
 
@@ -181,5 +182,10 @@ void row_norm_backward(T* dx, double* dweight, double* dbias, const T* dy, const
     }
   });
 }
+
+// The autograd op behind layer_norm and rms_norm (row_norm.cpp): argument checks, the forward
+// kernel, and a backward closure that calls row_norm_backward. `center` = false gives RMSNorm.
+Tensor row_norm(const char* op, const Tensor& input, const Shape& normalized_shape, const Tensor& weight,
+                const Tensor& bias, double eps, bool center);
 
 }  // namespace rg::detail

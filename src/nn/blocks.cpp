@@ -18,20 +18,9 @@ NormPlacement parse_placement(const std::string& name) {
   throw std::invalid_argument("norm placement must be 'pre' or 'post', got '" + name + "'");
 }
 
-Tensor GELU::forward(const Tensor& x) { return gelu(x); }
-
-Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, DType dtype) {
-  if (num <= 0 || dim <= 0) throw std::invalid_argument("Embedding: sizes must be positive");
-  weight = randn({num, dim}, gen, dtype);
-  register_parameter("weight", &weight);
-}
-
-Tensor Embedding::forward(const Tensor& indices) { return embedding(indices, weight); }
-
-std::shared_ptr<Module> make_norm(const std::string& norm, int64_t dim, DType dtype) {
-  if (norm == "ln") return std::make_shared<LayerNorm>(Shape{dim}, 1e-5, true, dtype);
-  if (norm == "rms") return std::make_shared<RMSNorm>(Shape{dim}, 1e-5, true, dtype);
-  throw std::invalid_argument("block norm must be 'ln' or 'rms', got '" + norm + "'");
+std::shared_ptr<Module> make_block_norm(const std::string& norm, int64_t dim, DType dtype) {
+  if (norm != "ln" && norm != "rms") throw std::invalid_argument("block norm must be 'ln' or 'rms', got '" + norm + "'");
+  return make_norm(norm, dim, {}, 0, dtype);
 }
 
 // The residual wiring shared by both blocks: pre-norm x + F(N(x)), post-norm N(x + F(x)).
@@ -42,7 +31,7 @@ static Tensor residual(NormPlacement placement, Module& norm, const Tensor& x, F
 
 ResidualMLPBlock::ResidualMLPBlock(int64_t dim, int64_t hidden, NormPlacement placement, const std::string& norm,
                                    Generator& gen, DType dtype)
-    : placement(placement), norm_(make_norm(norm, dim, dtype)),
+    : placement(placement), norm_(make_block_norm(norm, dim, dtype)),
       fc1_(std::make_shared<Linear>(dim, hidden, true, gen, dtype)),
       fc2_(std::make_shared<Linear>(hidden, dim, true, gen, dtype)) {
   register_module("norm", norm_);
@@ -102,7 +91,7 @@ Tensor ResidualConvBlock::forward(const Tensor& x) {
 
 TransformerBlock::TransformerBlock(int64_t dim, int64_t heads, NormPlacement placement, const std::string& norm,
                                    Generator& gen, DType dtype, double dropout)
-    : placement(placement), norm1_(make_norm(norm, dim, dtype)), norm2_(make_norm(norm, dim, dtype)),
+    : placement(placement), norm1_(make_block_norm(norm, dim, dtype)), norm2_(make_block_norm(norm, dim, dtype)),
       attn_(std::make_shared<CausalSelfAttention>(dim, heads, gen, dtype)),
       fc1_(std::make_shared<Linear>(dim, 4 * dim, true, gen, dtype)),
       fc2_(std::make_shared<Linear>(4 * dim, dim, true, gen, dtype)),

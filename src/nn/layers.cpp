@@ -4,6 +4,7 @@
 
 #include "regrad/ops/conv.h"
 #include "regrad/ops/elementwise.h"
+#include "regrad/ops/index.h"
 #include "regrad/ops/linalg.h"
 #include "regrad/ops/reduce.h"
 #include "regrad/ops/shape_ops.h"
@@ -47,6 +48,15 @@ Tensor GlobalAvgPool2d::forward(const Tensor& x) { return mean(x, {2, 3}); }
 Tensor Flatten::forward(const Tensor& x) { return flatten(x, 1); }
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
+Tensor GELU::forward(const Tensor& x) { return gelu(x); }
+
+Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, DType dtype) {
+  if (num <= 0 || dim <= 0) throw std::invalid_argument("Embedding: sizes must be positive");
+  weight = randn({num, dim}, gen, dtype);
+  register_parameter("weight", &weight);
+}
+
+Tensor Embedding::forward(const Tensor& indices) { return embedding(indices, weight); }
 
 Sequential::Sequential(std::vector<std::shared_ptr<Module>> layers) {
   for (auto& l : layers) add(std::move(l));

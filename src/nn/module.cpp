@@ -1,5 +1,10 @@
 #include "regrad/nn/module.h"
 
+#include <map>
+#include <stdexcept>
+
+#include "regrad/autograd/autograd.h"
+
 namespace rg::nn {
 
 void Module::register_parameter(const std::string& name, Tensor* t) {
@@ -13,20 +18,20 @@ void Module::register_module(const std::string& name, std::shared_ptr<Module> ch
   children_.emplace_back(name, std::move(child));
 }
 
-void Module::collect(const std::string& prefix, bool buffers, std::vector<std::pair<std::string, Tensor>>& out) const {
+void Module::collect(const std::string& prefix, bool buffers, NamedTensors& out) const {
   for (const auto& [name, t] : buffers ? buffers_ : params_)
     if (t->defined()) out.emplace_back(prefix + name, *t);
   for (const auto& [name, child] : children_) child->collect(prefix + name + ".", buffers, out);
 }
 
-std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
-  std::vector<std::pair<std::string, Tensor>> out;
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
   collect("", false, out);
   return out;
 }
 
-std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
-  std::vector<std::pair<std::string, Tensor>> out;
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
   collect("", true, out);
   return out;
 }
@@ -45,6 +50,30 @@ Module& Module::train(bool on) {
 
 void Module::zero_grad() {
   for (Tensor t : parameters()) t.zero_grad();
+}
+
+NamedTensors Module::state_dict() const {
+  NamedTensors s = named_parameters();
+  for (auto& b : named_buffers()) s.push_back(b);
+  return s;
+}
+
+void Module::load_state_dict(const NamedTensors& state) {
+  std::map<std::string, Tensor> by_name(state.begin(), state.end());
+  const NamedTensors mine = state_dict();
+  if (mine.size() != state.size())
+    throw std::invalid_argument("load_state_dict: the state has " + std::to_string(state.size()) +
+                                " tensors, the module " + std::to_string(mine.size()));
+  NoGradGuard no_grad;
+  for (const auto& [name, t] : mine) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) throw std::invalid_argument("load_state_dict: no tensor named '" + name + "' in the state");
+    if (it->second.shape() != t.shape())
+      throw std::invalid_argument("load_state_dict: '" + name + "' has shape " + to_string(it->second.shape()) +
+                                  ", the module expects " + to_string(t.shape()));
+    Tensor dst = t;
+    dst.copy_(it->second);
+  }
 }
 
 }  // namespace rg::nn

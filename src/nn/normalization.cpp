@@ -90,4 +90,23 @@ Tensor GroupNorm::forward(const Tensor& input) {
   return group_norm(input, num_groups, weight, bias, eps);
 }
 
+std::shared_ptr<Module> make_norm(const std::string& norm, int64_t channels, const Shape& spatial, int64_t groups,
+                                  DType dtype) {
+  Shape shape{channels};
+  shape.insert(shape.end(), spatial.begin(), spatial.end());
+  if (norm == "bn") {
+    if (spatial.empty()) return std::make_shared<BatchNorm1d>(channels, 1e-5, 0.1, true, true, dtype);
+    if (spatial.size() == 2) return std::make_shared<BatchNorm2d>(channels, 1e-5, 0.1, true, true, dtype);
+    throw std::invalid_argument("make_norm: bn takes no or two spatial dims, got " + to_string(spatial));
+  }
+  if (norm == "gn") {
+    if (groups <= 0) throw std::invalid_argument("make_norm: gn needs a positive number of groups");
+    return std::make_shared<GroupNorm>(groups, channels, 1e-5, true, dtype);
+  }
+  if (norm == "ln") return std::make_shared<LayerNorm>(shape, 1e-5, true, dtype);
+  if (norm == "rms") return std::make_shared<RMSNorm>(shape, 1e-5, true, dtype);
+  if (norm == "none") return nullptr;
+  throw std::invalid_argument("unknown norm '" + norm + "' (expected bn, gn, ln, rms or none)");
+}
+
 }  // namespace rg::nn

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "../vmath.h"
+#include "vmath.h"
 #include "kernels.h"
 #include "regrad/autograd/autograd.h"
 #include "regrad/ops/reduce.h"
@@ -49,40 +49,47 @@ static Tensor chain(const Tensor& g, const Tensor& v, const char* op, F dydx) {
 
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "add", [](auto x, auto z) { return x + z; });
-  return record("add", y, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
-    return Grads{sum_to(g, sa), sum_to(g, sb)};  // ∂(a+b)/∂a = ∂(a+b)/∂b = 1
-  });
+  return record("add", y, {a, b},
+                [sa = a.shape(), sb = b.shape(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
+                  return Grads{na ? sum_to(g, sa) : Tensor(), nb ? sum_to(g, sb) : Tensor()};  // ∂(a+b)/∂a = ∂(a+b)/∂b = 1
+                });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "sub", [](auto x, auto z) { return x - z; });
-  return record("sub", y, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
-    return Grads{sum_to(g, sa), sum_to(neg(g), sb)};
-  });
+  return record("sub", y, {a, b},
+                [sa = a.shape(), sb = b.shape(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
+                  return Grads{na ? sum_to(g, sa) : Tensor(), nb ? sum_to(neg(g), sb) : Tensor()};
+                });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "mul", [](auto x, auto z) { return x * z; });
-  return record("mul", y, {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
-    return Grads{sum_to(g * b, a.shape()), sum_to(g * a, b.shape())};  // ∂(ab)/∂a = b, ∂(ab)/∂b = a
-  });
+  return record("mul", y, {a, b},
+                [a = a.detach(), b = b.detach(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
+                  // ∂(ab)/∂a = b, ∂(ab)/∂b = a
+                  return Grads{na ? sum_to(g * b, a.shape()) : Tensor(), nb ? sum_to(g * a, b.shape()) : Tensor()};
+                });
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "div", [](auto x, auto z) { return x / z; });
-  return record("div", y, {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
-    const Tensor gb = neg(g * a / (b * b));  // ∂(a/b)/∂b = −a/b²
-    return Grads{sum_to(g / b, a.shape()), sum_to(gb, b.shape())};
-  });
+  return record("div", y, {a, b},
+                [a = a.detach(), b = b.detach(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
+                  // ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = −a/b²
+                  return Grads{na ? sum_to(g / b, a.shape()) : Tensor(),
+                               nb ? sum_to(neg(g * a / (b * b)), b.shape()) : Tensor()};
+                });
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "pow", [](auto x, auto z) { return std::pow(x, z); });
   return record("pow", y, {a, b},
-                [a = a.detach(), b = b.detach(), y = y.detach(), need_b = b.requires_grad()](const Tensor& g) {
+                [a = a.detach(), b = b.detach(), y = y.detach(), na = a.requires_grad(), nb = b.requires_grad()](
+                    const Tensor& g) {
                   // ∂(a^b)/∂a = b·a^(b−1); ∂(a^b)/∂b = a^b·log a (only formed when b needs it: log a < 0 is NaN)
-                  return Grads{sum_to(g * b * pow(a, b - 1.0), a.shape()),
-                               need_b ? sum_to(g * y * log(a), b.shape()) : Tensor()};
+                  return Grads{na ? sum_to(g * b * pow(a, b - 1.0), a.shape()) : Tensor(),
+                               nb ? sum_to(g * y * log(a), b.shape()) : Tensor()};
                 });
 }
 
@@ -180,7 +187,7 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor gelu(const Tensor& x) {
-  // x·Φ(x), Φ(x) = ½(1 + erf(x/√2)); float: vectorised, see src/vmath.h for its accuracy.
+  // x·Φ(x), Φ(x) = ½(1 + erf(x/√2)); float: vectorised, see src/ops/vmath.h for its accuracy.
   Tensor y = unary(x, "gelu", [](auto v) { return detail::vgelu(v); });
   return record("gelu", y, {x}, [x = x.detach()](const Tensor& g) {
     return Grads{chain(g, x, "gelu", [](auto v) { return detail::vgelu_grad(v); })};  // Φ(x) + x·φ(x)

@@ -3,7 +3,7 @@
 #pragma once
 #include <string>
 
-#include "../parallel.h"
+#include "../tensor/parallel.h"
 #include "regrad/tensor/tensor.h"
 
 namespace rg::detail {

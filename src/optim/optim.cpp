@@ -7,7 +7,7 @@
 #include <cmath>
 #include <optional>
 
-#include "../parallel.h"
+#include "../tensor/parallel.h"
 #include "regrad/autograd/autograd.h"
 #include "regrad/ops/elementwise.h"
 #include "regrad/ops/reduce.h"

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "../parallel.h"
+#include "parallel.h"
 
 namespace rg {
 
@@ -55,7 +55,6 @@ Tensor rand(const Shape& shape, Generator& gen, DType dtype) {
 }
 Tensor randn(const Shape& shape, DType dtype) { return randn(shape, default_generator(), dtype); }
 Tensor rand(const Shape& shape, DType dtype) { return rand(shape, default_generator(), dtype); }
-Tensor randn_like(const Tensor& t, Generator& gen) { return randn(t.shape(), gen, t.dtype()); }
 
 Tensor bernoulli(const Shape& shape, double p, Generator& gen, DType dtype) {
   if (!(p >= 0.0 && p <= 1.0)) throw std::invalid_argument("bernoulli: p must be in [0, 1], got " + std::to_string(p));

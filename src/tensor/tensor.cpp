@@ -4,18 +4,15 @@
 #include <cstdlib>
 #include <malloc.h>
 #include <cstring>
-#include <iomanip>
-#include <ostream>
-#include <sstream>
 
-#include "../parallel.h"
-#include "regrad/autograd/autograd.h"
-#include "regrad/ops/elementwise.h"
-#include "regrad/ops/linalg.h"
-#include "regrad/ops/reduce.h"
-#include "regrad/ops/shape_ops.h"
+#include "parallel.h"
+#include "regrad/tensor/grad_mode.h"
 
 namespace rg {
+
+static thread_local bool g_grad_enabled = true;
+bool grad_enabled() { return g_grad_enabled; }
+void set_grad_enabled(bool on) { g_grad_enabled = on; }
 
 // glibc serves blocks above 128 KiB by mmap and unmaps them on free; these two thresholds keep
 // them on the heap, untrimmed.
@@ -137,25 +134,6 @@ Tensor Tensor::detach() const {
   return Tensor(std::move(impl2));
 }
 
-// ---- conversions ----
-
-Tensor Tensor::to(DType target) const {
-  if (target == dtype()) return *this;
-  Tensor out = Tensor::empty(shape(), target);
-  out.copy_(detach());
-  if (is_floating(dtype()) && is_floating(target)) {
-    const DType source = dtype();
-    return record("to", out, {*this}, [source](const Tensor& g) { return Grads{g.to(source)}; });
-  }
-  return out;
-}
-
-Tensor Tensor::clone() const {
-  Tensor out = Tensor::empty(shape(), dtype());
-  std::memcpy(out.raw_data(), raw_data(), static_cast<std::size_t>(numel()) * element_size(dtype()));
-  return record("clone", out, {*this}, [](const Tensor& g) { return Grads{g}; });
-}
-
 // ---- in-place ----
 
 static void check_inplace(const Tensor& t, const char* op) {
@@ -224,81 +202,6 @@ Tensor& Tensor::mul_(double factor) {
     });
   });
   return *this;
-}
-
-// ---- method forms ----
-
-Tensor Tensor::reshape(const Shape& s) const { return rg::reshape(*this, s); }
-Tensor Tensor::transpose(int64_t d0, int64_t d1) const { return rg::transpose(*this, d0, d1); }
-Tensor Tensor::permute(const std::vector<int64_t>& dims) const { return rg::permute(*this, dims); }
-Tensor Tensor::sum() const { return rg::sum(*this); }
-Tensor Tensor::sum(const std::vector<int64_t>& dims, bool keepdim) const { return rg::sum(*this, dims, keepdim); }
-Tensor Tensor::mean() const { return rg::mean(*this); }
-Tensor Tensor::mean(const std::vector<int64_t>& dims, bool keepdim) const { return rg::mean(*this, dims, keepdim); }
-Tensor Tensor::exp() const { return rg::exp(*this); }
-Tensor Tensor::log() const { return rg::log(*this); }
-Tensor Tensor::tanh() const { return rg::tanh(*this); }
-Tensor Tensor::relu() const { return rg::relu(*this); }
-Tensor Tensor::sqrt() const { return rg::sqrt(*this); }
-Tensor Tensor::pow(double e) const { return rg::pow(*this, e); }
-Tensor Tensor::matmul(const Tensor& o) const { return rg::matmul(*this, o); }
-
-// ---- printing, in PyTorch's manner ----
-
-static void print_values(std::ostream& os, const Tensor& t, const std::vector<double>& v, int64_t dim, int64_t& pos,
-                         int indent) {
-  const int64_t n = t.shape()[dim];
-  const bool last = dim == t.dim() - 1;
-  const int64_t stride = numel(Shape(t.shape().begin() + dim + 1, t.shape().end()));
-  const int64_t edge = 3;  // summarise long dimensions as first 3, …, last 3
-  const bool summarise = n > 2 * edge + 1 && t.numel() > 1000;
-  os << '[';
-  for (int64_t i = 0; i < n; ++i) {
-    if (summarise && i == edge) {
-      os << (last ? "..., " : "...,\n" + std::string(indent + 1, ' '));
-      pos += (n - 2 * edge) * stride;
-      i = n - edge - 1;
-      continue;
-    }
-    if (last) {
-      if (t.dtype() == DType::Int64)
-        os << static_cast<int64_t>(v[pos]);
-      else
-        os << std::setprecision(4) << std::fixed << v[pos];
-      ++pos;
-    } else {
-      print_values(os, t, v, dim + 1, pos, indent + 1);
-    }
-    if (i + 1 < n) os << (last ? ", " : ",\n" + std::string(indent + 1, ' '));
-  }
-  os << ']';
-}
-
-std::ostream& operator<<(std::ostream& os, const Tensor& t) {
-  if (!t.defined()) return os << "tensor(undefined)";
-  std::ostringstream s;
-  s << "tensor(";
-  const std::vector<double> v = t.tolist();
-  int64_t pos = 0;
-  if (t.dim() == 0) {
-    if (t.dtype() == DType::Int64)
-      s << static_cast<int64_t>(v[0]);
-    else
-      s << std::setprecision(4) << std::fixed << v[0];
-  } else {
-    print_values(s, t, v, 0, pos, 7);
-  }
-  if (t.dtype() != DType::Float32) s << ", dtype=" << to_string(t.dtype());
-  if (t.grad_fn()) s << ", grad_fn=<" << t.grad_fn()->name << ">";
-  else if (t.requires_grad()) s << ", requires_grad=True";
-  s << ')';
-  return os << s.str();
-}
-
-std::string to_string(const Tensor& t) {
-  std::ostringstream s;
-  s << t;
-  return s.str();
 }
 
 }  // namespace rg

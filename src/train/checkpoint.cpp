@@ -3,9 +3,7 @@
 #include <zlib.h>
 
 #include <cstring>
-#include <map>
 
-#include "regrad/autograd/autograd.h"
 #include "regrad/tensor/file_io.h"
 
 namespace rg::train {
@@ -101,29 +99,5 @@ NamedTensors parse_checkpoint(const std::string& bytes, const std::string& name)
 }
 
 NamedTensors load_checkpoint(const std::string& path) { return parse_checkpoint(read_file(path), path); }
-
-NamedTensors state_dict(const nn::Module& m) {
-  NamedTensors s = m.named_parameters();
-  for (auto& b : m.named_buffers()) s.push_back(b);
-  return s;
-}
-
-void load_state_dict(nn::Module& m, const NamedTensors& state) {
-  std::map<std::string, Tensor> by_name(state.begin(), state.end());
-  const NamedTensors mine = state_dict(m);
-  if (mine.size() != state.size())
-    throw std::invalid_argument("load_state_dict: the state has " + std::to_string(state.size()) +
-                                " tensors, the module " + std::to_string(mine.size()));
-  NoGradGuard no_grad;
-  for (const auto& [name, t] : mine) {
-    auto it = by_name.find(name);
-    if (it == by_name.end()) throw std::invalid_argument("load_state_dict: no tensor named '" + name + "' in the state");
-    if (it->second.shape() != t.shape())
-      throw std::invalid_argument("load_state_dict: '" + name + "' has shape " + to_string(it->second.shape()) +
-                                  ", the module expects " + to_string(t.shape()));
-    Tensor dst = t;
-    dst.copy_(it->second);
-  }
-}
 
 }  // namespace rg::train

@@ -31,7 +31,7 @@ struct Progress {
 NamedTensors training_state(nn::Module& model, const optim::Optimizer& opt, const Generator& aug_gen,
                             const Progress& p, const NamedTensors& best) {
   NamedTensors s;
-  for (const auto& [n, t] : state_dict(model)) s.emplace_back("model." + n, t);
+  for (const auto& [n, t] : model.state_dict()) s.emplace_back("model." + n, t);
   for (const auto& [n, t] : opt.state()) s.emplace_back("optim." + n, t);
   for (const auto& [n, t] : best) s.emplace_back("best." + n, t);
   s.emplace_back("meta.progress", tensor_i64({p.epoch, p.step, p.best_epoch, p.since_best,
@@ -60,7 +60,7 @@ Progress restore(const std::string& path, nn::Module& model, optim::Optimizer& o
   const NamedTensors state = load_checkpoint(path);
   const std::vector<double> v = find_tensor(state, "meta.progress", path).tolist();
   if (v.size() != 6) throw std::runtime_error(path + ": 'meta.progress' has " + std::to_string(v.size()) + " values, expected 6");
-  load_state_dict(model, with_prefix(state, "model."));
+  model.load_state_dict(with_prefix(state, "model."));
   opt.load_state(with_prefix(state, "optim."));
   best = with_prefix(state, "best.");
   default_generator().set_offset(static_cast<uint64_t>(v[4]));
@@ -220,7 +220,7 @@ FitResult fit(nn::Module& model, const data::Splits& d, const FitOptions& o) {
       p.since_best = 0;
       if (o.keep_best || !o.checkpoint.empty()) {
         best_state.clear();
-        for (const auto& [name, t] : state_dict(model)) best_state.emplace_back(name, t.detach().clone());
+        for (const auto& [name, t] : model.state_dict()) best_state.emplace_back(name, t.detach().clone());
       }
       if (!o.checkpoint.empty()) save_checkpoint(o.checkpoint, best_state);
     } else if (o.patience > 0 && ++p.since_best >= o.patience) {
@@ -235,7 +235,7 @@ FitResult fit(nn::Module& model, const data::Splits& d, const FitOptions& o) {
     }
     if (stop) break;
   }
-  if (o.keep_best && !best_state.empty() && !result.diverged) load_state_dict(model, best_state);
+  if (o.keep_best && !best_state.empty() && !result.diverged) model.load_state_dict(best_state);
   result.best_epoch = p.best_epoch;
   result.best_val_nll = p.best_val;
   result.steps = p.step;

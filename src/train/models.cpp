@@ -11,16 +11,7 @@ namespace rg::train {
 
 // The normalization layer for `features` channels at spatial size hw×hw (hw = 0: a flat vector).
 static std::shared_ptr<nn::Module> norm_layer(const std::string& norm, int64_t features, int64_t hw, int64_t groups) {
-  if (norm == "bn") {
-    if (hw == 0) return std::make_shared<nn::BatchNorm1d>(features);
-    return std::make_shared<nn::BatchNorm2d>(features);
-  }
-  if (norm == "gn") return std::make_shared<nn::GroupNorm>(groups, features);
-  const Shape shape = hw == 0 ? Shape{features} : Shape{features, hw, hw};
-  if (norm == "ln") return std::make_shared<nn::LayerNorm>(shape);
-  if (norm == "rms") return std::make_shared<nn::RMSNorm>(shape, 1e-5);
-  if (norm == "none") return nullptr;
-  throw std::invalid_argument("unknown norm '" + norm + "' (expected bn, gn, ln, rms or none)");
+  return nn::make_norm(norm, features, hw == 0 ? Shape{} : Shape{hw, hw}, groups);
 }
 
 std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::string& norm, double dropout,
@@ -91,7 +82,7 @@ CharTransformer::CharTransformer(int64_t vocab, int64_t block_size, int64_t embe
     register_module("block" + std::to_string(l), blocks_.back());
   }
   if (placement == nn::NormPlacement::Pre) {  // post-norm blocks already end normalised
-    final_norm_ = nn::make_norm(norm, embed);
+    final_norm_ = nn::make_block_norm(norm, embed);
     register_module("norm", final_norm_);
   }
   head_ = std::make_shared<nn::Linear>(embed, vocab, true, gen);

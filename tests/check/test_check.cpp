@@ -64,7 +64,7 @@ TEST_CASE("every op that records a backward has a gradcheck case") {
     for (std::sregex_iterator it(text.begin(), text.end(), literal), end; it != end; ++it) in_src.insert((*it)[1]);
     for (std::sregex_iterator it(text.begin(), text.end(), any), end; it != end; ++it) ++variable_calls;
   }
-  // softmax.cpp: record(name, …) for softmax and log_softmax; layer_norm.cpp: record(op, …) for
+  // softmax.cpp: record(name, …) for softmax and log_softmax; row_norm.cpp: record(op, …) for
   // layer_norm and rms_norm; group_norm.cpp: record(op, …) for group_norm.
   CHECK(variable_calls == 3);
   for (const char* n : {"softmax", "log_softmax", "layer_norm", "rms_norm", "group_norm"}) in_src.insert(n);

@@ -1,10 +1,10 @@
-// The vectorisable transcendentals used by the float kernels (src/vmath.h) against double libm.
+// The vectorisable transcendentals used by the float kernels (src/ops/vmath.h) against double libm.
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
 
-#include "../../src/vmath.h"
+#include "../../src/ops/vmath.h"
 #include "../test_util.h"
 
 namespace {

@@ -62,3 +62,12 @@ TEST_CASE("Sequential chains layers and names parameters by position") {
   CHECK(nn::Flatten()(zeros({2, 3, 4})).shape() == Shape{2, 12});
   CHECK(nn::GlobalAvgPool2d()(ones({2, 3, 4, 4})).shape() == Shape{2, 3});
 }
+
+TEST_CASE("activation modules: ReLU, Tanh and GELU give their closed-form values") {
+  const Tensor x = tensor({-1.0, 0.0, 0.5, 2.0}, DType::Float64);
+  check_values(nn::ReLU()(x), {0.0, 0.0, 0.5, 2.0}, 0);
+  check_values(nn::Tanh()(x), {std::tanh(-1.0), 0.0, std::tanh(0.5), std::tanh(2.0)}, 1e-15);
+  // GELU(x) = x·Φ(x) = x·½(1 + erf(x/√2)): Φ(−1) = 0.158655253931457, Φ(0.5) = 0.691462461274013,
+  // Φ(2) = 0.977249868051821.
+  check_values(nn::GELU()(x), {-0.158655253931457, 0.0, 0.5 * 0.691462461274013, 2 * 0.977249868051821}, 1e-13);
+}

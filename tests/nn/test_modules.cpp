@@ -159,3 +159,26 @@ TEST_CASE("train()/eval() and parameter names are recursive") {
   b.zero_grad();
   CHECK_FALSE(b.norm->weight.grad().defined());
 }
+
+TEST_CASE("make_norm builds each named normalization layer with the right shape, and refuses the rest") {
+  const auto bn1 = std::dynamic_pointer_cast<nn::BatchNorm1d>(nn::make_norm("bn", 4));
+  REQUIRE(bn1);
+  CHECK(bn1->num_features == 4);
+  CHECK(std::dynamic_pointer_cast<nn::BatchNorm2d>(nn::make_norm("bn", 4, {5, 5})));
+  const auto gn = std::dynamic_pointer_cast<nn::GroupNorm>(nn::make_norm("gn", 8, {3, 3}, 2));
+  REQUIRE(gn);
+  CHECK(gn->num_groups == 2);
+  const auto ln = std::dynamic_pointer_cast<nn::LayerNorm>(nn::make_norm("ln", 4, {5, 5}));
+  REQUIRE(ln);
+  CHECK(ln->normalized_shape == Shape{4, 5, 5});
+  const auto rms = std::dynamic_pointer_cast<nn::RMSNorm>(nn::make_norm("rms", 16, {}, 0, DType::Float64));
+  REQUIRE(rms);
+  CHECK(rms->normalized_shape == Shape{16});
+  CHECK(*rms->eps == 1e-5);
+  CHECK(rms->weight.dtype() == DType::Float64);
+  CHECK(nn::make_norm("none", 4) == nullptr);
+  CHECK(contains(invalid_argument_message([] { nn::make_norm("gn", 8); }), "groups"));
+  CHECK(contains(invalid_argument_message([] { nn::make_norm("bn", 4, {5}); }), "[5]"));
+  CHECK(contains(invalid_argument_message([] { nn::make_norm("batch", 4); }), "unknown norm 'batch'"));
+  CHECK(contains(invalid_argument_message([] { nn::make_block_norm("bn", 4); }), "block norm must be 'ln' or 'rms'"));
+}

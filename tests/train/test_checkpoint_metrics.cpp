@@ -53,19 +53,19 @@ TEST_CASE("checkpoints round-trip names, dtypes, shapes and values, and leave no
 
 TEST_CASE("state_dict / load_state_dict restore a model exactly, and refuse a mismatched state") {
   auto a = train::make_model("mlp", "bn", 0.1, 1), b = train::make_model("mlp", "bn", 0.1, 2);
-  const auto names = train::state_dict(*a);
+  const auto names = a->state_dict();
   CHECK(names.size() == 3 * 2 + 2 * 2 + 2 * 2);  // 3 linears, 2 BN (weight, bias), 2 BN running stats
   CHECK(names.back().first == "6.running_var");
   const std::string path = rg::test::tmp_path("model.ckpt");
-  train::save_checkpoint(path, train::state_dict(*a));
-  train::load_state_dict(*b, train::load_checkpoint(path));
+  train::save_checkpoint(path, a->state_dict());
+  b->load_state_dict(train::load_checkpoint(path));
   Generator gen(3);
   const Tensor x = randn({4, 1, 28, 28}, gen);
   a->eval();
   b->eval();
   CHECK(cmp("same outputs", (*a)(x), (*b)(x)).exact);
   auto cnn = train::make_model("cnn", "bn", 0.1, 1);
-  CHECK_THROWS_AS(train::load_state_dict(*cnn, train::state_dict(*a)), std::invalid_argument);
+  CHECK_THROWS_AS(cnn->load_state_dict(a->state_dict()), std::invalid_argument);
   std::remove(path.c_str());
 }
 

@@ -5,11 +5,18 @@
 // Tensor::backward() orders the graph topologically once (iteratively: deep graphs would overflow a
 // recursive walk), seeds the output gradient and walks the order in reverse, adding (+=) each
 // returned gradient into its input, so a tensor used twice receives both contributions.
+//
+// One convention for every closure: it captures what the backward needs as detached tensors
+// (x.detach(): the values without the history, so saving a tensor never keeps its producer's
+// graph alive) and plain values, plus a flag per input saying whether that input needs a
+// gradient, read at forward time (x.requires_grad()); it computes only the flagged gradients
+// and returns an undefined Tensor for the others.
 #pragma once
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "regrad/tensor/grad_mode.h"
 #include "regrad/tensor/tensor.h"
 
 namespace rg {
@@ -25,9 +32,8 @@ struct Node {
   bool released = false;  // set once backward() has freed this node's saved tensors
 };
 
-// Global (thread-local) switch for recording graphs. Backward closures run with it off.
-bool grad_enabled();
-void set_grad_enabled(bool on);
+// grad_enabled() / set_grad_enabled() (tensor/grad_mode.h): the thread-local switch for
+// recording graphs. Backward closures run with it off.
 
 // RAII: no graph is recorded while a NoGradGuard lives (evaluation, optimizer steps, closures).
 class NoGradGuard {

@@ -19,7 +19,6 @@ class DataLoader {
   void set_epoch(int64_t epoch);
   int64_t size() const;  // batches per epoch
   Batch batch(int64_t b) const;
-  int64_t num_samples() const { return x_.size(0); }
 
  private:
   Tensor x_, y_;

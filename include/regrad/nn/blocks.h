@@ -9,28 +9,16 @@
 
 #include "regrad/nn/dropout.h"
 #include "regrad/nn/layers.h"
+#include "regrad/nn/normalization.h"
 
 namespace rg::nn {
 
 enum class NormPlacement { Pre, Post };
 NormPlacement parse_placement(const std::string& name);  // "pre" | "post"
 
-class GELU : public Module {
- public:
-  Tensor forward(const Tensor& input) override;
-};
-
-// Embedding(num_embeddings, embedding_dim), weights ~ N(0, 1) as PyTorch; input int64 indices.
-class Embedding : public Module {
- public:
-  Embedding(int64_t num_embeddings, int64_t embedding_dim, Generator& gen = default_generator(),
-            DType dtype = DType::Float32);
-  Tensor weight;
-  Tensor forward(const Tensor& indices) override;
-};
-
-// LayerNorm ("ln") or RMSNorm ("rms") over the last dim of size `dim`.
-std::shared_ptr<Module> make_norm(const std::string& norm, int64_t dim, DType dtype = DType::Float32);
+// A block's norm: LayerNorm ("ln") or RMSNorm ("rms") over the last dim of size `dim`
+// (nn::make_norm, with anything else refused).
+std::shared_ptr<Module> make_block_norm(const std::string& norm, int64_t dim, DType dtype = DType::Float32);
 
 // x ± norm around F(x) = Linear(dim, hidden) → GELU → Linear(hidden, dim).
 class ResidualMLPBlock : public Module {

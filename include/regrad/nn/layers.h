@@ -1,4 +1,4 @@
-// Layers as torch.nn: Linear, Conv2d, MaxPool2d, Flatten, activations, Sequential.
+// Layers as torch.nn: Linear, Conv2d, pooling, Flatten, activations, Embedding, Sequential.
 #pragma once
 #include <memory>
 #include <vector>
@@ -62,6 +62,20 @@ class ReLU : public Module {
 class Tanh : public Module {
  public:
   Tensor forward(const Tensor& input) override;
+};
+
+class GELU : public Module {  // the exact (erf) form, as torch.nn.GELU()
+ public:
+  Tensor forward(const Tensor& input) override;
+};
+
+// Embedding(num_embeddings, embedding_dim), weights ~ N(0, 1) as PyTorch; input int64 indices.
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num_embeddings, int64_t embedding_dim, Generator& gen = default_generator(),
+            DType dtype = DType::Float32);
+  Tensor weight;
+  Tensor forward(const Tensor& indices) override;
 };
 
 // Applies its children in order; they are registered as "0", "1", … as in PyTorch.

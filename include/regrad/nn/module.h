@@ -11,6 +11,8 @@
 
 namespace rg::nn {
 
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
 class Module {
  public:
   Module() = default;
@@ -22,9 +24,14 @@ class Module {
   Tensor operator()(const Tensor& input) { return forward(input); }
 
   // Recursive, in registration order; names are dotted paths ("block.0.weight"), as PyTorch's.
-  std::vector<std::pair<std::string, Tensor>> named_parameters() const;
-  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  NamedTensors named_parameters() const;
+  NamedTensors named_buffers() const;
   std::vector<Tensor> parameters() const;
+
+  // Parameters, then buffers ("running_mean", …), by name: the tensors themselves, not copies.
+  NamedTensors state_dict() const;
+  // Copies a state into the module's tensors; names and shapes must match exactly.
+  void load_state_dict(const NamedTensors& state);
 
   Module& train(bool on = true);  // recursive
   Module& eval() { return train(false); }
@@ -37,7 +44,7 @@ class Module {
   void register_module(const std::string& name, std::shared_ptr<Module> child);
 
  private:
-  void collect(const std::string& prefix, bool buffers, std::vector<std::pair<std::string, Tensor>>& out) const;
+  void collect(const std::string& prefix, bool buffers, NamedTensors& out) const;
   bool training_ = true;
   std::vector<std::pair<std::string, Tensor*>> params_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;

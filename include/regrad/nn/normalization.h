@@ -1,6 +1,8 @@
 // Normalization modules, as torch.nn: same constructor arguments and defaults.
 #pragma once
+#include <memory>
 #include <optional>
+#include <string>
 
 #include "regrad/nn/module.h"
 
@@ -79,5 +81,17 @@ class GroupNorm : public Module {
   const double eps;
   Tensor forward(const Tensor& input) override;
 };
+
+// The normalization layer named by `norm` for `channels` features, followed by `spatial` dims
+// (empty for a flat (N, C) vector or a Transformer's last dim):
+//   "bn"   BatchNorm1d (no spatial dims) or BatchNorm2d (two)
+//   "gn"   GroupNorm(groups, channels)
+//   "ln"   LayerNorm over (channels, *spatial)
+//   "rms"  RMSNorm over (channels, *spatial), eps 1e-5
+//   "none" nullptr (no layer)
+// Every layer's defaults are PyTorch's; RMSNorm's eps is fixed at LayerNorm's so that the two
+// differ only in centering. Throws on an unknown name, or on "gn" without groups.
+std::shared_ptr<Module> make_norm(const std::string& norm, int64_t channels, const Shape& spatial = {},
+                                  int64_t groups = 0, DType dtype = DType::Float32);
 
 }  // namespace rg::nn

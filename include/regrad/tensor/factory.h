@@ -23,7 +23,6 @@ Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::Float32);
 Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::Float32);
 Tensor randn(const Shape& shape, DType dtype = DType::Float32);
 Tensor rand(const Shape& shape, DType dtype = DType::Float32);
-Tensor randn_like(const Tensor& t, Generator& gen);
 // Each element is 1 with probability p, else 0.
 Tensor bernoulli(const Shape& shape, double p, Generator& gen, DType dtype = DType::Float32);
 // Uniform integers in [low, high), int64.

@@ -3,6 +3,11 @@
 // Copies of a Tensor are handles to the same data (as in PyTorch). reshape/view share storage;
 // every other op writes a fresh contiguous result. A tensor with requires_grad records, through
 // grad_fn, the op that produced it, so that backward() can walk the graph in reverse.
+//
+// This header is the bottom layer: its definitions (src/tensor/) use nothing above it. The members
+// that need a higher layer are declared here for the method syntax and defined there: backward()
+// in the autograd engine (src/autograd/engine.cpp), printing with grad_fn in src/autograd/print.cpp,
+// to()/clone() and the method forms of ops in src/ops/tensor_methods.cpp.
 #pragma once
 #include <cstdint>
 #include <iosfwd>
@@ -85,7 +90,7 @@ class Tensor {
   Tensor to(DType dtype) const;  // differentiable between float types
   Tensor clone() const;          // differentiable copy
 
-  // ---- in-place (no autograd; refuse tensors that need grad while grad mode is on) ----
+  // ---- in-place (no autograd; refuse tensors that need grad while grad mode is on: grad_mode.h) ----
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
   Tensor& copy_(const Tensor& src);            // same shape, any dtype

@@ -16,17 +16,12 @@
 
 namespace rg::train {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+using nn::NamedTensors;
 
 void save_checkpoint(const std::string& path, const NamedTensors& tensors);
 // Throws std::runtime_error naming the file: empty, bad magic, unsupported version, truncated,
 // checksum mismatch, trailing bytes.
 NamedTensors load_checkpoint(const std::string& path);
 NamedTensors parse_checkpoint(const std::string& bytes, const std::string& name);
-
-// A module's parameters and buffers ("running_mean", …) by name.
-NamedTensors state_dict(const nn::Module& m);
-// Copies a state into the module's tensors; names and shapes must match exactly.
-void load_state_dict(nn::Module& m, const NamedTensors& state);
 
 }  // namespace rg::train
