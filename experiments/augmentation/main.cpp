@@ -59,12 +59,6 @@ std::vector<std::vector<int64_t>> confusion(nn::Module& model, const Tensor& x, 
   return c;
 }
 
-std::vector<double> paired_diff(const std::vector<double>& a, const std::vector<double>& b) {
-  std::vector<double> d;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) d.push_back(a[i] - b[i]);
-  return d;
-}
-bool above(const std::vector<double>& d) { return rx::mean(d) > 0 && (d.size() < 2 || rx::mean(d) > 2 * rx::stddev(d)); }
 
 }  // namespace
 
@@ -245,9 +239,9 @@ int main(int argc, char** argv) {
       body += "– | – |\n";
       continue;
     }
-    body += rx::mean_std(paired_diff(vals("digits", a.name, "accuracy"), vals("digits", "none", "accuracy")), 2, 100) +
+    body += rx::mean_std(rx::paired_diff(vals("digits", a.name, "accuracy"), vals("digits", "none", "accuracy")), 2, 100) +
             " | " +
-            rx::mean_std(paired_diff(vals("clothes", a.name, "accuracy"), vals("clothes", "none", "accuracy")), 2, 100) +
+            rx::mean_std(rx::paired_diff(vals("clothes", a.name, "accuracy"), vals("clothes", "none", "accuracy")), 2, 100) +
             " |\n";
   }
   body += "\nΔ: the paired difference in points (same seed: same subset and initialisation).\n\n";
@@ -300,7 +294,7 @@ int main(int argc, char** argv) {
             rx::mean_std(vals("words", a.name, "nll", "val-last")) + " | " +
             rx::mean_std(vals("words", a.name, "accuracy", "val-best"), 2, 100) + " | " +
             (a.kind == "none" ? std::string("–")
-                              : rx::mean_std(paired_diff(vals("words", a.name, "nll", "val-best"),
+                              : rx::mean_std(rx::paired_diff(vals("words", a.name, "nll", "val-best"),
                                                          vals("words", "none", "nll", "val-best")))) +
             " |\n";
   }
@@ -310,8 +304,8 @@ int main(int argc, char** argv) {
   // Verdicts, from the paired differences.
   std::vector<rx::Claim> claims;
   {
-    const auto dh = paired_diff(vals("digits", "hflip", "accuracy"), vals("digits", "none", "accuracy"));
-    const auto dv = paired_diff(vals("digits", "vflip", "accuracy"), vals("digits", "none", "accuracy"));
+    const auto dh = rx::paired_diff(vals("digits", "hflip", "accuracy"), vals("digits", "none", "accuracy"));
+    const auto dv = rx::paired_diff(vals("digits", "vflip", "accuracy"), vals("digits", "none", "accuracy"));
     std::vector<double> none69, v69;
     for (std::size_t i = 0; i < conf.at("digits/none").size(); ++i) {
       none69.push_back(confused("digits/none", 6, 9)[i] + confused("digits/none", 9, 6)[i]);
@@ -320,7 +314,7 @@ int main(int argc, char** argv) {
     std::vector<double> neg_h, neg_v;
     for (double x : dh) neg_h.push_back(-x);
     for (double x : dv) neg_v.push_back(-x);
-    const int hurt = above(neg_h) + above(neg_v);
+    const int hurt = rx::significant_gain(neg_h) + rx::significant_gain(neg_v);
     const bool more69 = rx::mean(v69) > rx::mean(none69);
     claims.push_back({"digits: flips are wrong (a flipped 6 reads as a 9)",
                       "test accuracy change vs none: hflip " + rx::mean_std(dh, 2, 100) + " points, vflip " +
@@ -330,15 +324,15 @@ int main(int argc, char** argv) {
                       hurt == 2 && more69 ? "reproduced" : hurt > 0 || more69 ? "partly reproduced" : "not reproduced"});
   }
   {
-    const auto dh = paired_diff(vals("clothes", "hflip", "accuracy"), vals("clothes", "none", "accuracy"));
-    const auto dv = paired_diff(vals("clothes", "vflip", "accuracy"), vals("clothes", "none", "accuracy"));
+    const auto dh = rx::paired_diff(vals("clothes", "hflip", "accuracy"), vals("clothes", "none", "accuracy"));
+    const auto dv = rx::paired_diff(vals("clothes", "vflip", "accuracy"), vals("clothes", "none", "accuracy"));
     std::vector<double> neg_h;
     for (double x : dh) neg_h.push_back(-x);
     claims.push_back({"clothes: a horizontal flip keeps the label (safe), a vertical one does not",
                       "test accuracy change vs none: hflip " + rx::mean_std(dh, 2, 100) + " points, vflip " +
                           rx::mean_std(dv, 2, 100) + " points",
-                      !above(neg_h) && rx::mean(dv) < rx::mean(dh) ? "reproduced"
-                      : !above(neg_h)                              ? "partly reproduced (vflip not worse than hflip)"
+                      !rx::significant_gain(neg_h) && rx::mean(dv) < rx::mean(dh) ? "reproduced"
+                      : !rx::significant_gain(neg_h)                              ? "partly reproduced (vflip not worse than hflip)"
                                                                    : "not reproduced"});
   }
   {
@@ -346,8 +340,8 @@ int main(int argc, char** argv) {
     std::string m;
     for (const std::string aug : {"crop", "rotate", "randaugment", "erasing"})
       for (const std::string ds : {"digits", "clothes"}) {
-        const auto d = paired_diff(vals(ds, aug, "accuracy"), vals(ds, "none", "accuracy"));
-        helps += above(d);
+        const auto d = rx::paired_diff(vals(ds, aug, "accuracy"), vals(ds, "none", "accuracy"));
+        helps += rx::significant_gain(d);
         ++total;
         m += (m.empty() ? "" : ", ") + ds + " " + aug + " " + rx::mean_std(d, 2, 100);
       }
@@ -360,20 +354,20 @@ int main(int argc, char** argv) {
     std::string best_mask;
     std::vector<double> dm, ds1, ds2;
     for (const std::string name : {"mask p=0.1", "mask p=0.25"}) {
-      const auto d = paired_diff(vals("words", name, "nll", "val-best"), vals("words", "none", "nll", "val-best"));
+      const auto d = rx::paired_diff(vals("words", name, "nll", "val-best"), vals("words", "none", "nll", "val-best"));
       if (dm.empty() || rx::mean(d) < rx::mean(dm)) dm = d, best_mask = name;
     }
     std::vector<double> neg;
     for (double x : dm) neg.push_back(-x);
     claims.push_back({"text: masking context characters helps",
                       "best validation NLL change vs none with " + best_mask + ": " + rx::mean_std(dm) + " nats",
-                      above(neg) ? "reproduced" : rx::mean(dm) < 0 ? "partly reproduced (within noise)" : "not reproduced"});
-    ds1 = paired_diff(vals("words", "shuffle p=0.1", "nll", "val-best"), vals("words", "none", "nll", "val-best"));
-    ds2 = paired_diff(vals("words", "shuffle p=0.5", "nll", "val-best"), vals("words", "none", "nll", "val-best"));
+                      rx::significant_gain(neg) ? "reproduced" : rx::mean(dm) < 0 ? "partly reproduced (within noise)" : "not reproduced"});
+    ds1 = rx::paired_diff(vals("words", "shuffle p=0.1", "nll", "val-best"), vals("words", "none", "nll", "val-best"));
+    ds2 = rx::paired_diff(vals("words", "shuffle p=0.5", "nll", "val-best"), vals("words", "none", "nll", "val-best"));
     claims.push_back({"text: shuffling context characters hurts",
                       "best validation NLL change vs none: shuffle p=0.1 " + rx::mean_std(ds1) + ", p=0.5 " +
                           rx::mean_std(ds2) + " nats",
-                      above(ds1) && above(ds2) ? "reproduced" : above(ds2) || above(ds1) ? "partly reproduced"
+                      rx::significant_gain(ds1) && rx::significant_gain(ds2) ? "reproduced" : rx::significant_gain(ds2) || rx::significant_gain(ds1) ? "partly reproduced"
                                                                                        : "not reproduced"});
   }
   claims.push_back({"medical and satellite images: the lecture's rows", "no such data on this machine",

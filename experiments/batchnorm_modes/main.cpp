@@ -361,10 +361,7 @@ int main(int argc, char** argv) {
   // Smaller with BN: by the means, and significantly (the paired per-seed difference without − with
   // BN above 2 std, the rule of the other verdicts).
   auto significantly_smaller = [&](double eta, const std::string& metric) {
-    const std::vector<double> bn = along("mlp-bn", eta, metric), none = along("mlp-none", eta, metric);
-    std::vector<double> d;
-    for (std::size_t i = 0; i < bn.size() && i < none.size(); ++i) d.push_back(none[i] - bn[i]);
-    return rx::mean(d) > 0 && (d.size() < 2 || rx::mean(d) > 2 * rx::stddev(d));
+    return rx::significant_gain(rx::paired_diff(along("mlp-none", eta, metric), along("mlp-bn", eta, metric)));
   };
   int smaller_abs = 0, smaller_rel = 0, significant_abs = 0, significant_rel = 0;
   for (double eta : etas)
@@ -447,10 +444,8 @@ int main(int argc, char** argv) {
         }
         measured += ", " + setting_label.at(s) + " " + rx::mean_std(tr, 2, 100) + " %";
         if (s == "train_b128") continue;  // large batches: batch statistics ≈ population statistics
-        std::vector<double> d;
-        for (std::size_t i = 0; i < ev.size(); ++i) d.push_back(ev[i] - tr[i]);
         ++cases;
-        wins += rx::mean(d) > 0 && (d.size() < 2 || rx::mean(d) > 2 * rx::stddev(d));
+        wins += rx::significant_gain(rx::paired_diff(ev, tr));
       }
       measured += "; ";
     }

@@ -227,6 +227,15 @@ double stddev(const std::vector<double>& v) {
   return std::sqrt(s / static_cast<double>(v.size() - 1));
 }
 
+std::vector<double> paired_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> d;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) d.push_back(a[i] - b[i]);
+  return d;
+}
+
+bool significant_gain(const std::vector<double>& d) { return d.size() >= 2 && mean(d) > 0 && mean(d) > 2 * stddev(d); }
+bool significant_loss(const std::vector<double>& d) { return d.size() >= 2 && mean(d) < 0 && -mean(d) > 2 * stddev(d); }
+
 std::string mean_std(const std::vector<double>& v, int precision, double scale) {
   if (v.empty()) return "–";
   std::vector<double> s;

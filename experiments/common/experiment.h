@@ -90,6 +90,13 @@ double mean(const std::vector<double>& v);
 double stddev(const std::vector<double>& v);  // sample standard deviation (n − 1); 0 for n < 2
 std::string mean_std(const std::vector<double>& v, int precision = 4, double scale = 1.0);
 
+// Paired by seed: d[i] = a[i] − b[i] over the seeds both lists have.
+std::vector<double> paired_diff(const std::vector<double>& a, const std::vector<double>& b);
+// The rule behind every verdict: a paired difference is significant when its mean is more than
+// twice its standard deviation over seeds — never from fewer than two seeds.
+bool significant_gain(const std::vector<double>& d);  // mean > 0, significant
+bool significant_loss(const std::vector<double>& d);  // mean < 0, significant
+
 // A lecture claim as REPORT.md lists it.
 struct Claim {
   std::string claim;     // the lecture's words

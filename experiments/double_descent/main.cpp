@@ -202,10 +202,9 @@ int main(int argc, char** argv) {
   // With 5 or more seeds, a positive difference in every seed also counts (one-sided sign test,
   // p ≤ 1/32): the squared error at p = n is heavy-tailed across seeds (it scales with 1/σ_min²).
   auto clearly_above = [](const std::vector<double>& a, const std::vector<double>& b) {
-    std::vector<double> d;
-    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) d.push_back(a[i] - b[i]);
+    const std::vector<double> d = rx::paired_diff(a, b);
     const bool every = d.size() >= 5 && std::all_of(d.begin(), d.end(), [](double x) { return x > 0; });
-    return every || (rx::mean(d) > 0 && (d.size() < 2 ? true : rx::mean(d) > 2 * rx::stddev(d)));
+    return every || rx::significant_gain(d);
   };
   const bool rff_spike = clearly_above(e_peak, e_under) && clearly_above(e_peak, e_over) &&
                          clearly_above(m_peak, m_under) && clearly_above(m_peak, m_over);

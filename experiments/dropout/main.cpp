@@ -323,7 +323,7 @@ int main(int argc, char** argv) {
   claims.push_back({"CNN with BatchNorm: dropout usually absent", b_cnn.measured, b_cnn.verdict});
   claims.push_back({"Transformer: dropout p = 0.1", b_tf.measured, b_tf.verdict});
   {
-    const bool hurts = rx::mean(bug_drop) > 0 && (seeds.size() < 2 || rx::mean(bug_drop) > 2 * rx::stddev(bug_drop));
+    const bool hurts = rx::significant_gain(bug_drop);
     claims.push_back({"forgetting eval() leaves dropout on at test time and costs accuracy",
                       "MLP p = 0.5: test accuracy " + rx::mean_std(res.values(mlp5, "test_acc"), 2, 100) +
                           " % with eval(), " + rx::mean_std(res.values(mlp5, "test_acc_no_eval"), 2, 100) +

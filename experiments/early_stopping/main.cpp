@@ -88,9 +88,9 @@ int main(int argc, char** argv) {
   // Verdicts: does validation NLL rise after its minimum, and does the checkpoint beat the last epoch?
   std::vector<double> dnll, dacc;
   for (std::size_t i = 0; i < runs.size(); ++i) dnll.push_back(last_nll[i] - best_nll[i]), dacc.push_back(best_acc[i] - last_acc[i]);
-  const bool nll_better = rx::mean(dnll) > 2 * rx::stddev(dnll) && rx::mean(dnll) > 0;
-  const bool acc_better = rx::mean(dacc) > 2 * rx::stddev(dacc) && rx::mean(dacc) > 0;
-  const bool acc_worse = -rx::mean(dacc) > 2 * rx::stddev(dacc) && rx::mean(dacc) < 0;
+  const bool nll_better = rx::significant_gain(dnll);
+  const bool acc_better = rx::significant_gain(dacc);
+  const bool acc_worse = rx::significant_loss(dacc);
   std::vector<rx::Claim> claims;
   claims.push_back({"validation loss reaches a minimum, then rises while training loss keeps falling",
                     "best validation epoch " + rx::mean_std(best_epochs, 1) + " of " + std::to_string(epochs) +

@@ -82,13 +82,6 @@ TestStats test_stats(nn::Module& model, const data::Splits& d) {
   return s;
 }
 
-// Paired difference a − b over seeds, "significant" when its mean exceeds twice its std.
-bool clearly_positive(const std::vector<double>& a, const std::vector<double>& b) {
-  std::vector<double> d;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) d.push_back(a[i] - b[i]);
-  return !d.empty() && rx::mean(d) > 0 && rx::mean(d) > 2 * rx::stddev(d);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -237,14 +230,14 @@ int main(int argc, char** argv) {
   for (std::size_t i = 1; i < kEpsilons.size(); ++i)
     norm_decreasing = norm_decreasing &&
                       rx::mean(v("0", kEpsilons[i], "logit_norm")) < rx::mean(v("0", kEpsilons[i - 1], "logit_norm"));
-  const bool ece_better = clearly_positive(v("0", "0", "test_ece"), v("0", "0.1", "test_ece"));
-  const bool ece_better_noisy = clearly_positive(v("0.2", "0", "test_ece"), v("0.2", "0.1", "test_ece"));
-  const bool robust = clearly_positive(v("0.2", "0.1", "test_acc"), v("0.2", "0", "test_acc"));
+  const bool ece_better = rx::significant_gain(rx::paired_diff(v("0", "0", "test_ece"), v("0", "0.1", "test_ece")));
+  const bool ece_better_noisy = rx::significant_gain(rx::paired_diff(v("0.2", "0", "test_ece"), v("0.2", "0.1", "test_ece")));
+  const bool robust = rx::significant_gain(rx::paired_diff(v("0.2", "0.1", "test_acc"), v("0.2", "0", "test_acc")));
   double best_noisy = -1;
   std::string best_eps;
   for (const std::string& eps : kEpsilons)
     if (rx::mean(v("0.2", eps, "test_acc")) > best_noisy) best_noisy = rx::mean(v("0.2", eps, "test_acc")), best_eps = eps;
-  const bool robust_best = best_eps != "0" && clearly_positive(v("0.2", best_eps, "test_acc"), v("0.2", "0", "test_acc"));
+  const bool robust_best = best_eps != "0" && rx::significant_gain(rx::paired_diff(v("0.2", best_eps, "test_acc"), v("0.2", "0", "test_acc")));
 
   std::vector<rx::Claim> claims;
   claims.push_back({"label smoothing softens the hard target: K = 10, ε = 0.1 gives 0.91 for the true class, 0.01 "

@@ -36,12 +36,6 @@ std::vector<double> row_of(const Tensor& t, int64_t i) {
   return std::vector<double>(all.begin() + i * K, all.begin() + (i + 1) * K);
 }
 
-bool clearly_positive(const std::vector<double>& a, const std::vector<double>& b) {  // paired a − b over seeds
-  std::vector<double> d;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) d.push_back(a[i] - b[i]);
-  return !d.empty() && rx::mean(d) > 0 && rx::mean(d) > 2 * rx::stddev(d);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -176,7 +170,7 @@ int main(int argc, char** argv) {
       for (std::size_t j = 0; j < v.size(); ++j) d.push_back(v[j] - base[j]);
       gain_table += "| " + r.name + " | " + kMethods[i].name + " | " + rx::mean_std(d, 2, 100) + " |\n";
       const std::string what = kMethods[i].name + " (" + r.name + ")";
-      (clearly_positive(v, base) ? gained : not_gained).push_back(what);
+      (rx::significant_gain(rx::paired_diff(v, base)) ? gained : not_gained).push_back(what);
       measured += (measured.empty() ? "" : "; ") + what + " " + rx::mean_std(d, 2, 100) + " points";
     }
   }

@@ -22,13 +22,7 @@ std::optional<rx::Results> load(const rx::Experiment& e, const std::string& name
 
 std::string link(const std::string& name) { return "[" + name + "](" + name + ".md)"; }
 
-// a − b over paired seeds (the i-th value of each), "mean ± std".
-std::vector<double> paired(const std::vector<double>& a, const std::vector<double>& b) {
-  std::vector<double> d;
-  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) d.push_back(a[i] - b[i]);
-  return d;
-}
-bool significant(const std::vector<double>& d) { return d.size() >= 2 && std::abs(rx::mean(d)) > 2 * rx::stddev(d); }
+bool significant(const std::vector<double>& d) { return rx::significant_gain(d) || rx::significant_loss(d); }
 
 }  // namespace
 
@@ -69,7 +63,7 @@ int main(int argc, char** argv) {
       const auto ln = nb->values({{"norm", "ln"}, {"batch_size", b}}, "test_acc");
       const auto other = rx::mean(gn) >= rx::mean(ln) ? gn : ln;
       const std::string other_name = rx::mean(gn) >= rx::mean(ln) ? "GN" : "LN";
-      const auto d = paired(bn, other);
+      const auto d = rx::paired_diff(bn, other);
       const std::string cell = "B = " + b + ": BN − " + other_name + " = " + rx::mean_std(d, 2, 100) + " points";
       if (std::stoi(b) >= 32) {
         large += (large.empty() ? "" : "; ") + cell;
@@ -103,7 +97,7 @@ int main(int argc, char** argv) {
       const auto post = pp->values({{"placement", "post"}, {"depth", depth}, {"warmup", "0"}, {"lr", lr}}, "val_nll");
       for (std::size_t i = 0; i < pre.size(); ++i) ev.add({"transformer", "ln pre", "depth=" + depth, "val_nll"}, i, {pre[i]});
       for (std::size_t i = 0; i < post.size(); ++i) ev.add({"transformer", "ln post", "depth=" + depth, "val_nll"}, i, {post[i]});
-      const auto d = paired(post, pre);  // > 0: pre-norm better
+      const auto d = rx::paired_diff(post, pre);  // > 0: pre-norm better
       cells += (cells.empty() ? "" : "; ") + ("depth " + depth + ": post − pre = " + rx::mean_std(d, 3) + " nats");
       if (depth == pp->levels("depth").back()) pre_better_deep = significant(d) && rx::mean(d) > 0;
       pre_never_worse = pre_never_worse && !(significant(d) && rx::mean(d) < -0.02);
@@ -137,7 +131,7 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < ln.size(); ++i) ev.add({"llm", "ln pre", "char transformer", "val_nll"}, i, {ln[i]});
     for (std::size_t i = 0; i < rm.size(); ++i) ev.add({"llm", "rms pre", "char transformer", "val_nll"}, i, {rm[i]});
     for (std::size_t i = 0; i < saving.size(); ++i) ev.add({"llm", "rms pre", "kernel case " + std::to_string(i), "fwd+bwd saving"}, 0, {saving[i]});
-    const auto d = paired(rm, ln);
+    const auto d = rx::paired_diff(rm, ln);
     char cost[160];
     std::snprintf(cost, sizeof cost, "fwd+bwd %.0f–%.0f %% cheaper than LayerNorm over %zu shape × thread cases", 100 * lo,
                   100 * hi, saving.size());

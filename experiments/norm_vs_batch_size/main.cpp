@@ -186,13 +186,7 @@ int main(int argc, char** argv) {
 
   // Verdicts. BN against the better of GN and LN at each B < 32 (paired over seeds).
   auto diff = [&](const std::string& a, const std::string& b, int64_t B) {
-    const auto x = acc(a, B), y = acc(b, B);
-    std::vector<double> d;
-    for (std::size_t i = 0; i < x.size(); ++i) d.push_back(x[i] - y[i]);
-    return d;
-  };
-  auto above_noise = [](const std::vector<double>& d) {
-    return rx::mean(d) > 0 && (d.size() < 2 || rx::mean(d) > 2 * rx::stddev(d));
+    return rx::paired_diff(acc(a, B), acc(b, B));
   };
   int small = 0, hurts = 0;
   std::string hurts_at, detail;
@@ -201,7 +195,7 @@ int main(int argc, char** argv) {
     ++small;
     const std::string other = rx::mean(acc("gn", B)) >= rx::mean(acc("ln", B)) ? "gn" : "ln";
     const auto d = diff(other, "bn", B);
-    const bool sig = above_noise(d);
+    const bool sig = rx::significant_gain(d);
     hurts += sig;
     if (sig) hurts_at += (hurts_at.empty() ? "" : ", ") + std::to_string(B);
     detail += (detail.empty() ? "" : "; ") + std::string("B = ") + std::to_string(B) + ": " +
@@ -213,7 +207,7 @@ int main(int argc, char** argv) {
   std::string all_b;
   for (std::size_t i = 0; i < batch_sizes.size(); ++i) {
     const auto d = diff("gn", "bn", batch_sizes[i]);
-    if (above_noise(d)) last_gn_win = batch_sizes[i], crossover = i + 1 < batch_sizes.size() ? batch_sizes[i + 1] : 0;
+    if (rx::significant_gain(d)) last_gn_win = batch_sizes[i], crossover = i + 1 < batch_sizes.size() ? batch_sizes[i + 1] : 0;
     all_b += (all_b.empty() ? "" : ", ") + std::to_string(batch_sizes[i]) + ": " + rx::mean_std(d, 2, 100);
   }
   const std::string cross_text =

@@ -28,15 +28,6 @@ struct Config {
   }
 };
 
-std::vector<double> paired_diff(const std::vector<double>& a, const std::vector<double>& b) {
-  std::vector<double> d;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) d.push_back(a[i] - b[i]);
-  return d;
-}
-// The "> 2 std" rule of every experiment: a paired difference is significant when its mean is
-// more than twice its standard deviation over seeds (never from a single seed).
-bool significant_gain(const std::vector<double>& d) { return d.size() >= 2 && rx::mean(d) > 2 * rx::stddev(d) && rx::mean(d) > 0; }
-bool significant_loss(const std::vector<double>& d) { return d.size() >= 2 && -rx::mean(d) > 2 * rx::stddev(d) && rx::mean(d) < 0; }
 std::string points(const std::vector<double>& d) { return rx::mean_std(d, 2, 100) + " points"; }
 
 // The heat map: mean test accuracy (%) per weight decay (rows) and (RandAugment, smoothing) column,
@@ -158,16 +149,16 @@ int main(int argc, char** argv) {
   body += res.summary_markdown({"test_acc", "test_nll", "test_ece"}, 4, {"test_acc"});
   body += "\n**Best combination** (highest mean test accuracy): " + best.label() + ": " +
           rx::mean_std(acc(best), 2, 100) + " % against " + rx::mean_std(a0, 2, 100) +
-          " % for the all-off baseline (paired gain " + points(paired_diff(acc(best), a0)) + ").\n\n";
+          " % for the all-off baseline (paired gain " + points(rx::paired_diff(acc(best), a0)) + ").\n\n";
   body += "**Each knob on its own** against the all-off baseline (paired by seed: same subset and initialisation):\n\n";
   body += "| knob | test accuracy (%) | accuracy gain vs baseline (points) | significant (> 2 std) | test NLL change "
           "| test ECE change |\n|---|---|---|---|---|---|\n";
   auto knob_row = [&](const std::string& name, const Config& c) {
-    const std::vector<double> d = paired_diff(acc(c), a0);
+    const std::vector<double> d = rx::paired_diff(acc(c), a0);
     body += "| " + name + " | " + rx::mean_std(acc(c), 2, 100) + " | " + rx::mean_std(d, 2, 100) + " | " +
-            (significant_gain(d) ? "gain" : significant_loss(d) ? "loss" : "no") + " | " +
-            rx::mean_std(paired_diff(res.values(c.where(), "test_nll"), res.values(base.where(), "test_nll"))) + " | " +
-            rx::mean_std(paired_diff(res.values(c.where(), "test_ece"), res.values(base.where(), "test_ece"))) + " |\n";
+            (rx::significant_gain(d) ? "gain" : rx::significant_loss(d) ? "loss" : "no") + " | " +
+            rx::mean_std(rx::paired_diff(res.values(c.where(), "test_nll"), res.values(base.where(), "test_nll"))) + " | " +
+            rx::mean_std(rx::paired_diff(res.values(c.where(), "test_ece"), res.values(base.where(), "test_ece"))) + " |\n";
   };
   for (const std::string& wd : kDecays)
     if (wd != "0") knob_row("weight decay " + wd, {wd, "off", "0"});
@@ -189,13 +180,13 @@ int main(int argc, char** argv) {
   // Verdicts from the numbers.
   std::vector<rx::Claim> claims;
   auto alone_claim = [&](const std::string& what, const Config& c) {
-    const std::vector<double> d = paired_diff(acc(c), a0);
+    const std::vector<double> d = rx::paired_diff(acc(c), a0);
     claims.push_back({what + " helps on its own",
                       "test accuracy " + rx::mean_std(acc(c), 2, 100) + " % against " + rx::mean_std(a0, 2, 100) +
                           " % with none (paired gain " + points(d) + ", " + data_name + ", " +
                           std::to_string(n_train) + " images)",
-                      significant_gain(d)   ? "reproduced"
-                      : significant_loss(d) ? "not reproduced (it hurts here)"
+                      rx::significant_gain(d)   ? "reproduced"
+                      : rx::significant_loss(d) ? "not reproduced (it hurts here)"
                                             : "not reproduced (no difference beyond 2 std)"});
   };
   alone_claim("AdamW weight decay (" + best_wd_alone + ", the best alone)", wd_alone);
@@ -206,15 +197,15 @@ int main(int argc, char** argv) {
     Config best_single = wd_alone;
     for (const Config& c : {ra_alone, ls_alone})
       if (rx::mean(acc(c)) > rx::mean(acc(best_single))) best_single = c;
-    const std::vector<double> over_single = paired_diff(acc(stack), acc(best_single)),
-                              over_base = paired_diff(acc(stack), a0);
+    const std::vector<double> over_single = rx::paired_diff(acc(stack), acc(best_single)),
+                              over_base = rx::paired_diff(acc(stack), a0);
     claims.push_back({"the regularizers stack: all three together beat each one alone",
                       "all three (weight decay " + best_wd_alone + ", RandAugment, smoothing 0.1) " +
                           rx::mean_std(acc(stack), 2, 100) + " %: " + points(over_base) +
                           " over none, " + points(over_single) + " over the best single knob (" +
                           best_single.label() + ")",
-                      significant_gain(over_single) ? "reproduced"
-                      : significant_gain(over_base) ? "partly reproduced (better than none, not than the best single knob)"
+                      rx::significant_gain(over_single) ? "reproduced"
+                      : rx::significant_gain(over_base) ? "partly reproduced (better than none, not than the best single knob)"
                                                     : "not reproduced"});
   }
   if (dataset != "cifar10")

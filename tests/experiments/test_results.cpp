@@ -46,3 +46,26 @@ TEST_CASE("Results::load names the file and the line of a malformed CSV") {
     return std::string();
   }(), "missing.csv: cannot be read"));
 }
+
+TEST_CASE("the verdicts' rule: a paired difference is significant above 2 std, from two seeds on") {
+  const std::vector<double> d = rx::paired_diff({1.0, 2.1, 3.9, 7.0}, {0.0, 1.0, 3.0});  // the seeds both have
+  REQUIRE(d.size() == 3);
+  CHECK(d[0] == doctest::Approx(1.0));
+  CHECK(d[1] == doctest::Approx(1.1));
+  CHECK(d[2] == doctest::Approx(0.9));
+  // mean 1, sample std 0.1: 1 > 0.2
+  CHECK(rx::significant_gain(d));
+  CHECK_FALSE(rx::significant_loss(d));
+  const std::vector<double> neg{-1.0, -1.1, -0.9};
+  CHECK(rx::significant_loss(neg));
+  CHECK_FALSE(rx::significant_gain(neg));
+  // mean 0.8333, sample std 1.2583: 0.83 < 2.52, not significant either way
+  const std::vector<double> noisy{1.0, -0.5, 2.0};
+  CHECK_FALSE(rx::significant_gain(noisy));
+  CHECK_FALSE(rx::significant_loss(noisy));
+  // exactly at the threshold is not above it: mean 2, std 1
+  CHECK_FALSE(rx::significant_gain({1.0, 2.0, 3.0}));
+  // one seed has no spread: never significant
+  CHECK_FALSE(rx::significant_gain({5.0}));
+  CHECK_FALSE(rx::significant_gain({}));
+}
