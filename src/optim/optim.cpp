@@ -113,12 +113,15 @@ void AdamW::step() {
     T *m = m_[k].template data<T>(), *v = v_[k].template data<T>();
     const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), decay = static_cast<T>(1 - lr * weight_decay);
     const T step = static_cast<T>(lr / c1), rc2 = static_cast<T>(1 / std::sqrt(c2)), e = static_cast<T>(eps);
-    detail::parallel_for(n, detail::kGrain, [&](int64_t i0, int64_t i1) {
+    detail::parallel_for(n, detail::kGrain, [&, p, g](int64_t i0, int64_t i1) {
+      T *pm = m, *pv = v, *pp = p;  // locals, not captures by reference: the loop vectorises
+      const T* pg = g;
+#pragma omp simd
       for (int64_t i = i0; i < i1; ++i) {
-        p[i] *= decay;  // decoupled weight decay
-        m[i] = b1 * m[i] + (1 - b1) * g[i];
-        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-        p[i] -= step * m[i] / (std::sqrt(v[i]) * rc2 + e);  // lr·m̂/(√v̂ + eps)
+        pp[i] *= decay;  // decoupled weight decay
+        pm[i] = b1 * pm[i] + (1 - b1) * pg[i];
+        pv[i] = b2 * pv[i] + (1 - b2) * pg[i] * pg[i];
+        pp[i] -= step * pm[i] / (std::sqrt(pv[i]) * rc2 + e);  // lr·m̂/(√v̂ + eps)
       }
     });
   });
