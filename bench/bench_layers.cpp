@@ -146,8 +146,9 @@ void bench_layers(bench::Table& table, const std::vector<int>& thread_counts, bo
       table.add("layers", c.op + " fwd+bwd", c.shape, threads, fb[k], triad_name,
                 (c.fwd_bytes + c.bwd_bytes) / triad / 1e6, bench::Ratio::BaselineOverRegrad, "GB/s",
                 (c.fwd_bytes + c.bwd_bytes) / 1e9);
-      table.add("layers", c.op + " fwd+bwd", c.shape, threads, fb[k], "torch",
-                t != torch.end() ? t->second.second : NAN, bench::Ratio::BaselineOverRegrad);
+      if (with_torch)
+        table.add("layers", c.op + " fwd+bwd", c.shape, threads, fb[k], "torch",
+                  t != torch.end() ? t->second.second : NAN, bench::Ratio::BaselineOverRegrad);
     }
     std::printf("| triad | DRAM %.1f GB/s, L3 %.1f GB/s | %d | | | | | | | |\n", dram, cache, threads);
     const double dram_bytes = 12.0 * bench::kDramTriad, cache_bytes = 12.0 * bench::kCacheTriad;

@@ -138,8 +138,9 @@ double transformer_step_ms(int64_t layers) {
 }
 
 // The MLP and CNN steps at `batch`: regrad against PyTorch and against the step's GEMMs.
-void model_rows(bench::Table& table, const std::string& section, const std::map<std::string, double>& torch,
-                int threads, const std::string& model, int64_t batch, int reps) {
+void model_rows(bench::Table& table, const std::string& section, bool with_torch,
+                const std::map<std::string, double>& torch, int threads, const std::string& model, int64_t batch,
+                int reps) {
   double ms = 1e30;
   for (int round = 0; round < 3; ++round) ms = std::min(ms, step_ms(model, batch, reps));
   const double gemm = gemms_ms(step_gemms(model, step_input(batch)), reps);
@@ -147,8 +148,9 @@ void model_rows(bench::Table& table, const std::string& section, const std::map<
   const double t = torch_or_nan(torch, key);
   std::printf("%s step, batch %lld, %d thread(s): %.3f ms, GEMMs alone %.3f ms (%.2f), torch %.3f ms (%.2fx)\n",
               model.c_str(), static_cast<long long>(batch), threads, ms, gemm, ms / gemm, t, t / ms);
-  table.add(section, model + " step", shape, threads, ms, "torch", t, bench::Ratio::BaselineOverRegrad, "images/s",
-            static_cast<double>(batch));
+  if (with_torch)
+    table.add(section, model + " step", shape, threads, ms, "torch", t, bench::Ratio::BaselineOverRegrad, "images/s",
+              static_cast<double>(batch));
   table.add(section, model + " step", shape, threads, ms, "GEMMs", gemm, bench::Ratio::RegradOverBaseline, "images/s",
             static_cast<double>(batch));
 }
@@ -175,8 +177,8 @@ void bench_train(bench::Table& table, const std::vector<int>& thread_counts, boo
     omp_set_num_threads(threads);
     const auto torch = with_torch ? torch_step_ms("bench_torch_train.py", threads, "mlp-128,cnn-64,transformer-2,transformer-6")
                                   : std::map<std::string, double>{};
-    model_rows(table, "train", torch, threads, "mlp", 128, 51);
-    model_rows(table, "train", torch, threads, "cnn", 64, 11);
+    model_rows(table, "train", with_torch, torch, threads, "mlp", 128, 51);
+    model_rows(table, "train", with_torch, torch, threads, "cnn", 64, 11);
     for (int64_t layers : {2, 6}) {
       double ms = 1e30;
       for (int round = 0; round < 3; ++round) ms = std::min(ms, transformer_step_ms(layers));
@@ -184,8 +186,10 @@ void bench_train(bench::Table& table, const std::vector<int>& thread_counts, boo
       const double t = torch_or_nan(torch, name);
       std::printf("char transformer, %lld blocks, %d thread(s): %.3f ms, torch %.3f ms (%.2fx)\n",
                   static_cast<long long>(layers), threads, ms, t, t / ms);
+      // Without torch the row still records regrad's time, against no baseline.
       table.add("train", "char transformer step, " + std::to_string(layers) + " blocks (AdamW)", "batch 128", threads, ms,
-                "torch", t, bench::Ratio::BaselineOverRegrad, "images/s", 128.0);
+                with_torch ? "torch" : "", t, with_torch ? bench::Ratio::BaselineOverRegrad : bench::Ratio::None,
+                "images/s", 128.0);
     }
   }
 }
@@ -197,7 +201,7 @@ void bench_small(bench::Table& table, const std::vector<int>& thread_counts, boo
     const auto torch = with_torch ? torch_step_ms("bench_torch_train.py", threads, "mlp-2,mlp-8,cnn-2,cnn-8")
                                   : std::map<std::string, double>{};
     for (const std::string model : {"mlp", "cnn"})
-      for (int64_t batch : {2, 8}) model_rows(table, "small", torch, threads, model, batch, 101);
+      for (int64_t batch : {2, 8}) model_rows(table, "small", with_torch, torch, threads, model, batch, 101);
     const auto torch_bnh = with_torch ? torch_step_ms("bench_torch_bn_by_hand.py", threads, "bn_by_hand-64,bn_by_hand-200")
                                       : std::map<std::string, double>{};
     for (int64_t hidden : {64, 200}) {
@@ -208,8 +212,9 @@ void bench_small(bench::Table& table, const std::vector<int>& thread_counts, boo
       std::printf("bn_by_hand manual-backward step, hidden %lld, %d thread(s): %.4f ms (%.0f steps/s), torch %.4f ms "
                   "(%.2fx)\n", static_cast<long long>(hidden), threads, ms, 1e3 / ms, t, t / ms);
       table.add("small", "bn_by_hand manual-backward training step (notebook 6b)",
-                "batch " + std::to_string(kBnByHandBatch) + ", hidden " + std::to_string(hidden), threads, ms, "torch", t,
-                bench::Ratio::BaselineOverRegrad, "steps/s", 1.0);
+                "batch " + std::to_string(kBnByHandBatch) + ", hidden " + std::to_string(hidden), threads, ms,
+                with_torch ? "torch" : "", t, with_torch ? bench::Ratio::BaselineOverRegrad : bench::Ratio::None,
+                "steps/s", 1.0);
     }
   }
 }
