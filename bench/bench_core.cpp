@@ -61,6 +61,7 @@ static void bench_elementwise(bench::Table& table) {
   };
   chain("relu", relu);
   // The same chain with a transcendental at the end (src/vmath.h): memory-bound only if it vectorises.
+  chain("exp", exp);
   chain("tanh", tanh);
   chain("sigmoid", sigmoid);
   chain("gelu", gelu);
