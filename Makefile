@@ -2,7 +2,8 @@
 #   make test      set up (Debian packages), build, run the test suite
 #   make demo      set up, build, run the main demo (gradient-check table over every op)
 #   make sanitize  build and run the tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make bench     speed against OpenBLAS GEMM and memory bandwidth (not a test)
+#   make bench     speed against PyTorch, OpenBLAS GEMM and memory bandwidth (not a test); the table also
+#                  goes to build/bench.md and build/bench.csv. BENCH_ARGS="--repeat 3 train" picks sections, repeats
 #   make experiments        run every lecture experiment in full and regenerate experiments/results
 #   make experiments-quick  every experiment's --quick mode into a temporary directory, checked (CI)
 #   make bn-by-hand-results  regenerate notebook 6b's committed results in experiments/results
@@ -109,9 +110,10 @@ $(EXAMPLE): $(BUILD)/obj/docs/example.o $(LIB)
 
 $(BUILD)/obj/bench/%.o: bench/%.cpp Makefile | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CXX) $(FLAGS) -DREGRAD_BENCH_DIR=\"$(CURDIR)/bench\" -c $< -o $@
+	$(CXX) $(FLAGS) -DREGRAD_BENCH_DIR=\"$(CURDIR)/bench\" -DREGRAD_BENCH_OUT=\"$(abspath $(BUILD))\" -c $< -o $@
 
-$(BENCH): $(BENCH_OBJ) $(LIB)
+# The bench times notebook 6b's training loop, so it links that experiment's library part.
+$(BENCH): $(BENCH_OBJ) $(BUILD)/obj/experiments/bn_by_hand/bn_by_hand.o $(LIB)
 	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
 
 # The tests also run the command line (tests/cli), so it is built first.
@@ -134,8 +136,9 @@ bn-by-hand-results: $(BN_BY_HAND)
 	./$(BN_BY_HAND) --out experiments/results --name bn_by_hand_names --words data/names.txt \
 	  --hidden 200 --steps 200000 --lr-decay-step 100000 --log-every 2000
 
+BENCH_ARGS ?=
 bench: $(BENCH)
-	./$(BENCH)
+	./$(BENCH) $(BENCH_ARGS)
 
 # A separate tree, so sanitizer objects never mix with optimised ones.
 sanitize: | $(DEPS_STAMP)

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "bench_table.h"
 #include "bench_util.h"
 #include "regrad/regrad.h"
 
@@ -95,7 +96,7 @@ std::map<std::string, std::pair<double, double>> torch_times(int threads) {
 
 }  // namespace
 
-void bench_layers(const std::vector<int>& thread_counts, bool with_torch) {
+void bench_layers(bench::Table& table, const std::vector<int>& thread_counts, bool with_torch) {
   const auto cases = make_cases();
   std::printf("\n== fused layers, float32 (minimal-bytes bandwidth; DRAM triad for large shapes, L3 triad for small)\n");
   std::printf("| op | shape | thr | fwd ms | fwd GB/s | fwd+bwd ms | fwd+bwd GB/s | of triad | torch fwd+bwd ms | vs torch |\n");
@@ -137,8 +138,24 @@ void bench_layers(const std::vector<int>& thread_counts, bool with_torch) {
       }
       std::printf("| %s | %s | %d | %.3f | %.1f | %.3f | %.1f | %.0f%% | %s | %s |\n", c.op.c_str(), c.shape.c_str(),
                   threads, fwd[k], gbs_f, fb[k], gbs_fb, 100 * gbs_fb / (c.large ? dram : cache), torch_col, ratio_col);
+      // Against the triad: its time for the same bytes, so the ratio is the fraction of its bandwidth.
+      const double triad = c.large ? dram : cache;
+      const std::string triad_name = c.large ? "DRAM triad" : "L3 triad";
+      table.add("layers", c.op + " fwd", c.shape, threads, fwd[k], triad_name, c.fwd_bytes / triad / 1e6,
+                bench::Ratio::BaselineOverRegrad, "GB/s", c.fwd_bytes / 1e9);
+      table.add("layers", c.op + " fwd+bwd", c.shape, threads, fb[k], triad_name,
+                (c.fwd_bytes + c.bwd_bytes) / triad / 1e6, bench::Ratio::BaselineOverRegrad, "GB/s",
+                (c.fwd_bytes + c.bwd_bytes) / 1e9);
+      if (with_torch)
+        table.add("layers", c.op + " fwd+bwd", c.shape, threads, fb[k], "torch",
+                  t != torch.end() ? t->second.second : NAN, bench::Ratio::BaselineOverRegrad);
     }
     std::printf("| triad | DRAM %.1f GB/s, L3 %.1f GB/s | %d | | | | | | | |\n", dram, cache, threads);
+    const double dram_bytes = 12.0 * bench::kDramTriad, cache_bytes = 12.0 * bench::kCacheTriad;
+    table.add("layers", "memory triad a = b + s·c (the baseline)", "3x128MiB", threads, dram_bytes / dram / 1e6, "", NAN,
+              bench::Ratio::None, "GB/s", dram_bytes / 1e9);
+    table.add("layers", "memory triad a = b + s·c (the baseline)", "3x1MiB", threads, cache_bytes / cache / 1e6, "", NAN,
+              bench::Ratio::None, "GB/s", cache_bytes / 1e9);
     // The lecture's claim, RMSNorm is cheaper than LayerNorm, timed with the two alternating
     // step by step, so that both see the same phases of the machine's shared bandwidth.
     std::printf("\n");
@@ -159,7 +176,22 @@ void bench_layers(const std::vector<int>& thread_counts, bool with_torch) {
       std::printf("RMSNorm vs LayerNorm at %ldx%ld, %d thread(s), fwd+bwd, alternating: %.3f vs %.3f ms: "
                   "RMSNorm %.0f%% %s (the lecture: 15-30%% cheaper)\n", N, D, threads, rms, ln, std::abs(saving),
                   saving >= 0 ? "cheaper" : "more expensive");
+      table.add("layers", "rms_norm fwd+bwd, alternating with layer_norm", shape_key({N, D}), threads, rms,
+                "layer_norm fwd+bwd", ln, bench::Ratio::RegradOverBaseline);
     }
     std::printf("\n");
   }
+}
+
+void print_layers_verdict(const bench::Table& table, const std::vector<int>& thread_counts) {
+  for (int threads : thread_counts)
+    for (const char* shape : {"4096x1024", "256x4096"})
+      if (const bench::Row* r = table.find("layers", "rms_norm fwd+bwd, alternating with layer_norm", shape, threads,
+                                           "layer_norm fwd+bwd")) {
+        const bench::Summary q = bench::summarize(r->ratio);
+        const double saving = 100 * (1 - q.median);
+        std::printf("RMSNorm vs LayerNorm at %s, %d thread(s), fwd+bwd: RMSNorm %.0f%% %s, median of %d run(s) "
+                    "(the lecture: 15-30%% cheaper)\n", shape, threads, std::abs(saving),
+                    saving >= 0 ? "cheaper" : "more expensive", q.n);
+      }
 }

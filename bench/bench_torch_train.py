@@ -2,12 +2,13 @@
 """PyTorch's side of the training-step bench (bench/bench_train.cpp): the same MLP
 (784-512-512-10, BatchNorm1d, ReLU, Dropout(0.1)) at batch 128 and CNN (2 × conv3×3 → BatchNorm2d
 → ReLU → maxpool, Linear 3136→128, Dropout, Linear 128→10) at batch 64, label-smoothed
-cross-entropy (0.1), SGD(momentum 0.9, weight decay 5e-4). Prints "model,ms_per_step" (the
-smallest of 3 round medians). Then the character Transformer of bench_train.cpp: token and position
+cross-entropy (0.1), SGD(momentum 0.9, weight decay 5e-4), also at batch 2 and 8 (the small-batch
+rows). Prints "model-batch,ms_per_step" (the smallest of 3 round medians), e.g. "mlp-128", "cnn-8". Then the character Transformer of bench_train.cpp: token and position
 embeddings (27 symbols, context 8, width 64), 2 or 6 pre-norm blocks (LayerNorm → causal 4-head
 attention with a fused qkv projection → residual; LayerNorm → Linear 64→256 → GELU → Linear → residual),
 a final LayerNorm and a head on every position, cross-entropy over all 8 positions, AdamW, batch 128
-("transformer-2", "transformer-6"). The caller sets the thread and malloc environment before start-up.
+("transformer-2", "transformer-6"). --only names the cases to run (default: all). The caller sets the
+thread and malloc environment before start-up.
 """
 import argparse
 
@@ -61,34 +62,39 @@ class CharTransformer(nn.Module):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, required=True)
-    torch.set_num_threads(ap.parse_args().threads)
+    ap.add_argument("--only", default="mlp-128,cnn-64,mlp-2,mlp-8,cnn-2,cnn-8,transformer-2,transformer-6")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    for name, make, batch, reps in [("mlp", mlp, 128, 51), ("cnn", cnn, 64, 11)]:
-        net = make()
-        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-        x, y = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+    for name in args.only.split(","):
+        model, size = name.rsplit("-", 1)
+        if model == "transformer":
+            layers, batch, reps = int(size), 128, 21
+            net = CharTransformer(layers)
+            opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+            x, y = torch.randint(0, 27, (batch, 8)), torch.randint(0, 27, (batch, 8))
+
+            def loss_fn():
+                return F.cross_entropy(net(x).transpose(1, 2), y)
+        else:
+            batch = int(size)
+            # as bench_train.cpp: 51 reps for the MLP at batch 128, 11 for the CNN at 64, 101 for small batches
+            reps = 101 if batch < 32 else 51 if model == "mlp" else 11
+            net = {"mlp": mlp, "cnn": cnn}[model]()
+            opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+            x, y = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+
+            def loss_fn():
+                return F.cross_entropy(net(x), y, label_smoothing=0.1)
 
         def step():
-            loss = F.cross_entropy(net(x), y, label_smoothing=0.1)
+            loss = loss_fn()
             opt.zero_grad()
             loss.backward()
             opt.step()
 
         best = min(median_ms(step, reps) for _ in range(3))
         print(f"{name},{best:.4f}", flush=True)
-    for layers in (2, 6):
-        net = CharTransformer(layers)
-        opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-        x, y = torch.randint(0, 27, (128, 8)), torch.randint(0, 27, (128, 8))
-
-        def step():
-            loss = F.cross_entropy(net(x).transpose(1, 2), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-        best = min(median_ms(step, 21) for _ in range(3))
-        print(f"transformer-{layers},{best:.4f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -69,14 +69,16 @@ inline std::string torch_version() {
 // not installed. PyTorch is configured as fairly as regrad: thread counts fixed before import,
 // passive OpenMP waiting, and glibc told to keep freed memory (regrad does the same with mallopt)
 // so that large tensors are not returned to the OS on every call.
-inline std::vector<std::string> run_torch_script(const std::string& script, int threads) {
+// `args` are passed on to the script. Python writes no bytecode cache into bench/.
+inline std::vector<std::string> run_torch_script(const std::string& script, int threads, const std::string& args = "") {
   std::vector<std::string> lines;
   if (torch_version().empty()) return lines;
   const std::string python = torch_python();
   const std::string t = std::to_string(threads);
   const std::string cmd = "OMP_NUM_THREADS=" + t + " MKL_NUM_THREADS=" + t + " OPENBLAS_NUM_THREADS=" + t +
                           " OMP_WAIT_POLICY=passive MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824"
-                          " " + python + " " REGRAD_BENCH_DIR "/" + script + " --threads " + t;
+                          " PYTHONDONTWRITEBYTECODE=1 " + python + " " REGRAD_BENCH_DIR "/" + script + " --threads " + t +
+                          (args.empty() ? "" : " " + args);
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return lines;
   char buf[512];

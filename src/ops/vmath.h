@@ -8,6 +8,8 @@
 // float with 2^−30 ≤ |x| < 2^7 in brackets; docs/performance.md has the table, bench/vmath_fit.py
 // derives the polynomials.
 //   vexp       ≤ 2 ulp on [−87, 88]; clamped outside, so eˣ stays a normal float.
+//   vexp_full  ≤ 2 ulp [1.023] over the whole float range (below the normal floats, ulp is the smallest
+//              denormal: [0.75]); +inf for x > 88.72283, 0 for x < −103.98, 1 for ±0, NaN for NaN.
 //   vtanh      ≤ 2 ulp [1.33]; ±1 for ±inf, x for tiny x, −0 for −0, NaN for NaN.
 //   vsigmoid   ≤ 3 ulp [2.48] where σ(x) is a normal float; 0 below (x < ln FLT_MIN ≈ −87.34:
 //              flushed, not denormal); 0 for −inf, 1 for +inf, NaN for NaN.
@@ -23,6 +25,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace rg::detail {
 
@@ -43,6 +46,31 @@ inline float vexp(float x) {
 }
 
 inline double vexp(double x) { return std::exp(x); }
+
+// eˣ over the whole float range, for the exp op (vexp's clamp keeps results normal for the
+// functions built on it; the op must not clamp): +inf above x = 0x1.62e42ep6 ≈ 88.72283 (the last
+// float whose eˣ rounds to a finite float), denormals down to e^−103.97, 0 below, NaN for NaN.
+// The same reduction and polynomial as vexp, and 2ⁿ applied as 2^⌊n/2⌋ · 2^(n−⌊n/2⌋): both factors
+// are normal floats for n ∈ [−150, 128], the first product is exact, the second rounds once
+// (into the denormals where the result is one).
+inline float vexp_full(float x) {
+  const float xc = x > -104.0f ? (x < 89.0f ? x : 89.0f) : -104.0f;  // NaN lands on −104; replaced below
+  const float n = std::floor(xc * 1.44269504088896341f + 0.5f);
+  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float er = p * r * r + r + 1.0f;
+  const int32_t k = static_cast<int32_t>(n), k1 = k >> 1, k2 = k - k1;
+  const float y = er * std::bit_cast<float>((k1 + 127) << 23) * std::bit_cast<float>((k2 + 127) << 23);
+  const float finite = y < 0x1.fffffep127f ? y : 0x1.fffffep127f;  // no rounding error may overflow
+  return x != x ? x : x > 0x1.62e42ep6f ? std::numeric_limits<float>::infinity() : finite;
+}
+
+inline double vexp_full(double x) { return std::exp(x); }
 
 // Each function below computes all its pieces and picks one with a select, written so that a NaN
 // argument falls into a piece that returns it (a NaN fails every comparison); the arguments given

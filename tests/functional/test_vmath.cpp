@@ -9,6 +9,7 @@
 
 namespace {
 
+using rg::detail::vexp_full;
 using rg::detail::vgelu;
 using rg::detail::vgelu_grad;
 using rg::detail::vsigmoid;
@@ -65,6 +66,42 @@ TEST_CASE("vexp(float) is within 2 ulp of std::exp over the whole float range") 
   CHECK(rg::detail::vexp(-1000.0f) < 1e-37f);  // clamped, not NaN or a denormal trap
   CHECK(std::isfinite(rg::detail::vexp(1000.0f)));
   CHECK(rg::detail::vexp(1.5) == std::exp(1.5));  // double is libm's
+}
+
+TEST_CASE("vexp_full(float) is within 2 ulp of exp over the whole float range, overflow and denormals included") {
+  constexpr double kFltMax = std::numeric_limits<float>::max();
+  double worst = 0;  // ulps() measures below the normal floats in units of the smallest denormal
+  float at = 0;
+  int64_t wrong_inf = 0;  // +inf exactly where eˣ rounds past FLT_MAX (above FLT_MAX + half an ulp)
+  const auto check = [&](float x) {
+    const double ref = std::exp(static_cast<double>(x));
+    const float got = vexp_full(x);
+    if (ref >= kFltMax * (1 + 0x1p-25)) {
+      wrong_inf += got != kInf;
+      return;
+    }
+    wrong_inf += std::isinf(got);
+    const double e = ulps(got, ref);
+    if (e > worst) worst = e, at = x;
+  };
+  sweep(check);
+  // Every float where the result overflows or leaves the normal floats.
+  for (float x = 88.0f; x <= 89.0f; x = std::nextafter(x, kInf)) check(x);
+  for (float x = -104.5f; x <= -86.0f; x = std::nextafter(x, kInf)) check(x);
+  MESSAGE("vexp_full: worst ", worst, " ulp at x = ", at);
+  CHECK(worst <= 2.0);
+  CHECK(wrong_inf == 0);
+  CHECK(vexp_full(0x1.62e42ep6f) < kInf);  // the last float whose eˣ is finite
+  CHECK(vexp_full(std::nextafter(0x1.62e42ep6f, kInf)) == kInf);
+  CHECK(vexp_full(kInf) == kInf);
+  CHECK(vexp_full(-kInf) == 0.0f);
+  CHECK(vexp_full(-104.0f) == 0.0f);  // e^−104 < 2^−150: rounds to 0
+  CHECK(vexp_full(-103.0f) > 0.0f);   // a denormal, not flushed
+  CHECK(vexp_full(-103.0f) < std::numeric_limits<float>::min());
+  CHECK(vexp_full(0.0f) == 1.0f);
+  CHECK(vexp_full(-0.0f) == 1.0f);
+  CHECK(std::isnan(vexp_full(kNaN)));
+  CHECK(vexp_full(1.5) == std::exp(1.5));  // double is libm's
 }
 
 TEST_CASE("vtanh(float) is within 2 ulp of tanh over the float range") {

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <vector>
 
 #include "../test_util.h"
 
@@ -23,6 +24,23 @@ TEST_CASE("elementwise values match closed forms") {
   check_values(pow(p, tensor({0.5, 3, -1}, DType::Float64)), {0.5, 1, 0.25}, 1e-15);
   check_values(1.0 / p, {4, 1, 0.25}, 0);
   check_values(1.0 - p, {0.75, 0, -3}, 0);
+}
+
+TEST_CASE("float exp overflows to inf and underflows through the denormals, as libm") {
+  // Every length, so that both the vector body and the scalar remainder of the loop are checked.
+  const std::vector<float> xs{88.72283f, 88.72284f, 100, -87.5f, -100, -103.5f, -104, 0, 1, -1,
+                              -INFINITY, INFINITY, NAN};
+  for (std::size_t n = 1; n <= xs.size(); ++n) {
+    std::vector<double> v(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(n));
+    const Tensor y = exp(tensor(v, {static_cast<int64_t>(n)}));
+    for (std::size_t i = 0; i < n; ++i) {
+      const float want = std::exp(xs[i]), got = y.data<float>()[i];
+      CAPTURE(xs[i]);
+      if (std::isnan(want)) CHECK(std::isnan(got));
+      else if (std::isinf(want) || want == 0) CHECK(got == want);
+      else CHECK(std::abs(got - want) <= 3 * (std::nextafter(want, INFINITY) - want));  // ≤ 2 ulp, libm ≤ 1
+    }
+  }
 }
 
 TEST_CASE("sigmoid saturates without overflow") {
