@@ -60,7 +60,7 @@ static void bench_elementwise(bench::Table& table) {
               bench::Ratio::BaselineOverRegrad, "GB/s", bytes / 1e9);
   };
   chain("relu", relu);
-  // The same chain with a transcendental at the end (src/vmath.h): memory-bound only if it vectorises.
+  // The same chain with a transcendental at the end (src/ops/vmath.h): memory-bound only if it vectorises.
   chain("exp", exp);
   chain("tanh", tanh);
   chain("sigmoid", sigmoid);

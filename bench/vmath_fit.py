@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Coefficients of the float32 tanh and erf in src/vmath.h, reproducibly: /usr/bin/python3 bench/vmath_fit.py
+"""Coefficients of the float32 tanh and erf in src/ops/vmath.h, reproducibly: /usr/bin/python3 bench/vmath_fit.py
 
 Each is a weighted least-squares fit (weights 1/f: relative error) in double on 800 Chebyshev nodes,
 reference values from mpmath at 40 digits. The coefficients are rounded to float one at a time,
