@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "common/experiment.h"
+#include "common/timing.h"
 
 using namespace rg;
 
@@ -26,19 +27,10 @@ struct Timing {
   Pair fwd, fwdbwd;
 };
 
-// Median ms of f(false) and f(true), run alternately `reps` times after five warm-up rounds (the
-// first calls at a new size fault their buffers' pages in: several times the steady time).
+// Median ms of f(false) and f(true), run alternately `reps` times after five warm-up rounds.
 Pair alternating_ms(const std::function<void(bool rms)>& f, int reps) {
-  for (int i = 0; i < 5; ++i) f(false), f(true);
-  std::vector<double> t[2];
-  for (int i = 0; i < reps; ++i)
-    for (int rms = 0; rms < 2; ++rms) {
-      const auto a = std::chrono::steady_clock::now();
-      f(rms != 0);
-      t[rms].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
-    }
-  for (auto& v : t) std::nth_element(v.begin(), v.begin() + reps / 2, v.end());
-  return {t[0][reps / 2], t[1][reps / 2]};
+  const auto [ln, rms] = rx::timing::median_ms([&] { f(false); }, [&] { f(true); }, reps, /*warmup=*/5);
+  return {ln, rms};
 }
 
 // More repetitions for small shapes: `reps` at 2,048×256, proportionally fewer above, at least 15.
@@ -63,42 +55,19 @@ Timing time_regrad(int64_t n, int64_t d, int reps) {
   return t;
 }
 
-// The interpreter whose torch is the baseline: REGRAD_BENCH_PYTHON (as make bench), else Debian's.
-std::string torch_python() {
-  const char* env = std::getenv("REGRAD_BENCH_PYTHON");
-  return env && *env ? env : "/usr/bin/python3";
-}
-
 // PyTorch's timings per "ROWSxWIDTH" at `threads` threads; empty when torch is not installed.
 std::map<std::string, Timing> time_torch(const std::vector<std::pair<int64_t, int64_t>>& shapes, int threads, int reps) {
   std::map<std::string, Timing> out;
-  const std::string py = torch_python(), t = std::to_string(threads);
-  if (std::system((py + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0) return out;
-  std::string cmd = "OMP_NUM_THREADS=" + t + " MKL_NUM_THREADS=" + t + " OMP_WAIT_POLICY=passive " + py +
-                    " experiments/rmsnorm_cost/torch_norms.py --threads " + t + " --reps " + std::to_string(reps);
-  for (const auto& [n, d] : shapes) cmd += " " + std::to_string(n) + "x" + std::to_string(d);
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char line[256];
-  while (std::fgets(line, sizeof line, p)) {
+  std::string args = "--reps " + std::to_string(reps);
+  for (const auto& [n, d] : shapes) args += " " + std::to_string(n) + "x" + std::to_string(d);
+  for (const std::string& line : rx::timing::run_torch_script("experiments/rmsnorm_cost/torch_norms.py", threads, args)) {
     long long n, d;
     Timing x;
-    if (std::sscanf(line, "%lld,%lld,%lf,%lf,%lf,%lf", &n, &d, &x.fwd.ln, &x.fwd.rms, &x.fwdbwd.ln, &x.fwdbwd.rms) == 6)
+    if (std::sscanf(line.c_str(), "%lld,%lld,%lf,%lf,%lf,%lf", &n, &d, &x.fwd.ln, &x.fwd.rms, &x.fwdbwd.ln,
+                    &x.fwdbwd.rms) == 6)
       out[std::to_string(n) + "x" + std::to_string(d)] = x;
   }
-  pclose(p);
   return out;
-}
-
-std::string torch_version() {
-  FILE* p = popen((torch_python() + " -c 'import torch; print(torch.__version__)' 2>/dev/null").c_str(), "r");
-  if (!p) return "";
-  char buf[64] = "";
-  const bool got = std::fgets(buf, sizeof buf, p) != nullptr;
-  pclose(p);
-  std::string v = got ? buf : "";
-  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
-  return v;
 }
 
 std::string pct(double saving) {
@@ -123,7 +92,6 @@ int main(int argc, char** argv) {
 
   // Part 1: kernel time.
   rx::Results res({"part", "impl", "rows", "width", "threads"}, {"layernorm_ms", "rmsnorm_ms", "saving"});
-  const std::string torch_v = torch_version();
   const double timing_load = rx::load_average();
   for (int threads : thread_counts) {
     omp_set_num_threads(threads);
@@ -184,22 +152,20 @@ int main(int argc, char** argv) {
   report::write_file(e.path("_training.csv"), train.csv());
 
   // Tables.
-  auto saving_of = [&](const std::string& part, const std::string& impl, int64_t n, int64_t d, int threads) {
-    const auto v = res.values({{"part", part}, {"impl", impl}, {"rows", std::to_string(n)},
-                               {"width", std::to_string(d)}, {"threads", std::to_string(threads)}}, "saving");
-    return v.empty() ? NAN : v[0];
-  };
   auto ms_of = [&](const std::string& part, const std::string& impl, int64_t n, int64_t d, int threads,
                    const std::string& m) {
     const auto v = res.values({{"part", part}, {"impl", impl}, {"rows", std::to_string(n)},
                                {"width", std::to_string(d)}, {"threads", std::to_string(threads)}}, m);
     return v.empty() ? NAN : v[0];
   };
+  auto saving_of = [&](const std::string& part, const std::string& impl, int64_t n, int64_t d, int threads) {
+    return ms_of(part, impl, n, d, threads, "saving");
+  };
   const bool have_torch = !res.values({{"impl", "torch"}}, "saving").empty();
   std::string body = "**Kernel time.** Median milliseconds of one call, float32, rows × width, the two norms "
                      "alternating step by step (LayerNorm with weight and bias, RMSNorm with weight, ε = 1e-6); "
                      "the change is RMSNorm's time relative to LayerNorm's (−25 % = 25 % cheaper). ";
-  body += have_torch ? "PyTorch " + torch_v + " in the same run: `F.layer_norm` against the composed RMSNorm "
+  body += have_torch ? rx::timing::torch_version() + " in the same run: `F.layer_norm` against the composed RMSNorm "
                            "`x * rsqrt(mean(x²) + ε) * w` (torch 1.13 has no RMSNorm).\n\n"
                      : std::string("PyTorch is not installed here: regrad only.\n\n");
   body += "| rows × width | threads | LayerNorm fwd | RMSNorm fwd | change | LayerNorm fwd+bwd | RMSNorm fwd+bwd | change |";
