@@ -85,3 +85,11 @@ TEST_CASE("conv2d: the same bits at 1, 2 and 4 threads") {
   check_thread_independent("conv2d, stride 2", {randn({16, 8, 15, 15}, gen), randn({16, 8, 3, 3}, gen)},
                            [](V x) { return conv2d(x[0], x[1], Tensor(), 2, 1); });
 }
+
+TEST_CASE("causal_attention: the same bits at 1, 2 and 4 threads") {
+  Generator gen(13);
+  check_thread_independent("causal_attention, 512 heads", {randn({128, 8, 192}, gen)},
+                           [](V x) { return causal_attention(x[0], 4); });
+  check_thread_independent("causal_attention, 4 heads of 40×32", {randn({2, 40, 192}, gen)},
+                           [](V x) { return causal_attention(x[0], 2); });
+}
