@@ -106,11 +106,15 @@ void for_each_chunk(int64_t n, int team, F body) {
     for (int64_t c = 0; c < n; ++c) body(c, omp_get_thread_num());
     return;
   }
-  // One thread: OpenBLAS would still thread a GEMM called outside a parallel region.
-  const int saved = omp_get_max_threads();
-  if (!omp_in_parallel()) omp_set_num_threads(1);
+  // One thread: OpenBLAS would still thread a GEMM called outside a parallel region, with
+  // omp_get_max_threads() threads; set that to 1 meanwhile (restored on exit, exceptions too).
+  struct OneThread {
+    int saved = omp_get_max_threads();
+    bool set = !omp_in_parallel() && saved > 1;
+    OneThread() { if (set) omp_set_num_threads(1); }
+    ~OneThread() { if (set) omp_set_num_threads(saved); }
+  } one_thread;
   for (int64_t c = 0; c < n; ++c) body(c, 0);
-  if (!omp_in_parallel()) omp_set_num_threads(saved);
 }
 
 // Threads for n chunks.
@@ -148,8 +152,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int
   if (bias.defined() && bias.shape() != Shape{g.O})
     throw std::invalid_argument("conv2d: bias " + to_string(bias.shape()) + " must have shape [" + std::to_string(g.O) + "]");
   Tensor y = Tensor::empty({g.N, g.O, g.Ho, g.Wo}, input.dtype());
-  if (g.N == 0) return y;
-  dispatch_float(input.dtype(), "conv2d", [&](auto tag) {
+  if (g.N > 0) dispatch_float(input.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T *x = input.data<T>(), *w = weight.data<T>(), *b = bias.defined() ? bias.data<T>() : nullptr;
     T* py = y.data<T>();
@@ -177,8 +180,13 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int
       using T = typename decltype(tag)::type;
       const T *x = input.data<T>(), *w = weight.data<T>(), *pdy = dy.data<T>();
       const bool need_dx = input.requires_grad(), need_dw = weight.requires_grad();
-      const int64_t K = g.K(), P = g.P(), O = g.O, chunk = g.chunk<T>(), n_chunks = (g.N + chunk - 1) / chunk;
       if (need_dx) dx = Tensor::empty(input.shape(), input.dtype());
+      if (g.N == 0) {  // an empty batch: no chunks, dW = 0
+        if (need_dw) dw = zeros(weight.shape(), weight.dtype());
+        return;
+      }
+      if (!need_dx && !need_dw) return;  // only db
+      const int64_t K = g.K(), P = g.P(), O = g.O, chunk = g.chunk<T>(), n_chunks = (g.N + chunk - 1) / chunk;
       std::vector<T> dw_part(need_dw ? n_chunks * O * K : 0);  // dY·colsᵀ of each chunk
       const int team = team_size(n_chunks);
       Scratch<T> cols_buf(team, K * chunk * P), dy_buf(team, O * chunk * P);

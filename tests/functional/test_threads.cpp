@@ -82,6 +82,9 @@ TEST_CASE("conv2d: the same bits at 1, 2 and 4 threads") {
   // The first, with a batch of 3: 3 chunks of one sample, fewer than the threads.
   check_thread_independent("conv2d, 3 chunks of 1", {randn({3, 1, 28, 28}, gen), randn({32, 1, 3, 3}, gen), randn({32}, gen)},
                            [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); });
+  // One sample: one chunk, its GEMMs kept on one thread.
+  check_thread_independent("conv2d, 1 sample", {randn({1, 32, 14, 14}, gen), randn({64, 32, 3, 3}, gen), randn({64}, gen)},
+                           [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); });
   check_thread_independent("conv2d, stride 2", {randn({16, 8, 15, 15}, gen), randn({16, 8, 3, 3}, gen)},
                            [](V x) { return conv2d(x[0], x[1], Tensor(), 2, 1); });
 }

@@ -61,6 +61,12 @@ TEST_CASE("conv2d over chunks of samples equals conv2d sample by sample") {
     dw_sum = dw_sum + wn.grad();
   }
   CHECK(cmp("dW", dw_sum, w.grad(), 0, 1e-10).approximate);
+  // An empty batch: an empty output, and dW = 0.
+  const Tensor w0 = w.detach().clone().requires_grad_();
+  const Tensor y0 = conv2d(zeros({0, 3, 6, 5}, DType::Float64), w0, b.detach(), 1, 1);
+  CHECK(y0.shape() == Shape{0, 4, 6, 5});
+  sum(y0).backward();
+  CHECK(max(abs(w0.grad())).item() == 0.0);
 }
 
 TEST_CASE("max_pool2d takes window maxima") {
