@@ -24,6 +24,7 @@ struct Dims {
 template <typename T, typename F>
 void for_each_head(const Dims& d, F f) {
   detail::parallel_for(d.B * d.H, detail::grain_for(4 * d.T * (d.T + d.D)), [&](int64_t p0, int64_t p1) {
+    detail::OneBlasThread one;  // on the serial path (few pairs), large heads' GEMMs stay on one thread too
     std::unique_ptr<T[]> scratch(new T[d.T * d.T]);
     for (int64_t p = p0; p < p1; ++p) f(p / d.H, p % d.H, scratch.get());
   });

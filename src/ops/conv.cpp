@@ -106,14 +106,7 @@ void for_each_chunk(int64_t n, int team, F body) {
     for (int64_t c = 0; c < n; ++c) body(c, omp_get_thread_num());
     return;
   }
-  // One thread: OpenBLAS would still thread a GEMM called outside a parallel region, with
-  // omp_get_max_threads() threads; set that to 1 meanwhile (restored on exit, exceptions too).
-  struct OneThread {
-    int saved = omp_get_max_threads();
-    bool set = !omp_in_parallel() && saved > 1;
-    OneThread() { if (set) omp_set_num_threads(1); }
-    ~OneThread() { if (set) omp_set_num_threads(saved); }
-  } one_thread;
+  detail::OneBlasThread one;  // one thread: OpenBLAS would still thread the GEMMs
   for (int64_t c = 0; c < n; ++c) body(c, 0);
 }
 

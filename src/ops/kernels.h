@@ -30,6 +30,26 @@ inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double
               ldb, beta, C, ldc);
 }
 
+// While alive outside a parallel region, GEMMs run on the calling thread: OpenBLAS sizes its
+// threads by omp_get_max_threads(), and its threaded GEMM does not give the bits of its
+// single-threaded one. Kernels whose threads share out whole GEMMs use it on their serial path,
+// so their results do not depend on the thread count. Inside a parallel region it does nothing.
+class OneBlasThread {
+ public:
+  OneBlasThread() : saved_(omp_get_max_threads()), set_(!omp_in_parallel() && saved_ > 1) {
+    if (set_) omp_set_num_threads(1);
+  }
+  ~OneBlasThread() {
+    if (set_) omp_set_num_threads(saved_);
+  }
+  OneBlasThread(const OneBlasThread&) = delete;
+  OneBlasThread& operator=(const OneBlasThread&) = delete;
+
+ private:
+  int saved_;
+  bool set_;
+};
+
 // The same for dense operands: C (M×N) = op(A)·op(B), every matrix stored without padding.
 template <typename T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C) {

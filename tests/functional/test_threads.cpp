@@ -95,4 +95,7 @@ TEST_CASE("causal_attention: the same bits at 1, 2 and 4 threads") {
                            [](V x) { return causal_attention(x[0], 4); });
   check_thread_independent("causal_attention, 4 heads of 40×32", {randn({2, 40, 192}, gen)},
                            [](V x) { return causal_attention(x[0], 2); });
+  // One head of 160×320: too little to share out, and a GEMM large enough for OpenBLAS to thread.
+  check_thread_independent("causal_attention, one head of 160×320", {randn({1, 160, 960}, gen)},
+                           [](V x) { return causal_attention(x[0], 1); });
 }
