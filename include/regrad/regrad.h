@@ -9,6 +9,7 @@
 #include "regrad/data/loader.h"
 #include "regrad/data/splits.h"
 #include "regrad/data/words.h"
+#include "regrad/functional/attention.h"
 #include "regrad/functional/composed.h"
 #include "regrad/functional/cross_entropy.h"
 #include "regrad/functional/dropout.h"

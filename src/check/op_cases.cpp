@@ -2,6 +2,7 @@
 // broadcasting, keepdim, strided dims, batched). Inputs are float64 and seeded.
 #include "regrad/check/op_cases.h"
 
+#include "regrad/functional/attention.h"
 #include "regrad/functional/cross_entropy.h"
 #include "regrad/functional/dropout.h"
 #include "regrad/functional/normalization.h"
@@ -109,6 +110,8 @@ std::vector<OpCase> op_cases(uint64_t seed) {
   // ---- fused layers with hand-derived backward (src/functional/) ----
   const Tensor none;
   auto bn_train = [none](V x) { return batch_norm(x[0], none, none, x[1], x[2], true); };
+  c.push_back({"causal_attention", "(2, 5, 3·6), 2 heads", {normal({2, 5, 18})}, [](V x) { return causal_attention(x[0], 2); }});
+  c.push_back({"causal_attention", "(1, 4, 3·4), 1 head", {normal({1, 4, 12})}, [](V x) { return causal_attention(x[0], 1); }});
   c.push_back({"batch_norm", "train (N, C) affine", {normal({6, 4}), normal({4}), normal({4})}, bn_train});
   c.push_back({"batch_norm", "train (N, C, L) affine", {normal({3, 4, 5}), normal({4}), normal({4})}, bn_train});
   c.push_back({"batch_norm", "train (N, C, H, W) affine", {normal({2, 3, 3, 4}), normal({3}), normal({3})}, bn_train});

@@ -2,11 +2,14 @@
 // formulas read. Autograd derives their backward; tests compare it with the hand-derived kernels.
 #include "regrad/functional/composed.h"
 
+#include <cmath>
 #include <numeric>
 
 #include "regrad/autograd/autograd.h"
 #include "regrad/functional/normalization.h"
 #include "regrad/ops/elementwise.h"
+#include "regrad/ops/index.h"
+#include "regrad/ops/linalg.h"
 #include "regrad/ops/reduce.h"
 #include "regrad/ops/shape_ops.h"
 #include "regrad/ops/softmax.h"
@@ -114,6 +117,20 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   if (keep.defined()) loss = loss * keep;
   if (o.reduction == Reduction::None) return loss;
   return o.reduction == Reduction::Sum ? sum(loss) : sum(loss) / denominator;
+}
+
+Tensor causal_attention(const Tensor& qkv, int64_t num_heads) {
+  const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, D = C / num_heads;
+  auto head_view = [&](int64_t part) {  // (B, T, C) slice → (B, heads, T, D)
+    return permute(reshape(slice(qkv, 2, part * C, (part + 1) * C), {B, T, num_heads, D}), {0, 2, 1, 3});
+  };
+  const Tensor q = head_view(0), k = head_view(1), v = head_view(2);
+  Tensor future = Tensor::empty({T, T}, qkv.dtype());  // 1 above the diagonal: t may not look at s > t
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t s = 0; s < T; ++s) future.set({t, s}, s > t ? 1.0 : 0.0);
+  const Tensor scores = matmul(q, transpose(k, 2, 3)) * (1.0 / std::sqrt(static_cast<double>(D)));
+  const Tensor att = softmax(masked_fill(scores, future, -INFINITY), -1);
+  return reshape(permute(matmul(att, v), {0, 2, 1, 3}), {B, T, C});
 }
 
 }  // namespace rg::composed

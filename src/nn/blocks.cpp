@@ -1,13 +1,9 @@
 #include "regrad/nn/blocks.h"
 
-#include <cmath>
-
+#include "regrad/functional/attention.h"
 #include "regrad/nn/normalization.h"
 #include "regrad/ops/elementwise.h"
 #include "regrad/ops/index.h"
-#include "regrad/ops/linalg.h"
-#include "regrad/ops/shape_ops.h"
-#include "regrad/ops/softmax.h"
 #include "regrad/tensor/factory.h"
 
 namespace rg::nn {
@@ -55,19 +51,7 @@ CausalSelfAttention::CausalSelfAttention(int64_t dim, int64_t heads, Generator& 
 
 Tensor CausalSelfAttention::forward(const Tensor& x) {
   if (x.dim() != 3) throw std::invalid_argument("CausalSelfAttention: expected (B, T, C), got " + to_string(x.shape()));
-  const int64_t B = x.size(0), T = x.size(1), C = x.size(2), D = C / heads;
-  const Tensor qkv = (*qkv_)(x);  // (B, T, 3C)
-  auto head_view = [&](int64_t part) {  // (B, T, C) slice → (B, heads, T, D)
-    return permute(reshape(slice(qkv, 2, part * C, (part + 1) * C), {B, T, heads, D}), {0, 2, 1, 3});
-  };
-  const Tensor q = head_view(0), k = head_view(1), v = head_view(2);
-  Tensor future = Tensor::empty({T, T});  // 1 above the diagonal: position t may not look at s > t
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t s = 0; s < T; ++s) future.set({t, s}, s > t ? 1.0 : 0.0);
-  const Tensor scores = matmul(q, transpose(k, 2, 3)) * (1.0 / std::sqrt(static_cast<double>(D)));
-  const Tensor att = softmax(masked_fill(scores, future, -INFINITY), -1);
-  const Tensor y = reshape(permute(matmul(att, v), {0, 2, 1, 3}), {B, T, C});
-  return (*proj_)(y);
+  return (*proj_)(causal_attention((*qkv_)(x), heads));  // qkv: (B, T, 3C)
 }
 
 ResidualConvBlock::ResidualConvBlock(int64_t channels, std::shared_ptr<Module> norm1, std::shared_ptr<Module> norm2,

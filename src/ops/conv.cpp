@@ -1,15 +1,20 @@
-// conv2d by im2col + GEMM, and max pooling. Per sample n (parallel over the batch; GEMMs inside
-// a parallel region run single-threaded in OpenMP OpenBLAS):
-//   cols_n = im2col(x_n)               (C·kh·kw, Ho·Wo)
-//   y_n    = W·cols_n + b              W viewed as (O, C·kh·kw)
-// Backward: dW = Σ_n dy_n·cols_nᵀ, db = Σ dy, dx_n = col2im(Wᵀ·dy_n).
+// conv2d by im2col + GEMM, batched over chunks of samples; average and max pooling.
+// A chunk of nc samples n0 … n0+nc−1 is unrolled into one column matrix with L = nc·P columns
+// (P = Ho·Wo, column m·P + oh·Wo + ow for sample n0 + m):
+//   cols[(c·kh + i)·kw + j][m·P + oh·Wo + ow] = x_{n0+m}[c][oh·s − p + i][ow·s − p + j]
+// so that one large GEMM per chunk does the work of nc small ones:
+//   Y = W·cols                 (O, L), W viewed as (O, C·kh·kw);  y_{n0+m}[o] = Y[o][m·P … m·P+P) + b[o]
+// Backward, with dY (O, L) gathered from dy in the same column order:
+//   dW = Σ_chunks dY·colsᵀ     one partial per chunk, added in chunk order
+//   dx_{n0+m} = col2im(Wᵀ·dY)[columns of m],   db = Σ dy
+// The chunks depend on the shapes alone, never on the thread count; threads take whole chunks and
+// every GEMM runs on one thread, so the results are the same bits at any thread count.
 #include "regrad/ops/conv.h"
-
-#include <cblas.h>
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "kernels.h"
@@ -20,30 +25,38 @@
 namespace rg {
 namespace {
 
+using detail::gemm;
+
+// At least kMinChunks chunks, so that up to that many threads share the work, and columns of at
+// most about kColumnBytes per chunk, so that they stay in the last-level cache beside W and Y
+// (measurements: docs/performance.md).
+constexpr int64_t kMinChunks = 8;
+constexpr int64_t kColumnBytes = int64_t{4} << 20;
+
 struct Geometry {
   int64_t N, C, H, W, O, kh, kw, stride, pad, Ho, Wo;
   int64_t K() const { return C * kh * kw; }
   int64_t P() const { return Ho * Wo; }
+  int64_t CHW() const { return C * H * W; }
+  // Samples per chunk: as many equal chunks as the two bounds ask for (the last may be shorter).
+  template <typename T>
+  int64_t chunk() const {
+    const int64_t bytes = N * K() * P() * static_cast<int64_t>(sizeof(T));
+    const int64_t n_chunks = std::clamp<int64_t>(std::max(kMinChunks, (bytes + kColumnBytes - 1) / kColumnBytes), 1, N);
+    return (N + n_chunks - 1) / n_chunks;
+  }
 };
 
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C, float beta) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A,
-              ta ? M : K, B, tb ? K : N, beta, C, N);
-}
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, const double* B, double* C, double beta) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0, A,
-              ta ? M : K, B, tb ? K : N, beta, C, N);
-}
-
+// Writes sample x's columns into cols, whose rows are `ld` apart:
 // cols[(c·kh + i)·kw + j][oh·Wo + ow] = x[c][oh·s − p + i][ow·s − p + j] (0 outside the image).
 // For each output row, the ow whose input column falls inside the image form one range
 // [lo, hi): zeros outside it, a strided (for s = 1, contiguous) copy inside.
 template <typename T>
-void im2col(const T* x, T* cols, const Geometry& g) {
+void im2col(const T* x, T* cols, int64_t ld, const Geometry& g) {
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
-        T* row = cols + ((c * g.kh + i) * g.kw + j) * g.P();
+        T* row = cols + ((c * g.kh + i) * g.kw + j) * ld;
         // w = ow·s − p + j ∈ [0, W)  ⇔  ow ∈ [ceil((p − j)/s), ceil((W + p − j)/s))
         const int64_t lo = std::clamp<int64_t>((g.pad - j + g.stride - 1) / g.stride, 0, g.Wo);
         const int64_t hi = std::clamp<int64_t>((g.W + g.pad - j + g.stride - 1) / g.stride, lo, g.Wo);
@@ -56,7 +69,9 @@ void im2col(const T* x, T* cols, const Geometry& g) {
           }
           const T* in = x + (c * g.H + h) * g.W - g.pad + j;  // in[ow·s] = x[c][h][ow·s − p + j]
           std::fill(out, out + lo, T(0));
-          for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * g.stride];
+          if (g.stride == 1) std::copy(in + lo, in + hi, out + lo);  // a memcpy, not a strided loop
+          else
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * g.stride];
           std::fill(out + hi, out + g.Wo, T(0));
         }
       }
@@ -64,24 +79,53 @@ void im2col(const T* x, T* cols, const Geometry& g) {
 
 // The adjoint of im2col: every column entry adds back into the pixel it was read from.
 template <typename T>
-void col2im(const T* cols, T* x, const Geometry& g) {
-  std::fill(x, x + g.C * g.H * g.W, T(0));
+void col2im(const T* cols, int64_t ld, T* x, const Geometry& g) {
+  std::fill(x, x + g.CHW(), T(0));
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
-        const T* row = cols + ((c * g.kh + i) * g.kw + j) * g.P();
+        const T* row = cols + ((c * g.kh + i) * g.kw + j) * ld;
+        const int64_t lo = std::clamp<int64_t>((g.pad - j + g.stride - 1) / g.stride, 0, g.Wo);
+        const int64_t hi = std::clamp<int64_t>((g.W + g.pad - j + g.stride - 1) / g.stride, lo, g.Wo);
         for (int64_t oh = 0; oh < g.Ho; ++oh) {
           const int64_t h = oh * g.stride - g.pad + i;
           if (h < 0 || h >= g.H) continue;
-          for (int64_t ow = 0; ow < g.Wo; ++ow) {
-            const int64_t w = ow * g.stride - g.pad + j;
-            if (w >= 0 && w < g.W) x[(c * g.H + h) * g.W + w] += row[oh * g.Wo + ow];
-          }
+          T* out = x + (c * g.H + h) * g.W - g.pad + j;
+          const T* in = row + oh * g.Wo;
+          for (int64_t ow = lo; ow < hi; ++ow) out[ow * g.stride] += in[ow];
         }
       }
 }
 
-int num_threads() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
+// Runs body(chunk, thread) for chunks 0 … n−1, shared out across threads, every GEMM on one
+// thread: OpenBLAS's threaded GEMM does not give the same bits as its single-threaded one.
+template <typename F>
+void for_each_chunk(int64_t n, int team, F body) {
+  if (team > 1) {
+#pragma omp parallel for schedule(static) num_threads(team)
+    for (int64_t c = 0; c < n; ++c) body(c, omp_get_thread_num());
+    return;
+  }
+  detail::OneBlasThread one;  // one thread: OpenBLAS would still thread the GEMMs
+  for (int64_t c = 0; c < n; ++c) body(c, 0);
+}
+
+// Threads for n chunks.
+int team_size(int64_t n) {
+  return static_cast<int>(std::min<int64_t>(n, omp_in_parallel() ? 1 : omp_get_max_threads()));
+}
+
+// One uninitialised scratch buffer per thread (no zero fill: every use writes before it reads).
+template <typename T>
+struct Scratch {
+  std::vector<std::unique_ptr<T[]>> bufs;
+  int64_t size;
+  Scratch(int threads, int64_t size) : bufs(threads), size(size) {}
+  T* get(int thread) {
+    if (!bufs[thread]) bufs[thread].reset(new T[size]);
+    return bufs[thread].get();
+  }
+};
 
 }  // namespace
 
@@ -101,23 +145,27 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int
   if (bias.defined() && bias.shape() != Shape{g.O})
     throw std::invalid_argument("conv2d: bias " + to_string(bias.shape()) + " must have shape [" + std::to_string(g.O) + "]");
   Tensor y = Tensor::empty({g.N, g.O, g.Ho, g.Wo}, input.dtype());
-  dispatch_float(input.dtype(), "conv2d", [&](auto tag) {
+  if (g.N > 0) dispatch_float(input.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T *x = input.data<T>(), *w = weight.data<T>(), *b = bias.defined() ? bias.data<T>() : nullptr;
     T* py = y.data<T>();
-#pragma omp parallel num_threads(num_threads())
-    {
-      std::vector<T> cols(g.K() * g.P());
-#pragma omp for schedule(static)
-      for (int64_t n = 0; n < g.N; ++n) {
-        im2col(x + n * g.C * g.H * g.W, cols.data(), g);
-        T* yn = py + n * g.O * g.P();
-        gemm(false, false, g.O, g.P(), g.K(), w, cols.data(), yn, T(0));
-        if (b)
-          for (int64_t o = 0; o < g.O; ++o)
-            for (int64_t p = 0; p < g.P(); ++p) yn[o * g.P() + p] += b[o];
-      }
-    }
+    const int64_t K = g.K(), P = g.P(), O = g.O, chunk = g.chunk<T>(), n_chunks = (g.N + chunk - 1) / chunk;
+    const int team = team_size(n_chunks);
+    Scratch<T> cols_buf(team, K * chunk * P), y_buf(team, O * chunk * P);
+    for_each_chunk(n_chunks, team, [&](int64_t c, int t) {
+      const int64_t n0 = c * chunk, nc = std::min(chunk, g.N - n0), L = nc * P;
+      T *cols = cols_buf.get(t), *yc = y_buf.get(t);
+      for (int64_t m = 0; m < nc; ++m) im2col(x + (n0 + m) * g.CHW(), cols + m * P, L, g);
+      gemm(false, false, O, L, K, w, K, cols, L, T(0), yc, L);  // Y = W·cols
+      for (int64_t m = 0; m < nc; ++m)
+        for (int64_t o = 0; o < O; ++o) {  // y_{n0+m}[o] = Y[o][m·P … m·P+P) + b[o]
+          const T bo = b ? b[o] : T(0);
+          const T* src = yc + o * L + m * P;
+          T* dst = py + ((n0 + m) * O + o) * P;
+#pragma omp simd
+          for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + bo;
+        }
+    });
   });
   return record("conv2d", y, {input, weight, bias}, [input, weight, has_bias = bias.defined(), g](const Tensor& dy) {
     Tensor dx, dw, db;
@@ -126,31 +174,36 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int
       const T *x = input.data<T>(), *w = weight.data<T>(), *pdy = dy.data<T>();
       const bool need_dx = input.requires_grad(), need_dw = weight.requires_grad();
       if (need_dx) dx = Tensor::empty(input.shape(), input.dtype());
-      const int threads = num_threads();
-      // Each thread sums dW over its samples; the per-thread sums are added in thread order.
-      std::vector<std::vector<T>> dw_part(threads);
-#pragma omp parallel num_threads(threads)
-      {
-        std::vector<T> cols(g.K() * g.P());
-        std::vector<T>& part = dw_part[omp_get_thread_num()];
-        if (need_dw) part.assign(weight.numel(), T(0));
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < g.N; ++n) {
-          const T* dyn = pdy + n * g.O * g.P();
-          if (need_dw) {
-            im2col(x + n * g.C * g.H * g.W, cols.data(), g);
-            gemm(false, true, g.O, g.K(), g.P(), dyn, cols.data(), part.data(), T(1));  // += dy_n·colsᵀ
-          }
-          if (need_dx) {
-            gemm(true, false, g.K(), g.P(), g.O, w, dyn, cols.data(), T(0));  // Wᵀ·dy_n
-            col2im(cols.data(), dx.data<T>() + n * g.C * g.H * g.W, g);
-          }
-        }
+      if (g.N == 0) {  // an empty batch: no chunks, dW = 0
+        if (need_dw) dw = zeros(weight.shape(), weight.dtype());
+        return;
       }
+      if (!need_dx && !need_dw) return;  // only db
+      const int64_t K = g.K(), P = g.P(), O = g.O, chunk = g.chunk<T>(), n_chunks = (g.N + chunk - 1) / chunk;
+      std::vector<T> dw_part(need_dw ? n_chunks * O * K : 0);  // dY·colsᵀ of each chunk
+      const int team = team_size(n_chunks);
+      Scratch<T> cols_buf(team, K * chunk * P), dy_buf(team, O * chunk * P);
+      for_each_chunk(n_chunks, team, [&](int64_t c, int t) {
+        const int64_t n0 = c * chunk, nc = std::min(chunk, g.N - n0), L = nc * P;
+        T *cols = cols_buf.get(t), *dyc = dy_buf.get(t);
+        for (int64_t m = 0; m < nc; ++m)  // dY[o][m·P … m·P+P) = dy_{n0+m}[o]
+          for (int64_t o = 0; o < O; ++o) std::memcpy(dyc + o * L + m * P, pdy + ((n0 + m) * O + o) * P, P * sizeof(T));
+        if (need_dw) {
+          for (int64_t m = 0; m < nc; ++m) im2col(x + (n0 + m) * g.CHW(), cols + m * P, L, g);
+          gemm(false, true, O, K, L, dyc, L, cols, L, T(0), dw_part.data() + c * O * K, K);  // dY·colsᵀ
+        }
+        if (need_dx) {
+          gemm(true, false, K, L, O, w, K, dyc, L, T(0), cols, L);  // Wᵀ·dY
+          T* pdx = dx.data<T>();
+          for (int64_t m = 0; m < nc; ++m) col2im(cols + m * P, L, pdx + (n0 + m) * g.CHW(), g);
+        }
+      });
       if (need_dw) {
-        dw = zeros(weight.shape(), weight.dtype());
-        for (const auto& part : dw_part)
-          for (int64_t i = 0; i < static_cast<int64_t>(part.size()); ++i) dw.data<T>()[i] += part[i];
+        dw = Tensor::empty(weight.shape(), weight.dtype());
+        T* pdw = dw.data<T>();
+        std::copy(dw_part.begin(), dw_part.begin() + O * K, pdw);
+        for (int64_t c = 1; c < n_chunks; ++c)
+          for (int64_t i = 0; i < O * K; ++i) pdw[i] += dw_part[c * O * K + i];
       }
     });
     if (has_bias) db = sum(dy, {0, 2, 3});

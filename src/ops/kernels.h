@@ -1,6 +1,8 @@
 // Internal kernel templates: elementwise maps (flat, and broadcasting), the (outer, n, inner) view
-// of a dimension, and argument checks. Everything here works on contiguous buffers.
+// of a dimension, argument checks and the GEMM wrapper. Everything here works on contiguous buffers.
 #pragma once
+#include <cblas.h>
+
 #include <string>
 
 #include "../tensor/parallel.h"
@@ -12,6 +14,46 @@ inline void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
   if (a.dtype() != b.dtype())
     throw std::invalid_argument(std::string(op) + ": dtype mismatch, " + to_string(a.dtype()) + " " +
                                 to_string(a.shape()) + " vs " + to_string(b.dtype()) + " " + to_string(b.shape()));
+}
+
+// C = op(A)·op(B) + beta·C, row-major: C is M×N with row stride ldc, op(A) is M×K, op(B) is K×N,
+// op(X) = Xᵀ when its flag is set; lda and ldb are the row strides of A and B as stored. Inside an
+// OpenMP parallel region OpenBLAS runs it on the calling thread alone.
+inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                 int64_t ldb, float beta, float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B,
+              ldb, beta, C, ldc);
+}
+inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,
+                 int64_t ldb, double beta, double* C, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0, A, lda, B,
+              ldb, beta, C, ldc);
+}
+
+// While alive outside a parallel region, GEMMs run on the calling thread: OpenBLAS sizes its
+// threads by omp_get_max_threads(), and its threaded GEMM does not give the bits of its
+// single-threaded one. Kernels whose threads share out whole GEMMs use it on their serial path,
+// so their results do not depend on the thread count. Inside a parallel region it does nothing.
+class OneBlasThread {
+ public:
+  OneBlasThread() : saved_(omp_get_max_threads()), set_(!omp_in_parallel() && saved_ > 1) {
+    if (set_) omp_set_num_threads(1);
+  }
+  ~OneBlasThread() {
+    if (set_) omp_set_num_threads(saved_);
+  }
+  OneBlasThread(const OneBlasThread&) = delete;
+  OneBlasThread& operator=(const OneBlasThread&) = delete;
+
+ private:
+  int saved_;
+  bool set_;
+};
+
+// The same for dense operands: C (M×N) = op(A)·op(B), every matrix stored without padding.
+template <typename T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C) {
+  gemm(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, T(0), C, N);
 }
 
 // out[i] = f(x[i])

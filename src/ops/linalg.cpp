@@ -2,8 +2,6 @@
 // torch.matmul is reduced to them with reshape/expand, whose backward passes come for free.
 #include "regrad/ops/linalg.h"
 
-#include <cblas.h>
-
 #include "kernels.h"
 #include "regrad/autograd/autograd.h"
 #include "regrad/ops/reduce.h"
@@ -11,15 +9,7 @@
 
 namespace rg {
 
-// C (M×N) = op(A)·op(B), row-major; op(X) = Xᵀ when the flag is set.
-static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A,
-              ta ? M : K, B, tb ? K : N, 0.0f, C, N);
-}
-static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, const double* B, double* C) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0, A,
-              ta ? M : K, B, tb ? K : N, 0.0, C, N);
-}
+using detail::gemm;
 
 // (B, M, K)·(B, K, N) → (B, M, N), or 2-D when both are 2-D.
 static Tensor bmm(const Tensor& a, const Tensor& b) {

@@ -1,5 +1,6 @@
-// The fused layers give bit-identical outputs and gradients whatever the thread count: their
-// reductions add fixed blocks in a fixed order (row_norm.h, batch_norm.cpp, cross_entropy.cpp).
+// The fused layers and conv2d give bit-identical outputs and gradients whatever the thread count:
+// their reductions add fixed blocks in a fixed order (row_norm.h, batch_norm.cpp, cross_entropy.cpp,
+// conv.cpp's chunks).
 // Sizes are well above the parallel grain, so 2 and 4 threads really split the work.
 #include <omp.h>
 
@@ -71,4 +72,30 @@ TEST_CASE("fused layers: the same bits at 1, 2 and 4 threads") {
   const Tensor probs = softmax(randn({600, 50}, gen), 1);
   check_thread_independent("cross_entropy, probabilities", {r({600, 50}), probs},
                            [](V x) { return cross_entropy(x[0], x[1], Reduction::Sum, 0.2); });
+}
+
+TEST_CASE("conv2d: the same bits at 1, 2 and 4 threads") {
+  Generator gen(12);
+  // The CNN's second convolution: 226 KB of columns per sample, so 8 chunks of 5 samples.
+  check_thread_independent("conv2d, 8 chunks", {randn({40, 32, 14, 14}, gen), randn({64, 32, 3, 3}, gen), randn({64}, gen)},
+                           [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); });
+  // The first, with a batch of 3: 3 chunks of one sample, fewer than the threads.
+  check_thread_independent("conv2d, 3 chunks of 1", {randn({3, 1, 28, 28}, gen), randn({32, 1, 3, 3}, gen), randn({32}, gen)},
+                           [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); });
+  // One sample: one chunk, its GEMMs kept on one thread.
+  check_thread_independent("conv2d, 1 sample", {randn({1, 32, 14, 14}, gen), randn({64, 32, 3, 3}, gen), randn({64}, gen)},
+                           [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); });
+  check_thread_independent("conv2d, stride 2", {randn({16, 8, 15, 15}, gen), randn({16, 8, 3, 3}, gen)},
+                           [](V x) { return conv2d(x[0], x[1], Tensor(), 2, 1); });
+}
+
+TEST_CASE("causal_attention: the same bits at 1, 2 and 4 threads") {
+  Generator gen(13);
+  check_thread_independent("causal_attention, 512 heads", {randn({128, 8, 192}, gen)},
+                           [](V x) { return causal_attention(x[0], 4); });
+  check_thread_independent("causal_attention, 4 heads of 40×32", {randn({2, 40, 192}, gen)},
+                           [](V x) { return causal_attention(x[0], 2); });
+  // One head of 160×320: too little to share out, and a GEMM large enough for OpenBLAS to thread.
+  check_thread_independent("causal_attention, one head of 160×320", {randn({1, 160, 960}, gen)},
+                           [](V x) { return causal_attention(x[0], 1); });
 }

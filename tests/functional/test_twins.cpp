@@ -36,6 +36,19 @@ static void check_twins(const char* name, const std::vector<Tensor>& inputs, con
 
 using V = const std::vector<Tensor>&;
 
+TEST_CASE("causal_attention agrees with its composed twin (permuted heads, masked softmax), in double and float") {
+  for (DType dt : {DType::Float64, DType::Float32}) {
+    Generator gen(dt == DType::Float64 ? 21 : 22);
+    // The Transformer's shape (embed 64, 4 heads, context 8), odd sizes, a context of 1, larger heads.
+    for (const auto& [shape, heads] :
+         {std::pair<Shape, int64_t>{{4, 8, 192}, 4}, {{3, 7, 36}, 3}, {{2, 1, 12}, 2}, {{2, 40, 192}, 2}}) {
+      check_twins("causal_attention", {randn(shape, gen, dt) * 2.0}, [h = heads](V x) { return causal_attention(x[0], h); },
+                  [h = heads](V x) { return composed::causal_attention(x[0], h); }, {"dqkv"});
+    }
+  }
+  CHECK_THROWS_WITH_AS(causal_attention(zeros({2, 3, 12}), 3), doctest::Contains("[2, 3, 12]"), std::invalid_argument);
+}
+
 TEST_CASE("fused layers agree with their composed twins, in double and float") {
   for (DType dt : {DType::Float64, DType::Float32}) {
     Generator gen(dt == DType::Float64 ? 1 : 2);

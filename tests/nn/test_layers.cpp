@@ -42,6 +42,33 @@ TEST_CASE("conv2d matches a direct loop") {
                        std::invalid_argument);
 }
 
+TEST_CASE("conv2d over chunks of samples equals conv2d sample by sample") {
+  // 17 samples: chunks of 3 (at least 8 chunks asked for), the last of 2; sample by sample, chunks of 1.
+  Generator gen(4);
+  const Tensor x = randn({17, 3, 6, 5}, gen, DType::Float64).requires_grad_(),
+               w = randn({4, 3, 3, 3}, gen, DType::Float64).requires_grad_(),
+               b = randn({4}, gen, DType::Float64).requires_grad_();
+  const Tensor y = conv2d(x, w, b, 1, 1);
+  const Tensor dy = randn(y.shape(), gen, DType::Float64);
+  y.backward(dy);
+  Tensor dw_sum = zeros(w.shape(), DType::Float64);
+  for (int64_t n = 0; n < 17; ++n) {
+    const Tensor xn = slice(x.detach(), 0, n, n + 1).requires_grad_(), wn = w.detach().clone().requires_grad_();
+    const Tensor yn = conv2d(xn, wn, b.detach(), 1, 1);
+    yn.backward(slice(dy, 0, n, n + 1));
+    CHECK(cmp("y_n", yn, slice(y.detach(), 0, n, n + 1), 0, 1e-12).approximate);
+    CHECK(cmp("dx_n", xn.grad(), slice(x.grad(), 0, n, n + 1), 0, 1e-12).approximate);
+    dw_sum = dw_sum + wn.grad();
+  }
+  CHECK(cmp("dW", dw_sum, w.grad(), 0, 1e-10).approximate);
+  // An empty batch: an empty output, and dW = 0.
+  const Tensor w0 = w.detach().clone().requires_grad_();
+  const Tensor y0 = conv2d(zeros({0, 3, 6, 5}, DType::Float64), w0, b.detach(), 1, 1);
+  CHECK(y0.shape() == Shape{0, 4, 6, 5});
+  sum(y0).backward();
+  CHECK(max(abs(w0.grad())).item() == 0.0);
+}
+
 TEST_CASE("max_pool2d takes window maxima") {
   const Tensor x = arange(0.0, 16.0, 1.0).reshape({1, 1, 4, 4});
   check_values(max_pool2d(x, 2), {5, 7, 13, 15}, 0);

@@ -18,6 +18,8 @@ Tensor rms_norm(const Tensor& input, const Shape& normalized_shape, const Tensor
                 std::optional<double> eps = std::nullopt);
 Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
                   double eps = 1e-5);
+// causal_attention: heads as permuted views of qkv, masked scores, softmax, matmuls.
+Tensor causal_attention(const Tensor& qkv, int64_t num_heads);
 Tensor dropout_with_mask(const Tensor& input, const Tensor& mask, double p);
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& options);
 Tensor cross_entropy(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean,
