@@ -8,6 +8,7 @@
 #   make experiments-quick  every experiment's --quick mode into a temporary directory, checked (CI)
 #   make bn-by-hand-results  regenerate notebook 6b's committed results in experiments/results
 #   make install   headers, libregrad.a and regrad.pc under $(DESTDIR)$(PREFIX) (default /usr/local)
+#   make format    apply .clang-format to the tracked sources; make format-check fails on a difference (CI)
 #   make PORTABLE=1 …  build without -march=native (binaries that run on any x86-64)
 
 CXX      ?= g++
@@ -60,7 +61,7 @@ EXAMPLE := $(BUILD)/example
 BN_BY_HAND := $(BUILD)/bn_by_hand
 
 .PHONY: all deps test demo sanitize bench clean bn-by-hand bn-by-hand-results fuzz experiments experiments-quick \
-        install install-check
+        install install-check format format-check
 all: $(LIB) $(CLI) $(TESTS) $(EXAMPLE) $(BN_BY_HAND) $(EXP_PROGS)
 
 # System packages from Debian; .ci/deps.sh installs only what is missing (sudo when not root).
@@ -191,3 +192,13 @@ clean:
 	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) build-san -name '*.d' 2>/dev/null)
+
+# The tree's formatting (.clang-format, clang-format 14 from Debian): `make format` rewrites the
+# tracked sources, `make format-check` fails, naming the files, when one differs from it.
+FORMAT_SRC = $(shell git ls-files '*.cpp' '*.h')
+format:
+	@bash .ci/deps.sh clang-format
+	clang-format -i $(FORMAT_SRC)
+format-check:
+	@bash .ci/deps.sh clang-format
+	@clang-format --dry-run --Werror $(FORMAT_SRC) && echo "format-check: $(words $(FORMAT_SRC)) files formatted"

@@ -23,8 +23,8 @@ static void bench_matmul(bench::Table& table, int64_t M, int64_t K, int64_t N) {
   const int reps = M * N * K > 1e8 ? 11 : 51;
   const auto [ours, raw] = median_ms([&] { Tensor y = matmul(a, b); },
                                      [&] {
-                                       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a.data<float>(),
-                                                   K, b.data<float>(), N, 0.0f, c.data<float>(), N);
+                                       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f,
+                                                   a.data<float>(), K, b.data<float>(), N, 0.0f, c.data<float>(), N);
                                      },
                                      reps);
   const double gflop = 2.0 * M * N * K / 1e9;
@@ -32,10 +32,10 @@ static void bench_matmul(bench::Table& table, int64_t M, int64_t K, int64_t N) {
   std::snprintf(shape_buf, sizeof shape_buf, "(%lldx%lld)·(%lldx%lld)", (long long)M, (long long)K, (long long)K,
                 (long long)N);
   const std::string shape = shape_buf;
-  std::printf("matmul %-24s regrad %8.3f ms  cblas_sgemm %8.3f ms  ratio %.3f  (%.1f GFLOP/s)\n", shape.c_str(), ours, raw,
-              ours / raw, gflop / ours * 1e3);
-  table.add("engine", "matmul", shape, omp_get_max_threads(), ours, "cblas_sgemm", raw, bench::Ratio::RegradOverBaseline,
-            "GFLOP/s", gflop);
+  std::printf("matmul %-24s regrad %8.3f ms  cblas_sgemm %8.3f ms  ratio %.3f  (%.1f GFLOP/s)\n", shape.c_str(), ours,
+              raw, ours / raw, gflop / ours * 1e3);
+  table.add("engine", "matmul", shape, omp_get_max_threads(), ours, "cblas_sgemm", raw,
+            bench::Ratio::RegradOverBaseline, "GFLOP/s", gflop);
 }
 
 static void bench_elementwise(bench::Table& table) {

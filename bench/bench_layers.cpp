@@ -43,8 +43,8 @@ std::string shape_key(const Shape& s) {
 Case norm_case(const std::string& op, const Shape& x, bool large, int64_t params, int64_t stats,
                std::function<Tensor(const Tensor&)> fn) {
   const double n = static_cast<double>(numel(x));
-  const double fwd = 4 * (2 * n + params + stats);             // x, y, params, saved stats
-  const double bwd = 4 * (3 * n + 2 * params + stats);         // x, dy, dx, params + their grads, stats
+  const double fwd = 4 * (2 * n + params + stats);      // x, y, params, saved stats
+  const double bwd = 4 * (3 * n + 2 * params + stats);  // x, dy, dx, params + their grads, stats
   return {op, shape_key(x), large, fwd, bwd, std::move(fn), x};
 }
 
@@ -53,17 +53,19 @@ std::vector<Case> make_cases() {
   const Tensor none;
   for (const auto& [N, D, large] : {std::tuple{4096L, 1024L, true}, std::tuple{256L, 4096L, false}}) {
     const Shape s{N, D};
-    auto w = std::make_shared<Tensor>(ones({D}).requires_grad_()), b = std::make_shared<Tensor>(zeros({D}).requires_grad_());
+    auto w = std::make_shared<Tensor>(ones({D}).requires_grad_()),
+         b = std::make_shared<Tensor>(zeros({D}).requires_grad_());
     auto rm = std::make_shared<Tensor>(zeros({D})), rv = std::make_shared<Tensor>(ones({D}));
     cases.push_back(norm_case("batch_norm", s, large, 2 * D, 2 * D + 2 * D /*running stats r+w*/,
                               [=](const Tensor& x) { return batch_norm(x, *rm, *rv, *w, *b, true); }));
-    cases.push_back(norm_case("layer_norm", s, large, 2 * D, 2 * N,
-                              [=](const Tensor& x) { return layer_norm(x, {D}, *w, *b); }));
+    cases.push_back(
+        norm_case("layer_norm", s, large, 2 * D, 2 * N, [=](const Tensor& x) { return layer_norm(x, {D}, *w, *b); }));
     cases.push_back(norm_case("rms_norm", s, large, D, N, [=](const Tensor& x) { return rms_norm(x, {D}, *w, 1e-6); }));
     // GroupNorm, 8 groups of 8 channels: (4096, 64, 16) beside the large shapes, and the issue's
     // (64, 64, 256), 4 MiB, beside the cache-resident ones.
     const int64_t C = 64, GN = large ? N : 64, S = large ? D / C : 256;
-    auto gw = std::make_shared<Tensor>(ones({C}).requires_grad_()), gb = std::make_shared<Tensor>(zeros({C}).requires_grad_());
+    auto gw = std::make_shared<Tensor>(ones({C}).requires_grad_()),
+         gb = std::make_shared<Tensor>(zeros({C}).requires_grad_());
     cases.push_back(norm_case("group_norm", {GN, C, S}, large, 2 * C, 2 * GN * 8,
                               [=](const Tensor& x) { return group_norm(x, 8, *gw, *gb); }));
     const double n = static_cast<double>(N * D);
@@ -76,8 +78,13 @@ std::vector<Case> make_cases() {
     const int64_t K = large ? 1000 : 4096;
     auto t = std::make_shared<Tensor>(randint(0, K, {N}, *gen));
     const double z = static_cast<double>(N * K);
-    cases.push_back({"cross_entropy", shape_key({N, K}), large, 4 * z + 8.0 * N, 4 * 2 * z + 8.0 * N,
-                     [=](const Tensor& x) { return cross_entropy(x, *t, Reduction::Mean, 0.1); }, {N, K}});
+    cases.push_back({"cross_entropy",
+                     shape_key({N, K}),
+                     large,
+                     4 * z + 8.0 * N,
+                     4 * 2 * z + 8.0 * N,
+                     [=](const Tensor& x) { return cross_entropy(x, *t, Reduction::Mean, 0.1); },
+                     {N, K}});
   }
   return cases;
 }
@@ -98,8 +105,11 @@ std::map<std::string, std::pair<double, double>> torch_times(int threads) {
 
 void bench_layers(bench::Table& table, const std::vector<int>& thread_counts, bool with_torch) {
   const auto cases = make_cases();
-  std::printf("\n== fused layers, float32 (minimal-bytes bandwidth; DRAM triad for large shapes, L3 triad for small)\n");
-  std::printf("| op | shape | thr | fwd ms | fwd GB/s | fwd+bwd ms | fwd+bwd GB/s | of triad | torch fwd+bwd ms | vs torch |\n");
+  std::printf(
+      "\n== fused layers, float32 (minimal-bytes bandwidth; DRAM triad for large shapes, L3 triad for small)\n");
+  std::printf(
+      "| op | shape | thr | fwd ms | fwd GB/s | fwd+bwd ms | fwd+bwd GB/s | of triad | torch fwd+bwd ms | vs torch "
+      "|\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   for (int threads : thread_counts) {
     omp_set_num_threads(threads);
@@ -118,13 +128,20 @@ void bench_layers(bench::Table& table, const std::vector<int>& thread_counts, bo
         Tensor x = randn(c.x_shape, gen);
         const Tensor dy = c.op == "cross_entropy" ? scalar_tensor(1.0) : randn(c.x_shape, gen);
         const int reps = c.large ? 15 : 41;
-        fwd[k] = std::min(fwd[k], median_ms([&] { NoGradGuard g; Tensor y = c.fn(x); }, reps));
+        fwd[k] = std::min(fwd[k], median_ms(
+                                      [&] {
+                                        NoGradGuard g;
+                                        Tensor y = c.fn(x);
+                                      },
+                                      reps));
         x.requires_grad_();
-        fb[k] = std::min(fb[k], median_ms([&] {
-          Tensor y = c.fn(x);
-          y.backward(dy);
-          x.zero_grad();
-        }, reps));
+        fb[k] = std::min(fb[k], median_ms(
+                                    [&] {
+                                      Tensor y = c.fn(x);
+                                      y.backward(dy);
+                                      x.zero_grad();
+                                    },
+                                    reps));
       }
     }
     for (std::size_t k = 0; k < cases.size(); ++k) {
@@ -152,10 +169,10 @@ void bench_layers(bench::Table& table, const std::vector<int>& thread_counts, bo
     }
     std::printf("| triad | DRAM %.1f GB/s, L3 %.1f GB/s | %d | | | | | | | |\n", dram, cache, threads);
     const double dram_bytes = 12.0 * bench::kDramTriad, cache_bytes = 12.0 * bench::kCacheTriad;
-    table.add("layers", "memory triad a = b + s·c (the baseline)", "3x128MiB", threads, dram_bytes / dram / 1e6, "", NAN,
-              bench::Ratio::None, "GB/s", dram_bytes / 1e9);
-    table.add("layers", "memory triad a = b + s·c (the baseline)", "3x1MiB", threads, cache_bytes / cache / 1e6, "", NAN,
-              bench::Ratio::None, "GB/s", cache_bytes / 1e9);
+    table.add("layers", "memory triad a = b + s·c (the baseline)", "3x128MiB", threads, dram_bytes / dram / 1e6, "",
+              NAN, bench::Ratio::None, "GB/s", dram_bytes / 1e9);
+    table.add("layers", "memory triad a = b + s·c (the baseline)", "3x1MiB", threads, cache_bytes / cache / 1e6, "",
+              NAN, bench::Ratio::None, "GB/s", cache_bytes / 1e9);
     // The lecture's claim, RMSNorm is cheaper than LayerNorm, timed with the two alternating
     // step by step, so that both see the same phases of the machine's shared bandwidth.
     std::printf("\n");
@@ -173,9 +190,10 @@ void bench_layers(bench::Table& table, const std::vector<int>& thread_counts, bo
       };
       const auto [ln, rms] = median_ms(step(false), step(true), N * D > (1 << 21) ? 61 : 201);
       const double saving = 100 * (1 - rms / ln);
-      std::printf("RMSNorm vs LayerNorm at %ldx%ld, %d thread(s), fwd+bwd, alternating: %.3f vs %.3f ms: "
-                  "RMSNorm %.0f%% %s (the lecture: 15-30%% cheaper)\n", N, D, threads, rms, ln, std::abs(saving),
-                  saving >= 0 ? "cheaper" : "more expensive");
+      std::printf(
+          "RMSNorm vs LayerNorm at %ldx%ld, %d thread(s), fwd+bwd, alternating: %.3f vs %.3f ms: "
+          "RMSNorm %.0f%% %s (the lecture: 15-30%% cheaper)\n",
+          N, D, threads, rms, ln, std::abs(saving), saving >= 0 ? "cheaper" : "more expensive");
       table.add("layers", "rms_norm fwd+bwd, alternating with layer_norm", shape_key({N, D}), threads, rms,
                 "layer_norm fwd+bwd", ln, bench::Ratio::RegradOverBaseline);
     }
@@ -190,8 +208,9 @@ void print_layers_verdict(const bench::Table& table, const std::vector<int>& thr
                                            "layer_norm fwd+bwd")) {
         const bench::Summary q = bench::summarize(r->ratio);
         const double saving = 100 * (1 - q.median);
-        std::printf("RMSNorm vs LayerNorm at %s, %d thread(s), fwd+bwd: RMSNorm %.0f%% %s, median of %d run(s) "
-                    "(the lecture: 15-30%% cheaper)\n", shape, threads, std::abs(saving),
-                    saving >= 0 ? "cheaper" : "more expensive", q.n);
+        std::printf(
+            "RMSNorm vs LayerNorm at %s, %d thread(s), fwd+bwd: RMSNorm %.0f%% %s, median of %d run(s) "
+            "(the lecture: 15-30%% cheaper)\n",
+            shape, threads, std::abs(saving), saving >= 0 ? "cheaper" : "more expensive", q.n);
       }
 }

@@ -55,19 +55,21 @@ int main(int argc, char** argv) {
   int repeat = 1;
   std::string out_dir = REGRAD_BENCH_OUT;
   const auto usage = [] {
-    std::fprintf(stderr,
-                 "usage: regrad_bench [core] [layers] [train] [small] [--threads 1,2] [--repeat N] [--no-torch] [--out DIR]\n"
-                 "  core    matmul against cblas_sgemm, an elementwise chain against the STREAM triad\n"
-                 "  layers  fused layers: bandwidth and PyTorch ratios at each thread count\n"
-                 "  train   training steps of the reference MLP, CNN and character Transformer against PyTorch\n"
-                 "          and (MLP, CNN) against their GEMMs alone\n"
-                 "  small   the MLP and CNN steps at batch 2 and 8, and notebook 6b's manual-backward training\n"
-                 "          loop, against PyTorch\n"
-                 "  (no section named: all four)\n"
-                 "  --repeat N  run every section N times; the table shows medians and min-max ranges\n"
-                 "  --out DIR   where bench.md and bench.csv are written (default " REGRAD_BENCH_OUT ")\n"
-                 "environment: REGRAD_BENCH_PYTHON, the interpreter whose torch is the baseline\n"
-                 "  (default /usr/bin/python3, Debian's python3-torch)\n");
+    std::fprintf(
+        stderr,
+        "usage: regrad_bench [core] [layers] [train] [small] [--threads 1,2] [--repeat N] [--no-torch] [--out DIR]\n"
+        "  core    matmul against cblas_sgemm, an elementwise chain against the STREAM triad\n"
+        "  layers  fused layers: bandwidth and PyTorch ratios at each thread count\n"
+        "  train   training steps of the reference MLP, CNN and character Transformer against PyTorch\n"
+        "          and (MLP, CNN) against their GEMMs alone\n"
+        "  small   the MLP and CNN steps at batch 2 and 8, and notebook 6b's manual-backward training\n"
+        "          loop, against PyTorch\n"
+        "  (no section named: all four)\n"
+        "  --repeat N  run every section N times; the table shows medians and min-max ranges\n"
+        "  --out DIR   where bench.md and bench.csv are written (default " REGRAD_BENCH_OUT
+        ")\n"
+        "environment: REGRAD_BENCH_PYTHON, the interpreter whose torch is the baseline\n"
+        "  (default /usr/bin/python3, Debian's python3-torch)\n");
   };
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -119,9 +121,10 @@ int main(int argc, char** argv) {
                                " runs and, in brackets, the range (min-max) over the runs; each ratio is formed "
                                "within one run, then its median and range are taken.\n"
                          : "One run (regrad_bench --repeat N gives medians and ranges over N runs).\n";
-  preamble += "Ratios: torch/regrad is the speed-up over PyTorch at the same thread count; <triad>/regrad is the "
-              "fraction of the memory triad's bandwidth (the baseline time is the triad's time for the same bytes); "
-              "regrad/GEMMs is the step's time over the time of its GEMMs alone (cblas_sgemm, im2col excluded).\n";
+  preamble +=
+      "Ratios: torch/regrad is the speed-up over PyTorch at the same thread count; <triad>/regrad is the "
+      "fraction of the memory triad's bandwidth (the baseline time is the triad's time for the same bytes); "
+      "regrad/GEMMs is the step's time over the time of its GEMMs alone (cblas_sgemm, im2col excluded).\n";
   const std::string md = table.markdown(preamble);
   std::printf("\n%s\n", md.c_str());
   if (layers) print_layers_verdict(table, threads);

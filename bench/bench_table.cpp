@@ -39,7 +39,7 @@ void Table::add(const std::string& section, const std::string& name, const std::
   it->baseline_ms.push_back(baseline_ms);
   double ratio = NAN;
   if (std::isfinite(regrad_ms) && std::isfinite(baseline_ms) && regrad_ms > 0 && baseline_ms > 0)
-    ratio = kind == Ratio::BaselineOverRegrad ? baseline_ms / regrad_ms
+    ratio = kind == Ratio::BaselineOverRegrad   ? baseline_ms / regrad_ms
             : kind == Ratio::RegradOverBaseline ? regrad_ms / baseline_ms
                                                 : NAN;
   it->ratio.push_back(ratio);
@@ -95,7 +95,8 @@ std::string Table::markdown(const std::string& preamble) const {
   for (const Row& r : rows_)
     if (std::find(sections.begin(), sections.end(), r.section) == sections.end()) sections.push_back(r.section);
   for (const std::string& s : sections) {
-    out += "\n### " + s + "\n\n| name | shape | thr | regrad ms | rate | baseline | baseline ms | ratio | ratio is |\n"
+    out += "\n### " + s +
+           "\n\n| name | shape | thr | regrad ms | rate | baseline | baseline ms | ratio | ratio is |\n"
            "|---|---|---|---|---|---|---|---|---|\n";
     for (const Row& r : rows_) {
       if (r.section != s) continue;
@@ -119,11 +120,12 @@ std::string Table::csv() const {
     const Summary t = summarize(r.regrad_ms), b = summarize(r.baseline_ms), q = summarize(r.ratio), rate = rate_of(r);
     const bool range = t.n > 1;
     out += csv_field(r.section) + "," + csv_field(r.name) + "," + csv_field(r.shape) + "," + std::to_string(r.threads) +
-           "," + num(t.median, "%.4f") + "," + (range ? num(t.min, "%.4f") : "") + "," + (range ? num(t.max, "%.4f") : "") +
-           "," + csv_field(r.baseline) + "," + num(b.median, "%.4f") + "," + (b.n > 1 ? num(b.min, "%.4f") : "") + "," +
-           (b.n > 1 ? num(b.max, "%.4f") : "") + "," + csv_field(ratio_label(r)) + "," + num(q.median, "%.4f") + "," +
-           (q.n > 1 ? num(q.min, "%.4f") : "") + "," + (q.n > 1 ? num(q.max, "%.4f") : "") + "," +
-           num(rate.median, "%.4g") + "," + csv_field(r.rate_unit) + "," + std::to_string(t.n) + "\n";
+           "," + num(t.median, "%.4f") + "," + (range ? num(t.min, "%.4f") : "") + "," +
+           (range ? num(t.max, "%.4f") : "") + "," + csv_field(r.baseline) + "," + num(b.median, "%.4f") + "," +
+           (b.n > 1 ? num(b.min, "%.4f") : "") + "," + (b.n > 1 ? num(b.max, "%.4f") : "") + "," +
+           csv_field(ratio_label(r)) + "," + num(q.median, "%.4f") + "," + (q.n > 1 ? num(q.min, "%.4f") : "") + "," +
+           (q.n > 1 ? num(q.max, "%.4f") : "") + "," + num(rate.median, "%.4g") + "," + csv_field(r.rate_unit) + "," +
+           std::to_string(t.n) + "\n";
   }
   return out;
 }

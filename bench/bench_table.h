@@ -21,8 +21,8 @@ struct Row {
   int threads = 0;
   std::string baseline;  // "torch", "GEMMs", "cblas_sgemm", "DRAM triad", …
   Ratio kind = Ratio::None;
-  std::string rate_unit;  // "images/s", "GB/s", … ("" for none)
-  double work = 0;        // rate = work / seconds, in rate_unit
+  std::string rate_unit;                              // "images/s", "GB/s", … ("" for none)
+  double work = 0;                                    // rate = work / seconds, in rate_unit
   std::vector<double> regrad_ms, baseline_ms, ratio;  // one entry per run (NaN: no baseline that run)
 };
 
@@ -30,9 +30,9 @@ class Table {
  public:
   // Records one run of a measurement; the row is found by (section, name, shape, threads, baseline),
   // so a repeat adds a sample to the row of the first run. baseline_ms NaN: not measured (no torch).
-  void add(const std::string& section, const std::string& name, const std::string& shape, int threads,
-           double regrad_ms, const std::string& baseline, double baseline_ms, Ratio kind,
-           const std::string& rate_unit = "", double work = 0);
+  void add(const std::string& section, const std::string& name, const std::string& shape, int threads, double regrad_ms,
+           const std::string& baseline, double baseline_ms, Ratio kind, const std::string& rate_unit = "",
+           double work = 0);
   const Row* find(const std::string& section, const std::string& name, const std::string& shape, int threads,
                   const std::string& baseline) const;
   // The sections' tables in Markdown (a header line per section) and one CSV row per row.

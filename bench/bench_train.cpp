@@ -89,14 +89,16 @@ double gemms_ms(const std::vector<Gemm>& gemms, int reps) {
     b.push_back(randn({m.K * m.N}, g));
     c.push_back(randn({m.M * m.N}, g));
   }
-  return bench::median_ms([&] {
-    for (std::size_t k = 0; k < gemms.size(); ++k) {
-      const Gemm& m = gemms[k];
-      cblas_sgemm(CblasRowMajor, m.ta ? CblasTrans : CblasNoTrans, m.tb ? CblasTrans : CblasNoTrans, m.M, m.N, m.K, 1.0f,
-                  a[k].data<float>(), m.ta ? m.M : m.K, b[k].data<float>(), m.tb ? m.K : m.N, 0.0f, c[k].data<float>(),
-                  m.N);
-    }
-  }, reps);
+  return bench::median_ms(
+      [&] {
+        for (std::size_t k = 0; k < gemms.size(); ++k) {
+          const Gemm& m = gemms[k];
+          cblas_sgemm(CblasRowMajor, m.ta ? CblasTrans : CblasNoTrans, m.tb ? CblasTrans : CblasNoTrans, m.M, m.N, m.K,
+                      1.0f, a[k].data<float>(), m.ta ? m.M : m.K, b[k].data<float>(), m.tb ? m.K : m.N, 0.0f,
+                      c[k].data<float>(), m.N);
+        }
+      },
+      reps);
 }
 
 Tensor step_input(int64_t batch) {
@@ -110,12 +112,14 @@ double step_ms(const std::string& model, int64_t batch, int reps) {
   optim::SGD opt(net->parameters(), 0.01, 0.9, 5e-4);
   Generator g(2);
   const Tensor x = step_input(batch), y = randint(0, 10, {batch}, g);
-  return bench::median_ms([&] {
-    const Tensor loss = cross_entropy((*net)(x), y, Reduction::Mean, 0.1);
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
-  }, reps);
+  return bench::median_ms(
+      [&] {
+        const Tensor loss = cross_entropy((*net)(x), y, Reduction::Mean, 0.1);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+      },
+      reps);
 }
 
 // The character Transformer's training step: 128 contexts of 8 characters (27 symbols), every
@@ -129,12 +133,14 @@ double transformer_step_ms(int64_t layers) {
   m.objective = "all";
   auto net = train::make_model(m, x, 27);
   optim::AdamW opt(net->parameters(), 1e-3);
-  return bench::median_ms([&] {
-    const Tensor loss = cross_entropy((*net)(x), y);
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
-  }, 21);
+  return bench::median_ms(
+      [&] {
+        const Tensor loss = cross_entropy((*net)(x), y);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+      },
+      21);
 }
 
 // The MLP and CNN steps at `batch`: regrad against PyTorch and against the step's GEMMs.
@@ -164,9 +170,9 @@ double bn_by_hand_step_ms(int64_t hidden) {
   bnh::Params p = bnh::init_params(42, DType::Float32, hidden);
   bnh::Running running = bnh::initial_running(p);
   constexpr int64_t steps = 50, never = int64_t{1} << 40;
-  return bench::median_ms([&] {
-    bnh::train(p, running, d, steps, 0.1, never, 7, /*manual=*/true, never, kBnByHandBatch);
-  }, 11) / steps;
+  return bench::median_ms(
+             [&] { bnh::train(p, running, d, steps, 0.1, never, 7, /*manual=*/true, never, kBnByHandBatch); }, 11) /
+         steps;
 }
 
 }  // namespace
@@ -175,8 +181,9 @@ void bench_train(bench::Table& table, const std::vector<int>& thread_counts, boo
   std::printf("\n== training step (forward, label-smoothed loss, backward, SGD), float32\n");
   for (int threads : thread_counts) {
     omp_set_num_threads(threads);
-    const auto torch = with_torch ? torch_step_ms("bench_torch_train.py", threads, "mlp-128,cnn-64,transformer-2,transformer-6")
-                                  : std::map<std::string, double>{};
+    const auto torch =
+        with_torch ? torch_step_ms("bench_torch_train.py", threads, "mlp-128,cnn-64,transformer-2,transformer-6")
+                   : std::map<std::string, double>{};
     model_rows(table, "train", with_torch, torch, threads, "mlp", 128, 51);
     model_rows(table, "train", with_torch, torch, threads, "cnn", 64, 11);
     for (int64_t layers : {2, 6}) {
@@ -187,8 +194,8 @@ void bench_train(bench::Table& table, const std::vector<int>& thread_counts, boo
       std::printf("char transformer, %lld blocks, %d thread(s): %.3f ms, torch %.3f ms (%.2fx)\n",
                   static_cast<long long>(layers), threads, ms, t, t / ms);
       // Without torch the row still records regrad's time, against no baseline.
-      table.add("train", "char transformer step, " + std::to_string(layers) + " blocks (AdamW)", "batch 128", threads, ms,
-                with_torch ? "torch" : "", t, with_torch ? bench::Ratio::BaselineOverRegrad : bench::Ratio::None,
+      table.add("train", "char transformer step, " + std::to_string(layers) + " blocks (AdamW)", "batch 128", threads,
+                ms, with_torch ? "torch" : "", t, with_torch ? bench::Ratio::BaselineOverRegrad : bench::Ratio::None,
                 "images/s", 128.0);
     }
   }
@@ -202,15 +209,18 @@ void bench_small(bench::Table& table, const std::vector<int>& thread_counts, boo
                                   : std::map<std::string, double>{};
     for (const std::string model : {"mlp", "cnn"})
       for (int64_t batch : {2, 8}) model_rows(table, "small", with_torch, torch, threads, model, batch, 101);
-    const auto torch_bnh = with_torch ? torch_step_ms("bench_torch_bn_by_hand.py", threads, "bn_by_hand-64,bn_by_hand-200")
-                                      : std::map<std::string, double>{};
+    const auto torch_bnh = with_torch
+                               ? torch_step_ms("bench_torch_bn_by_hand.py", threads, "bn_by_hand-64,bn_by_hand-200")
+                               : std::map<std::string, double>{};
     for (int64_t hidden : {64, 200}) {
       double ms = 1e30;
       for (int round = 0; round < 3; ++round) ms = std::min(ms, bn_by_hand_step_ms(hidden));
       const std::string key = "bn_by_hand-" + std::to_string(hidden);
       const double t = torch_or_nan(torch_bnh, key);
-      std::printf("bn_by_hand manual-backward step, hidden %lld, %d thread(s): %.4f ms (%.0f steps/s), torch %.4f ms "
-                  "(%.2fx)\n", static_cast<long long>(hidden), threads, ms, 1e3 / ms, t, t / ms);
+      std::printf(
+          "bn_by_hand manual-backward step, hidden %lld, %d thread(s): %.4f ms (%.0f steps/s), torch %.4f ms "
+          "(%.2fx)\n",
+          static_cast<long long>(hidden), threads, ms, 1e3 / ms, t, t / ms);
       table.add("small", "bn_by_hand manual-backward training step (notebook 6b)",
                 "batch " + std::to_string(kBnByHandBatch) + ", hidden " + std::to_string(hidden), threads, ms,
                 with_torch ? "torch" : "", t, with_torch ? bench::Ratio::BaselineOverRegrad : bench::Ratio::None,

@@ -1,8 +1,8 @@
 // The README's example: a tiny MLP, one backward pass, gradients printed and checked.
 // Built by `make` as build/example, so the README cannot drift from code that compiles.
+#include <regrad/regrad.h>
 #include <cstdio>
 #include <iostream>
-#include <regrad/regrad.h>
 
 using namespace rg;
 

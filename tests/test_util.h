@@ -37,8 +37,8 @@ inline bool contains(const std::string& s, const std::string& part) { return s.f
 // A path under this test process's own temporary directory (/tmp/regrad_tests_<pid>/name, parents
 // created), so that test runs side by side on one machine never share a file.
 inline std::string tmp_path(const std::string& name) {
-  const std::filesystem::path p = std::filesystem::temp_directory_path() /
-                                  ("regrad_tests_" + std::to_string(::getpid())) / name;
+  const std::filesystem::path p =
+      std::filesystem::temp_directory_path() / ("regrad_tests_" + std::to_string(::getpid())) / name;
   std::filesystem::create_directories(p.parent_path());
   return p.string();
 }

@@ -40,7 +40,8 @@ struct TextAug {
 
 // confusion[t][p]: test images of class t predicted as p (the model in eval mode, no graph).
 std::vector<std::vector<int64_t>> confusion(nn::Module& model, const Tensor& x, const Tensor& y, int64_t K) {
-  std::vector<std::vector<int64_t>> c(static_cast<std::size_t>(K), std::vector<int64_t>(static_cast<std::size_t>(K), 0));
+  std::vector<std::vector<int64_t>> c(static_cast<std::size_t>(K),
+                                      std::vector<int64_t>(static_cast<std::size_t>(K), 0));
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -58,7 +59,6 @@ std::vector<std::vector<int64_t>> confusion(nn::Module& model, const Tensor& x, 
   if (was_training) model.train();
   return c;
 }
-
 
 }  // namespace
 
@@ -143,8 +143,10 @@ int main(int argc, char** argv) {
   }
 
   // Text: the character Transformer with context masking or shuffling (fit's transform_inputs).
-  const std::vector<TextAug> text = {{"none", "none", 0.0},       {"mask p=0.1", "mask", 0.1},
-                                     {"mask p=0.25", "mask", 0.25}, {"shuffle p=0.1", "shuffle", 0.1},
+  const std::vector<TextAug> text = {{"none", "none", 0.0},
+                                     {"mask p=0.1", "mask", 0.1},
+                                     {"mask p=0.25", "mask", 0.25},
+                                     {"shuffle p=0.1", "shuffle", 0.1},
                                      {"shuffle p=0.5", "shuffle", 0.5}};
   const int64_t t_train = q ? 2000 : 10000, t_val = q ? 1000 : 2000, t_epochs = q ? 2 : 10;
   for (uint64_t seed : seed_list) {
@@ -181,8 +183,7 @@ int main(int argc, char** argv) {
       res.add({"words", a.name, "val-best"}, seed, {best.accuracy, best.nll});
       res.add({"words", a.name, "val-last"}, seed, {last.accuracy, last.nll});
       e.log("words   %-13s seed %llu: val nll best %.4f (epoch %lld) last %.4f (%.1f s)", a.name.c_str(),
-            static_cast<unsigned long long>(seed), best.nll, static_cast<long long>(r.best_epoch), last.nll,
-            r.seconds);
+            static_cast<unsigned long long>(seed), best.nll, static_cast<long long>(r.best_epoch), last.nll, r.seconds);
     }
   }
   report::write_file(e.path(".csv"), res.csv());
@@ -194,10 +195,14 @@ int main(int argc, char** argv) {
 
   // The plot: test accuracy per augmentation, digits and clothes.
   report::Plot p{"Small CNN, " + std::to_string(n_train) + " training images, " + std::to_string(epochs) + " epochs",
-                 "augmentation", "test accuracy (%)", false, false, {}, {}};
+                 "augmentation",
+                 "test accuracy (%)",
+                 false,
+                 false,
+                 {},
+                 {}};
   std::string xtics = "set xtics (";
-  for (std::size_t i = 0; i < augs.size(); ++i)
-    xtics += (i ? ", '" : "'") + augs[i].name + "' " + std::to_string(i);
+  for (std::size_t i = 0; i < augs.size(); ++i) xtics += (i ? ", '" : "'") + augs[i].name + "' " + std::to_string(i);
   p.gnuplot = {xtics + ")", "set xrange [-0.5:" + std::to_string(augs.size() - 0.5) + "]"};
   for (const auto& [label, dataset] : datasets) {
     report::Series s{label + " (" + dataset + ")", {}, {}, {}};
@@ -216,22 +221,29 @@ int main(int argc, char** argv) {
       std::to_string(epochs) + " epochs (batch " + std::to_string(batch) +
       ", SGD momentum 0.9, lr 0.05 cosine, weight decay 5e-4) on " + std::to_string(n_train) +
       " training images per seed (a seeded subset, sized so that the 42 image runs fit the experiment's ~8-minute "
-      "budget on 2 cores: the CNN step costs about 20 ms per 64 images here), tested on " + std::to_string(n_test) +
+      "budget on 2 cores: the CNN step costs about 20 ms per 64 images here), tested on " +
+      std::to_string(n_test) +
       " test images (digits: the real MNIST digits in `data/mnist`; clothes: Fashion-MNIST). `fit` augments raw "
-      "pixels (it un-normalises, augments and normalises again), so RandAugment's colour ops act on [0, 1] and the zero "
+      "pixels (it un-normalises, augments and normalises again), so RandAugment's colour ops act on [0, 1] and the "
+      "zero "
       "fill of crop, rotation and RandAugment's geometric ops is black, the background of both datasets; erasing "
-      "runs on the normalised result, so it fills the mean pixel. Mean ± std over " + seeds + " seeds (subset, initialisation, order, augmentation draws).\n\n";
-  body += "**Changed:** until `fit` augmented raw pixels, it applied the ops to normalised ones (RandAugment's "
-          "brightness, solarize, posterize and autocontrast and every clamp assumed [0, 1]; crop and rotation filled the "
-          "mean pixel); RandAugment then measured digits 93.50 ± 0.18 %, clothes 75.67 ± 2.43 %, now " +
-          rx::mean_std(vals("digits", "randaugment", "accuracy"), 2, 100) + " % and " +
-          rx::mean_std(vals("clothes", "randaugment", "accuracy"), 2, 100) + " % (crop then 92.32 / 75.78 %, rotate "
-          "96.03 / 78.80 %).\n\n";
+      "runs on the normalised result, so it fills the mean pixel. Mean ± std over " +
+      seeds + " seeds (subset, initialisation, order, augmentation draws).\n\n";
+  body +=
+      "**Changed:** until `fit` augmented raw pixels, it applied the ops to normalised ones (RandAugment's "
+      "brightness, solarize, posterize and autocontrast and every clamp assumed [0, 1]; crop and rotation filled the "
+      "mean pixel); RandAugment then measured digits 93.50 ± 0.18 %, clothes 75.67 ± 2.43 %, now " +
+      rx::mean_std(vals("digits", "randaugment", "accuracy"), 2, 100) + " % and " +
+      rx::mean_std(vals("clothes", "randaugment", "accuracy"), 2, 100) +
+      " % (crop then 92.32 / 75.78 %, rotate "
+      "96.03 / 78.80 %).\n\n";
   body += "![test accuracy per augmentation](augmentation.png)\n\n";
-  body += "Samples as training sees them (each row one augmentation, in the order of the table; left 8 digits: "
-          "6, 9, 2, 5, 7, 1, 3, 4; right 8 clothes):\n\n![samples per augmentation](augmentation_samples.png)\n\n";
-  body += "| augmentation | what | digits test accuracy (%) | clothes test accuracy (%) | digits Δ vs none | clothes Δ vs "
-          "none |\n|---|---|---|---|---|---|\n";
+  body +=
+      "Samples as training sees them (each row one augmentation, in the order of the table; left 8 digits: "
+      "6, 9, 2, 5, 7, 1, 3, 4; right 8 clothes):\n\n![samples per augmentation](augmentation_samples.png)\n\n";
+  body +=
+      "| augmentation | what | digits test accuracy (%) | clothes test accuracy (%) | digits Δ vs none | clothes Δ vs "
+      "none |\n|---|---|---|---|---|---|\n";
   for (const ImageAug& a : augs) {
     body += "| " + a.name + " | " + a.description + " | " + rx::mean_std(vals("digits", a.name, "accuracy"), 2, 100) +
             " | " + rx::mean_std(vals("clothes", a.name, "accuracy"), 2, 100) + " | ";
@@ -239,10 +251,12 @@ int main(int argc, char** argv) {
       body += "– | – |\n";
       continue;
     }
-    body += rx::mean_std(rx::paired_diff(vals("digits", a.name, "accuracy"), vals("digits", "none", "accuracy")), 2, 100) +
-            " | " +
-            rx::mean_std(rx::paired_diff(vals("clothes", a.name, "accuracy"), vals("clothes", "none", "accuracy")), 2, 100) +
-            " |\n";
+    body +=
+        rx::mean_std(rx::paired_diff(vals("digits", a.name, "accuracy"), vals("digits", "none", "accuracy")), 2, 100) +
+        " | " +
+        rx::mean_std(rx::paired_diff(vals("clothes", a.name, "accuracy"), vals("clothes", "none", "accuracy")), 2,
+                     100) +
+        " |\n";
   }
   body += "\nΔ: the paired difference in points (same seed: same subset and initialisation).\n\n";
 
@@ -258,7 +272,8 @@ int main(int argc, char** argv) {
   };
   auto confused = [&](const std::string& key, int64_t t, int64_t pr) {
     std::vector<double> v;
-    for (const auto& c : conf.at(key)) v.push_back(static_cast<double>(c[static_cast<std::size_t>(t)][static_cast<std::size_t>(pr)]));
+    for (const auto& c : conf.at(key))
+      v.push_back(static_cast<double>(c[static_cast<std::size_t>(t)][static_cast<std::size_t>(pr)]));
     return v;
   };
   body += "### Digits: per-class test accuracy (%) and confusion counts (test images per seed)\n\n| augmentation |";
@@ -275,31 +290,39 @@ int main(int argc, char** argv) {
     body += "\n";
   }
   body += "\nPer-class accuracies are means over seeds; counts are mean test images per seed (the test set has about " +
-          std::to_string(n_test / 10) + " images per class). Every confusion count is in `augmentation_confusion.csv`.\n\n";
+          std::to_string(n_test / 10) +
+          " images per class). Every confusion count is in `augmentation_confusion.csv`.\n\n";
 
   // Text.
-  body += "**Text.** The character Transformer (`transformer-char`; a small one to fit the budget: embedding 32, 4 "
-          "heads, 1 pre-norm block, block size 8, trained on the last position's prediction only: objective `last`, pinned in the code) "
-          "on the word list: " + std::to_string(t_train) + " training contexts (a data-scarce subset, so that the model "
-          "overfits and a regularizer has something to do), " + std::to_string(t_val) +
-          " validation contexts, AdamW lr 3e-3 cosine, no weight decay, batch " + std::to_string(batch) + ", " +
-          std::to_string(t_epochs) + " epochs. `mask`: each context character replaced by the padding character '.' "
-          "with probability p (`data::mask_context`); `shuffle`: with probability p a context's 8 characters are "
-          "permuted (`data::shuffle_context`); both through `FitOptions::transform_inputs`, training batches only. "
-          "Validation NLL (nats per character) at the best epoch (what early stopping keeps) and at the last epoch.\n\n";
-  body += "| augmentation | val NLL, best epoch | val NLL, last epoch | val accuracy, best epoch (%) | Δ best NLL vs none "
-          "|\n|---|---|---|---|---|\n";
+  body +=
+      "**Text.** The character Transformer (`transformer-char`; a small one to fit the budget: embedding 32, 4 "
+      "heads, 1 pre-norm block, block size 8, trained on the last position's prediction only: objective `last`, pinned "
+      "in the code) "
+      "on the word list: " +
+      std::to_string(t_train) +
+      " training contexts (a data-scarce subset, so that the model "
+      "overfits and a regularizer has something to do), " +
+      std::to_string(t_val) + " validation contexts, AdamW lr 3e-3 cosine, no weight decay, batch " +
+      std::to_string(batch) + ", " + std::to_string(t_epochs) +
+      " epochs. `mask`: each context character replaced by the padding character '.' "
+      "with probability p (`data::mask_context`); `shuffle`: with probability p a context's 8 characters are "
+      "permuted (`data::shuffle_context`); both through `FitOptions::transform_inputs`, training batches only. "
+      "Validation NLL (nats per character) at the best epoch (what early stopping keeps) and at the last epoch.\n\n";
+  body +=
+      "| augmentation | val NLL, best epoch | val NLL, last epoch | val accuracy, best epoch (%) | Δ best NLL vs none "
+      "|\n|---|---|---|---|---|\n";
   for (const TextAug& a : text) {
     body += "| " + a.name + " | " + rx::mean_std(vals("words", a.name, "nll", "val-best")) + " | " +
             rx::mean_std(vals("words", a.name, "nll", "val-last")) + " | " +
             rx::mean_std(vals("words", a.name, "accuracy", "val-best"), 2, 100) + " | " +
             (a.kind == "none" ? std::string("–")
                               : rx::mean_std(rx::paired_diff(vals("words", a.name, "nll", "val-best"),
-                                                         vals("words", "none", "nll", "val-best")))) +
+                                                             vals("words", "none", "nll", "val-best")))) +
             " |\n";
   }
-  body += "\n**Not measured here:** the lecture's rows for medical images and satellite images (no such data on this "
-          "machine).\n";
+  body +=
+      "\n**Not measured here:** the lecture's rows for medical images and satellite images (no such data on this "
+      "machine).\n";
 
   // Verdicts, from the paired differences.
   std::vector<rx::Claim> claims;
@@ -321,7 +344,9 @@ int main(int argc, char** argv) {
                           rx::mean_std(dv, 2, 100) + " points; 6↔9 confusions per seed " +
                           report::fmt(rx::mean(none69), 1) + " without augmentation, " + report::fmt(rx::mean(v69), 1) +
                           " with vflip",
-                      hurt == 2 && more69 ? "reproduced" : hurt > 0 || more69 ? "partly reproduced" : "not reproduced"});
+                      hurt == 2 && more69  ? "reproduced"
+                      : hurt > 0 || more69 ? "partly reproduced"
+                                           : "not reproduced"});
   }
   {
     const auto dh = rx::paired_diff(vals("clothes", "hflip", "accuracy"), vals("clothes", "none", "accuracy"));
@@ -332,8 +357,8 @@ int main(int argc, char** argv) {
                       "test accuracy change vs none: hflip " + rx::mean_std(dh, 2, 100) + " points, vflip " +
                           rx::mean_std(dv, 2, 100) + " points",
                       !rx::significant_gain(neg_h) && rx::mean(dv) < rx::mean(dh) ? "reproduced"
-                      : !rx::significant_gain(neg_h)                              ? "partly reproduced (vflip not worse than hflip)"
-                                                                   : "not reproduced"});
+                      : !rx::significant_gain(neg_h) ? "partly reproduced (vflip not worse than hflip)"
+                                                     : "not reproduced"});
   }
   {
     int helps = 0, total = 0;
@@ -345,10 +370,13 @@ int main(int argc, char** argv) {
         ++total;
         m += (m.empty() ? "" : ", ") + ds + " " + aug + " " + rx::mean_std(d, 2, 100);
       }
-    claims.push_back({"label-preserving augmentations (crop, small rotation, RandAugment, erasing) help on small data",
-                      std::to_string(helps) + " of " + std::to_string(total) +
-                          " (dataset, augmentation) pairs beat none by more than 2 std; accuracy change in points: " + m,
-                      helps == total ? "reproduced" : helps > 0 ? "partly reproduced" : "not reproduced"});
+    claims.push_back(
+        {"label-preserving augmentations (crop, small rotation, RandAugment, erasing) help on small data",
+         std::to_string(helps) + " of " + std::to_string(total) +
+             " (dataset, augmentation) pairs beat none by more than 2 std; accuracy change in points: " + m,
+         helps == total ? "reproduced"
+         : helps > 0    ? "partly reproduced"
+                        : "not reproduced"});
   }
   {
     std::string best_mask;
@@ -361,17 +389,20 @@ int main(int argc, char** argv) {
     for (double x : dm) neg.push_back(-x);
     claims.push_back({"text: masking context characters helps",
                       "best validation NLL change vs none with " + best_mask + ": " + rx::mean_std(dm) + " nats",
-                      rx::significant_gain(neg) ? "reproduced" : rx::mean(dm) < 0 ? "partly reproduced (within noise)" : "not reproduced"});
+                      rx::significant_gain(neg) ? "reproduced"
+                      : rx::mean(dm) < 0        ? "partly reproduced (within noise)"
+                                                : "not reproduced"});
     ds1 = rx::paired_diff(vals("words", "shuffle p=0.1", "nll", "val-best"), vals("words", "none", "nll", "val-best"));
     ds2 = rx::paired_diff(vals("words", "shuffle p=0.5", "nll", "val-best"), vals("words", "none", "nll", "val-best"));
     claims.push_back({"text: shuffling context characters hurts",
                       "best validation NLL change vs none: shuffle p=0.1 " + rx::mean_std(ds1) + ", p=0.5 " +
                           rx::mean_std(ds2) + " nats",
-                      rx::significant_gain(ds1) && rx::significant_gain(ds2) ? "reproduced" : rx::significant_gain(ds2) || rx::significant_gain(ds1) ? "partly reproduced"
-                                                                                       : "not reproduced"});
+                      rx::significant_gain(ds1) && rx::significant_gain(ds2)   ? "reproduced"
+                      : rx::significant_gain(ds2) || rx::significant_gain(ds1) ? "partly reproduced"
+                                                                               : "not reproduced"});
   }
-  claims.push_back({"medical and satellite images: the lecture's rows", "no such data on this machine",
-                    "not measured here"});
+  claims.push_back(
+      {"medical and satellite images: the lecture's rows", "no such data on this machine", "not measured here"});
   rx::write_page(e, "Which augmentation for which problem",
                  "Which augmentations for which problem: flips turn a 6 into a 9; for text, masking helps and "
                  "shuffling hurts.",

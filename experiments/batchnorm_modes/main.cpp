@@ -50,7 +50,8 @@ void restore_bn(nn::Sequential& net, const BnState& s) {
 
 // Test accuracy and NLL with BatchNorm in train mode: each batch of `batch` (shuffled) test images
 // is normalised with its own statistics. The running statistics are left as they were.
-train::Metrics evaluate_train_mode(nn::Sequential& net, const Tensor& x, const Tensor& y, int64_t batch, uint64_t seed) {
+train::Metrics evaluate_train_mode(nn::Sequential& net, const Tensor& x, const Tensor& y, int64_t batch,
+                                   uint64_t seed) {
   const BnState saved = save_bn(net);
   net.train();
   NoGradGuard no_grad;
@@ -151,8 +152,8 @@ std::string lr_name(double lr) { return report::fmt_g(lr, 2); }
 }  // namespace
 
 int main(int argc, char** argv) {
-  rx::Experiment e("batchnorm_modes", "BatchNorm: train vs eval statistics, learning-rate range, gradient predictiveness",
-                   argc, argv);
+  rx::Experiment e("batchnorm_modes",
+                   "BatchNorm: train vs eval statistics, learning-rate range, gradient predictiveness", argc, argv);
   const bool q = e.quick();
   std::vector<uint64_t> seeds = e.seeds();
   if (q) seeds.resize(1);
@@ -162,7 +163,8 @@ int main(int argc, char** argv) {
   const int64_t n_sweep_cnn = q ? 300 : 1500, epochs_b_mlp = q ? 1 : 4, epochs_b_cnn = q ? 1 : 2;
   const std::vector<uint64_t> seeds_cnn_sweep(seeds.begin(), seeds.begin() + std::min<std::size_t>(seeds.size(), 2));
   const int64_t epochs_c = q ? 2 : 6, n_probe = q ? 200 : 1000;
-  const std::vector<double> lrs = q ? std::vector<double>{0.01, 0.3, 3} : std::vector<double>{0.003, 0.01, 0.03, 0.1, 0.3, 1, 3};
+  const std::vector<double> lrs =
+      q ? std::vector<double>{0.01, 0.3, 3} : std::vector<double>{0.003, 0.01, 0.03, 0.1, 0.3, 1, 3};
   const std::vector<double> etas = {0.01, 0.03, 0.1, 0.3};
   const double lr_c = 0.1;
 
@@ -242,7 +244,8 @@ int main(int argc, char** argv) {
         for (std::size_t k = 0; k < etas.size(); ++k) {
           const std::string setting = "epoch" + std::to_string(epoch);
           res.add({"predictiveness", model, setting, lr_name(etas[k]), "grad_change"}, seed, {pr.grad_change[k]});
-          res.add({"predictiveness", model, setting, lr_name(etas[k]), "grad_change_rel"}, seed, {pr.grad_change_rel[k]});
+          res.add({"predictiveness", model, setting, lr_name(etas[k]), "grad_change_rel"}, seed,
+                  {pr.grad_change_rel[k]});
           res.add({"predictiveness", model, setting, lr_name(etas[k]), "loss_change"}, seed, {pr.loss_change[k]});
         }
         e.log("seed %llu %s epoch %lld: |g| %.3f, gradient change at eta 0.1: %.3f (relative %.3f)",
@@ -275,20 +278,28 @@ int main(int argc, char** argv) {
   const std::string nseeds = std::to_string(seeds.size());
 
   // A.
-  body += "## A. Train-mode (batch) statistics against eval-mode (running) statistics\n\n"
-          "Fashion-MNIST, " + std::to_string(n_train) + " training images (" + std::to_string(n_val) +
-          " held out for validation), tested on the first " + std::to_string(n_test) + " test images. "
-          "MLP 784-512-512-10 with BatchNorm1d after each hidden Linear (" + std::to_string(epochs_a_mlp) +
-          " epochs); CNN [conv3×3 → BatchNorm2d → ReLU → max-pool] × 2 → Linear 128 → Linear 10 (" +
-          std::to_string(epochs_a_cnn) + " epochs); no dropout; SGD (momentum 0.9, lr 0.05, cosine, weight decay "
-          "5e-4), batch 128, momentum 0.1 for the running statistics. *train, batch B*: the test set in shuffled "
-          "batches of B, each normalised with its own statistics (the running statistics are restored after). "
-          "*recalibrated*: running statistics reset, momentum = None (cumulative average), one pass over the "
-          "training subset in train mode without gradients, batch 128, then eval mode. Mean ± std over " + nseeds +
-          " seed(s).\n\n| model | statistics | test accuracy (%) | test NLL |\n|---|---|---|---|\n";
+  body +=
+      "## A. Train-mode (batch) statistics against eval-mode (running) statistics\n\n"
+      "Fashion-MNIST, " +
+      std::to_string(n_train) + " training images (" + std::to_string(n_val) +
+      " held out for validation), tested on the first " + std::to_string(n_test) +
+      " test images. "
+      "MLP 784-512-512-10 with BatchNorm1d after each hidden Linear (" +
+      std::to_string(epochs_a_mlp) +
+      " epochs); CNN [conv3×3 → BatchNorm2d → ReLU → max-pool] × 2 → Linear 128 → Linear 10 (" +
+      std::to_string(epochs_a_cnn) +
+      " epochs); no dropout; SGD (momentum 0.9, lr 0.05, cosine, weight decay "
+      "5e-4), batch 128, momentum 0.1 for the running statistics. *train, batch B*: the test set in shuffled "
+      "batches of B, each normalised with its own statistics (the running statistics are restored after). "
+      "*recalibrated*: running statistics reset, momentum = None (cumulative average), one pass over the "
+      "training subset in train mode without gradients, batch 128, then eval mode. Mean ± std over " +
+      nseeds + " seed(s).\n\n| model | statistics | test accuracy (%) | test NLL |\n|---|---|---|---|\n";
   const std::map<std::string, std::string> setting_label = {
-      {"eval", "eval: running (momentum 0.1)"}, {"train_b1", "train, batch 1"}, {"train_b8", "train, batch 8"},
-      {"train_b128", "train, batch 128"}, {"recalibrated", "eval: recalibrated over the training set"}};
+      {"eval", "eval: running (momentum 0.1)"},
+      {"train_b1", "train, batch 1"},
+      {"train_b8", "train, batch 8"},
+      {"train_b128", "train, batch 128"},
+      {"recalibrated", "eval: recalibrated over the training set"}};
   for (const std::string model : {"mlp-bn", "cnn-bn"})
     for (const std::string& s : mode_settings) {
       const std::vector<double> acc = vals("modes", model, s, "-", "test_acc");
@@ -299,18 +310,21 @@ int main(int argc, char** argv) {
       body += "| " + model + " | " + setting_label.at(s) + " | " + rx::mean_std(acc, 2, 100) + " | " +
               rx::mean_std(vals("modes", model, s, "-", "test_nll"), 4) + " |\n";
     }
-  body += "\nBatchNorm1d in train mode on a batch of one sample raises the same error as PyTorch (`Expected more "
-          "than 1 value per channel when training`): the variance of one value is 0. BatchNorm2d with batch 1 "
-          "still has H·W positions per channel, so the CNN can be evaluated at batch 1.\n\n";
+  body +=
+      "\nBatchNorm1d in train mode on a batch of one sample raises the same error as PyTorch (`Expected more "
+      "than 1 value per channel when training`): the variance of one value is 0. BatchNorm2d with batch 1 "
+      "still has H·W positions per channel, so the CNN can be evaluated at batch 1.\n\n";
 
   // B.
-  body += "## B. Learning-rate sweep with and without BatchNorm\n\n"
-          "SGD with momentum 0.9, cosine schedule, no weight decay, no warmup, batch 128. MLP: " +
-          std::to_string(n_train) + " training images, " + std::to_string(epochs_b_mlp) + " epochs, " + nseeds +
-          " seed(s); CNN: " + std::to_string(n_sweep_cnn) + " training images, " + std::to_string(epochs_b_cnn) +
-          " epochs, " + std::to_string(seeds_cnn_sweep.size()) + " seed(s). Cell: test accuracy (%) mean ± std; "
-          "*div k/n*: k of n seeds diverged (the training loss became NaN or infinite; fit stops there and the run "
-          "counts as chance, 10 %).\n\n| lr |";
+  body +=
+      "## B. Learning-rate sweep with and without BatchNorm\n\n"
+      "SGD with momentum 0.9, cosine schedule, no weight decay, no warmup, batch 128. MLP: " +
+      std::to_string(n_train) + " training images, " + std::to_string(epochs_b_mlp) + " epochs, " + nseeds +
+      " seed(s); CNN: " + std::to_string(n_sweep_cnn) + " training images, " + std::to_string(epochs_b_cnn) +
+      " epochs, " + std::to_string(seeds_cnn_sweep.size()) +
+      " seed(s). Cell: test accuracy (%) mean ± std; "
+      "*div k/n*: k of n seeds diverged (the training loss became NaN or infinite; fit stops there and the run "
+      "counts as chance, 10 %).\n\n| lr |";
   const std::vector<std::string> sweep_models = {"mlp-bn", "mlp-none", "cnn-bn", "cnn-none"};
   for (const auto& m : sweep_models) body += " " + m + " |";
   body += "\n|---|";
@@ -336,20 +350,25 @@ int main(int argc, char** argv) {
   }
   body += "\nLargest learning rate at which every seed trains (no divergence, test accuracy above 50 %): ";
   for (const auto& m : sweep_models)
-    body += m + " " + (max_ok_lr.count(m) ? lr_name(max_ok_lr[m]) : std::string("none")) + (m == "cnn-none" ? ".\n\n" : "; ");
+    body += m + " " + (max_ok_lr.count(m) ? lr_name(max_ok_lr[m]) : std::string("none")) +
+            (m == "cnn-none" ? ".\n\n" : "; ");
 
   // C.
-  body += "## C. Gradient predictiveness along the training path\n\n"
-          "Santurkar et al. (2018), §3.1: at the weights w reached after each epoch, the gradient on a fixed batch of " +
-          std::to_string(n_probe) + " training images (train mode, as training sees the loss) and the gradient after a "
-          "step of size η along it, ‖∇L(w) − ∇L(w − η∇L(w))‖ (smaller: the gradient predicts the landscape better, "
-          "i.e. a smaller effective β-smoothness). MLP with and without BatchNorm, trained " + std::to_string(epochs_c) +
-          " epochs at lr " + report::fmt_g(lr_c) + " (SGD momentum 0.9, cosine, no weight decay) on " +
-          std::to_string(n_train) + " images; η ∈ {0.01, 0.03, 0.1, 0.3}. Also the change relative to ‖∇L(w)‖ and the "
-          "loss change L(w − η∇L) − L(w). Mean over " + nseeds + " seed(s) and over the epochs 1–" +
-          std::to_string(epochs_c) + " (epoch 0, the initialisation, shown separately).\n\n"
-          "| η | model | ‖Δ∇L‖ at init | ‖Δ∇L‖ along training | relative ‖Δ∇L‖/‖∇L‖ along training | ΔL along training |\n"
-          "|---|---|---|---|---|---|\n";
+  body +=
+      "## C. Gradient predictiveness along the training path\n\n"
+      "Santurkar et al. (2018), §3.1: at the weights w reached after each epoch, the gradient on a fixed batch of " +
+      std::to_string(n_probe) +
+      " training images (train mode, as training sees the loss) and the gradient after a "
+      "step of size η along it, ‖∇L(w) − ∇L(w − η∇L(w))‖ (smaller: the gradient predicts the landscape better, "
+      "i.e. a smaller effective β-smoothness). MLP with and without BatchNorm, trained " +
+      std::to_string(epochs_c) + " epochs at lr " + report::fmt_g(lr_c) +
+      " (SGD momentum 0.9, cosine, no weight decay) on " + std::to_string(n_train) +
+      " images; η ∈ {0.01, 0.03, 0.1, 0.3}. Also the change relative to ‖∇L(w)‖ and the "
+      "loss change L(w − η∇L) − L(w). Mean over " +
+      nseeds + " seed(s) and over the epochs 1–" + std::to_string(epochs_c) +
+      " (epoch 0, the initialisation, shown separately).\n\n"
+      "| η | model | ‖Δ∇L‖ at init | ‖Δ∇L‖ along training | relative ‖Δ∇L‖/‖∇L‖ along training | ΔL along training |\n"
+      "|---|---|---|---|---|---|\n";
   auto along = [&](const std::string& model, double eta, const std::string& metric) {
     std::vector<double> per_seed(seeds.size(), 0.0);  // values() lists the seeds in run order
     for (int64_t ep = 1; ep <= epochs_c; ++ep) {
@@ -366,13 +385,15 @@ int main(int argc, char** argv) {
   int smaller_abs = 0, smaller_rel = 0, significant_abs = 0, significant_rel = 0;
   for (double eta : etas)
     for (const std::string model : {"mlp-bn", "mlp-none"}) {
-      body += "| " + lr_name(eta) + " | " + model + " | " + rx::mean_std(vals("predictiveness", model, "epoch0", lr_name(eta), "grad_change"), 3) +
-              " | " + rx::mean_std(along(model, eta, "grad_change"), 3) + " | " +
+      body += "| " + lr_name(eta) + " | " + model + " | " +
+              rx::mean_std(vals("predictiveness", model, "epoch0", lr_name(eta), "grad_change"), 3) + " | " +
+              rx::mean_std(along(model, eta, "grad_change"), 3) + " | " +
               rx::mean_std(along(model, eta, "grad_change_rel"), 3) + " | " +
               rx::mean_std(along(model, eta, "loss_change"), 4) + " |\n";
       if (model == "mlp-bn") {
         smaller_abs += rx::mean(along("mlp-bn", eta, "grad_change")) < rx::mean(along("mlp-none", eta, "grad_change"));
-        smaller_rel += rx::mean(along("mlp-bn", eta, "grad_change_rel")) < rx::mean(along("mlp-none", eta, "grad_change_rel"));
+        smaller_rel +=
+            rx::mean(along("mlp-bn", eta, "grad_change_rel")) < rx::mean(along("mlp-none", eta, "grad_change_rel"));
         significant_abs += significantly_smaller(eta, "grad_change");
         significant_rel += significantly_smaller(eta, "grad_change_rel");
       }
@@ -382,7 +403,8 @@ int main(int argc, char** argv) {
   // ---- plot ----
   std::vector<report::Plot> panels;
   {
-    report::Plot p{"Learning-rate sweep (divergence counts as 10 %)", "learning rate", "test accuracy (%)", true, false, {}, {}};
+    report::Plot p{
+        "Learning-rate sweep (divergence counts as 10 %)", "learning rate", "test accuracy (%)", true, false, {}, {}};
     for (const auto& m : sweep_models) {
       report::Series s{m, {}, {}, {}};
       for (double lr : lrs) {
@@ -395,9 +417,14 @@ int main(int argc, char** argv) {
     panels.push_back(p);
   }
   for (const std::string metric : {"grad_change", "grad_change_rel"}) {
-    report::Plot p{metric == "grad_change" ? "Gradient change after a step of 0.1 along it" : "The same, relative to |grad|",
-                   "epoch", metric == "grad_change" ? "|grad L(w) - grad L(w - 0.1 grad L(w))|" : "relative change",
-                   false, true, {}, {}};
+    report::Plot p{
+        metric == "grad_change" ? "Gradient change after a step of 0.1 along it" : "The same, relative to |grad|",
+        "epoch",
+        metric == "grad_change" ? "|grad L(w) - grad L(w - 0.1 grad L(w))|" : "relative change",
+        false,
+        true,
+        {},
+        {}};
     for (const std::string model : {"mlp-bn", "mlp-none"}) {
       report::Series s{model, {}, {}, {}};
       for (int64_t ep = 0; ep <= epochs_c; ++ep) {
@@ -409,8 +436,13 @@ int main(int argc, char** argv) {
     panels.push_back(p);
   }
   {
-    report::Plot p{"Test accuracy by BatchNorm statistics", "setting: 1 eval, 2 batch 1, 3 batch 8, 4 batch 128, 5 recalibrated",
-                   "test accuracy (%)", false, false, {}, {}};
+    report::Plot p{"Test accuracy by BatchNorm statistics",
+                   "setting: 1 eval, 2 batch 1, 3 batch 8, 4 batch 128, 5 recalibrated",
+                   "test accuracy (%)",
+                   false,
+                   false,
+                   {},
+                   {}};
     for (const std::string model : {"mlp-bn", "cnn-bn"}) {
       report::Series s{model, {}, {}, {}};
       for (std::size_t i = 0; i < mode_settings.size(); ++i) {
@@ -424,8 +456,9 @@ int main(int argc, char** argv) {
     panels.push_back(p);
   }
   report::plot_png(e.path(".png"), panels, 2);
-  body += "![left to right, top to bottom: the learning-rate sweep; gradient change at η = 0.1 along training, "
-          "absolute and relative; test accuracy by statistics](batchnorm_modes.png)\n";
+  body +=
+      "![left to right, top to bottom: the learning-rate sweep; gradient change at η = 0.1 along training, "
+      "absolute and relative; test accuracy by statistics](batchnorm_modes.png)\n";
 
   // ---- verdicts, computed from the numbers ----
   std::vector<rx::Claim> claims;
@@ -451,7 +484,9 @@ int main(int argc, char** argv) {
     }
     measured.resize(measured.size() - 2);
     claims.push_back({"at eval time use the running mean/var, not batch statistics (small test batches hurt)", measured,
-                      wins == cases ? "reproduced" : wins > 0 ? "partly reproduced" : "not reproduced"});
+                      wins == cases ? "reproduced"
+                      : wins > 0    ? "partly reproduced"
+                                    : "not reproduced"});
   }
   {
     std::string measured;
@@ -467,7 +502,9 @@ int main(int argc, char** argv) {
     }
     measured.resize(measured.size() - 2);
     claims.push_back({"the running statistics (momentum 0.1) stand in for the population statistics", measured,
-                      close == 2 ? "reproduced" : close == 1 ? "partly reproduced" : "not reproduced"});
+                      close == 2   ? "reproduced"
+                      : close == 1 ? "partly reproduced"
+                                   : "not reproduced"});
   }
   {
     std::string measured;
@@ -483,14 +520,17 @@ int main(int argc, char** argv) {
     }
     measured.resize(measured.size() - 2);
     claims.push_back({"BatchNorm enables larger learning rates", measured,
-                      larger == pairs ? "reproduced" : larger > 0 ? "partly reproduced" : "not reproduced"});
+                      larger == pairs ? "reproduced"
+                      : larger > 0    ? "partly reproduced"
+                                      : "not reproduced"});
   }
   {
     const std::string of_n = " of " + std::to_string(etas.size());
     const std::string measured =
         "MLP, mean over epochs 1–" + std::to_string(epochs_c) + ": gradient change smaller with BN at " +
         std::to_string(smaller_abs) + of_n + " step sizes by the means, " + std::to_string(significant_abs) +
-        " by more than 2 std (absolute); " + std::to_string(smaller_rel) + of_n + ", " + std::to_string(significant_rel) +
+        " by more than 2 std (absolute); " + std::to_string(smaller_rel) + of_n + ", " +
+        std::to_string(significant_rel) +
         " by more than 2 std (relative to ‖∇L‖); at η = 0.1: " + rx::mean_std(along("mlp-bn", 0.1, "grad_change"), 3) +
         " with BN, " + rx::mean_std(along("mlp-none", 0.1, "grad_change"), 3) + " without (relative " +
         rx::mean_std(along("mlp-bn", 0.1, "grad_change_rel"), 3) + " and " +

@@ -23,7 +23,8 @@ std::vector<std::pair<std::string, Tensor*>> Params::named() {
 }
 
 Params init_params(uint64_t seed, DType dt, int64_t hidden) {
-  if (hidden < 1) throw std::invalid_argument("init_params: hidden width must be positive, got " + std::to_string(hidden));
+  if (hidden < 1)
+    throw std::invalid_argument("init_params: hidden width must be positive, got " + std::to_string(hidden));
   Generator g(seed);
   Params p;
   p.C = randn({kVocab, kEmbed}, g, dt);
@@ -40,13 +41,26 @@ Params init_params(uint64_t seed, DType dt, int64_t hidden) {
 // ---- forward, one atom per line ----
 
 std::vector<std::pair<std::string, Tensor>> Forward::named() const {
-  return {{"logprobs", logprobs}, {"probs", probs},       {"counts_sum_inv", counts_sum_inv},
-          {"counts_sum", counts_sum}, {"counts", counts}, {"norm_logits", norm_logits},
-          {"logit_maxes", logit_maxes}, {"logits", logits}, {"h", h},
-          {"hpreact", hpreact}, {"bnraw", bnraw},         {"bnvar_inv", bnvar_inv},
-          {"bnvar", bnvar},     {"bndiff2", bndiff2},     {"bndiff", bndiff},
-          {"bnmeani", bnmeani}, {"hprebn", hprebn},       {"embcat", embcat},
-          {"emb", emb},         {"loss", loss}};
+  return {{"logprobs", logprobs},
+          {"probs", probs},
+          {"counts_sum_inv", counts_sum_inv},
+          {"counts_sum", counts_sum},
+          {"counts", counts},
+          {"norm_logits", norm_logits},
+          {"logit_maxes", logit_maxes},
+          {"logits", logits},
+          {"h", h},
+          {"hpreact", hpreact},
+          {"bnraw", bnraw},
+          {"bnvar_inv", bnvar_inv},
+          {"bnvar", bnvar},
+          {"bndiff2", bndiff2},
+          {"bndiff", bndiff},
+          {"bnmeani", bnmeani},
+          {"hprebn", hprebn},
+          {"embcat", embcat},
+          {"emb", emb},
+          {"loss", loss}};
 }
 
 Forward forward(const Params& p, const Tensor& Xb, const Tensor& Yb, bool retain) {
@@ -91,31 +105,31 @@ NamedGrads manual_backward(const Forward& f, const Params& p, const Tensor& Xb, 
   // loss = −mean_i logprobs[i, Y_i]: only the picked entries get −1/n.
   Tensor dlogprobs = zeros_like(f.logprobs);
   for (int64_t i = 0; i < n; ++i) dlogprobs.set({i, static_cast<int64_t>(Yb.at({i}))}, -inv_n);
-  Tensor dprobs = (1.0 / f.probs.detach()) * dlogprobs;                          // d log p = dp / p
-  Tensor dcounts_sum_inv = sum(f.counts.detach() * dprobs, {1}, true);           // broadcast along dim 1 → sum
-  Tensor dcounts = f.counts_sum_inv.detach() * dprobs;                           // first use of counts
-  Tensor dcounts_sum = -pow(f.counts_sum.detach(), -2.0) * dcounts_sum_inv;      // d(1/s) = −ds/s²
-  dcounts = dcounts + ones_like(f.counts) * dcounts_sum;                         // second use: counts_sum = Σ counts
-  Tensor dnorm_logits = f.counts.detach() * dcounts;                             // d eˣ = eˣ dx
-  Tensor dlogits = dnorm_logits.clone();                                         // norm_logits = logits − maxes
+  Tensor dprobs = (1.0 / f.probs.detach()) * dlogprobs;                      // d log p = dp / p
+  Tensor dcounts_sum_inv = sum(f.counts.detach() * dprobs, {1}, true);       // broadcast along dim 1 → sum
+  Tensor dcounts = f.counts_sum_inv.detach() * dprobs;                       // first use of counts
+  Tensor dcounts_sum = -pow(f.counts_sum.detach(), -2.0) * dcounts_sum_inv;  // d(1/s) = −ds/s²
+  dcounts = dcounts + ones_like(f.counts) * dcounts_sum;                     // second use: counts_sum = Σ counts
+  Tensor dnorm_logits = f.counts.detach() * dcounts;                         // d eˣ = eˣ dx
+  Tensor dlogits = dnorm_logits.clone();                                     // norm_logits = logits − maxes
   Tensor dlogit_maxes = -sum(dnorm_logits, {1}, true);
   dlogits = dlogits + one_hot(max(f.logits.detach(), 1).indices, kVocab, f.logits.dtype()) * dlogit_maxes;
-  Tensor dh = matmul(dlogits, p.W2.detach().t());                                // logits = h·W2 + b2
+  Tensor dh = matmul(dlogits, p.W2.detach().t());  // logits = h·W2 + b2
   Tensor dW2 = matmul(f.h.detach().t(), dlogits);
   Tensor db2 = sum(dlogits, {0});
-  Tensor dhpreact = (1.0 - pow(f.h.detach(), 2.0)) * dh;                         // tanh' = 1 − tanh²
-  Tensor dbngain = sum(f.bnraw.detach() * dhpreact, {0}, true);                  // hpreact = γ·bnraw + β
+  Tensor dhpreact = (1.0 - pow(f.h.detach(), 2.0)) * dh;         // tanh' = 1 − tanh²
+  Tensor dbngain = sum(f.bnraw.detach() * dhpreact, {0}, true);  // hpreact = γ·bnraw + β
   Tensor dbnraw = p.bngain.detach() * dhpreact;
   Tensor dbnbias = sum(dhpreact, {0}, true);
-  Tensor dbndiff = f.bnvar_inv.detach() * dbnraw;                                // bnraw = bndiff·bnvar_inv
+  Tensor dbndiff = f.bnvar_inv.detach() * dbnraw;  // bnraw = bndiff·bnvar_inv
   Tensor dbnvar_inv = sum(f.bndiff.detach() * dbnraw, {0}, true);
-  Tensor dbnvar = -0.5 * pow(f.bnvar.detach() + kEps, -1.5) * dbnvar_inv;        // d(v + ε)^−½
-  Tensor dbndiff2 = inv_n * ones_like(f.bndiff2) * dbnvar;                       // bnvar = (1/n)·Σ bndiff2
-  dbndiff = dbndiff + 2.0 * f.bndiff.detach() * dbndiff2;                        // second use of bndiff
-  Tensor dhprebn = dbndiff.clone();                                              // bndiff = hprebn − mean
+  Tensor dbnvar = -0.5 * pow(f.bnvar.detach() + kEps, -1.5) * dbnvar_inv;  // d(v + ε)^−½
+  Tensor dbndiff2 = inv_n * ones_like(f.bndiff2) * dbnvar;                 // bnvar = (1/n)·Σ bndiff2
+  dbndiff = dbndiff + 2.0 * f.bndiff.detach() * dbndiff2;                  // second use of bndiff
+  Tensor dhprebn = dbndiff.clone();                                        // bndiff = hprebn − mean
   Tensor dbnmeani = -sum(dbndiff, {0}, true);
-  dhprebn = dhprebn + inv_n * ones_like(f.hprebn) * dbnmeani;                    // mean = (1/n)·Σ hprebn
-  Tensor dembcat = matmul(dhprebn, p.W1.detach().t());                           // hprebn = embcat·W1 + b1
+  dhprebn = dhprebn + inv_n * ones_like(f.hprebn) * dbnmeani;  // mean = (1/n)·Σ hprebn
+  Tensor dembcat = matmul(dhprebn, p.W1.detach().t());         // hprebn = embcat·W1 + b1
   Tensor dW1 = matmul(f.embcat.detach().t(), dhprebn);
   Tensor db1 = sum(dhprebn, {0});
   Tensor demb = dembcat.reshape(f.emb.shape());
@@ -125,15 +139,32 @@ NamedGrads manual_backward(const Forward& f, const Params& p, const Tensor& Xb, 
       const int64_t ix = static_cast<int64_t>(Xb.at({k, j}));
       for (int64_t e = 0; e < kEmbed; ++e) dC.set({ix, e}, dC.at({ix, e}) + demb.at({k, j, e}));
     }
-  return {{"logprobs", dlogprobs},   {"probs", dprobs},        {"counts_sum_inv", dcounts_sum_inv},
-          {"counts_sum", dcounts_sum}, {"counts", dcounts},    {"norm_logits", dnorm_logits},
-          {"logit_maxes", dlogit_maxes}, {"logits", dlogits},  {"h", dh},
-          {"W2", dW2},               {"b2", db2},              {"hpreact", dhpreact},
-          {"bngain", dbngain},       {"bnbias", dbnbias},      {"bnraw", dbnraw},
-          {"bnvar_inv", dbnvar_inv}, {"bnvar", dbnvar},        {"bndiff2", dbndiff2},
-          {"bndiff", dbndiff},       {"bnmeani", dbnmeani},    {"hprebn", dhprebn},
-          {"embcat", dembcat},       {"W1", dW1},              {"b1", db1},
-          {"emb", demb},             {"C", dC}};
+  return {{"logprobs", dlogprobs},
+          {"probs", dprobs},
+          {"counts_sum_inv", dcounts_sum_inv},
+          {"counts_sum", dcounts_sum},
+          {"counts", dcounts},
+          {"norm_logits", dnorm_logits},
+          {"logit_maxes", dlogit_maxes},
+          {"logits", dlogits},
+          {"h", dh},
+          {"W2", dW2},
+          {"b2", db2},
+          {"hpreact", dhpreact},
+          {"bngain", dbngain},
+          {"bnbias", dbnbias},
+          {"bnraw", dbnraw},
+          {"bnvar_inv", dbnvar_inv},
+          {"bnvar", dbnvar},
+          {"bndiff2", dbndiff2},
+          {"bndiff", dbndiff},
+          {"bnmeani", dbnmeani},
+          {"hprebn", dhprebn},
+          {"embcat", dembcat},
+          {"W1", dW1},
+          {"b1", db1},
+          {"emb", demb},
+          {"C", dC}};
 }
 
 Tensor lookup(const NamedGrads& grads, const std::string& name) {
@@ -269,7 +300,8 @@ std::vector<CmpResult> check_against_pytorch(const std::string& dir, double atol
   out.push_back(cmp("hand: dx", batchnorm_backward_fused(dy, gamma, bnvar_inv, bnraw), want("dx"), 0, atol));
   out.push_back(cmp("hand: dweight", sum(dy * bnraw, {0}), want("dweight"), 0, atol));
   out.push_back(cmp("hand: dbias", sum(dy, {0}), want("dbias"), 0, atol));
-  out.push_back(cmp("hand: run_mean", in("running_mean") * (1 - m) + mu.reshape({hidden}) * m, want("running_mean"), 0, atol));
+  out.push_back(
+      cmp("hand: run_mean", in("running_mean") * (1 - m) + mu.reshape({hidden}) * m, want("running_mean"), 0, atol));
   out.push_back(cmp("hand: run_var", in("running_var") * (1 - m) + var.reshape({hidden}) * (m * n / (n - 1)),
                     want("running_var"), 0, atol));
   // regrad's fused kernel.

@@ -35,8 +35,9 @@ struct MakemoreRun {
   const char* what;
   double train, val;
 };
-constexpr MakemoreRun kMakemore[] = {{"makemore part 4, output cell", 2.070523500442505, 2.109893560409546},
-                                     {"makemore part 4, \"I achieved\" comment", 2.0718822479248047, 2.1162495613098145}};
+constexpr MakemoreRun kMakemore[] = {
+    {"makemore part 4, output cell", 2.070523500442505, 2.109893560409546},
+    {"makemore part 4, \"I achieved\" comment", 2.0718822479248047, 2.1162495613098145}};
 
 static bool is_makemore_setting(const Options& o) {
   return std::filesystem::path(o.words).filename() == "names.txt" && o.hidden == 200 && o.steps == 200000 &&
@@ -72,24 +73,35 @@ static void print_table(const std::vector<CmpResult>& rows, report::Table& md) {
 int main(int argc, char** argv) {
   rg::keep_freed_memory();
   Options o;
-  CLI::App app{"Notebook 6b in C++: a makemore MLP with BatchNorm1d, every backward written by hand and compared "
-               "with autograd and PyTorch, then trained with the manual backward only."};
-  app.add_option("--words", o.words, "word list, lower-case a-z words one per line (Debian's wamerican; "
-                                     "data/names.txt is makemore's)")->capture_default_str();
-  app.add_option("--hidden", o.hidden, "hidden units (makemore's exercise 4: 200)")->capture_default_str()->check(CLI::PositiveNumber);
+  CLI::App app{
+      "Notebook 6b in C++: a makemore MLP with BatchNorm1d, every backward written by hand and compared "
+      "with autograd and PyTorch, then trained with the manual backward only."};
+  app.add_option("--words", o.words,
+                 "word list, lower-case a-z words one per line (Debian's wamerican; "
+                 "data/names.txt is makemore's)")
+      ->capture_default_str();
+  app.add_option("--hidden", o.hidden, "hidden units (makemore's exercise 4: 200)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--steps", o.steps, "training steps (exercise 4)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--lr", o.lr, "SGD learning rate, divided by 10 from --lr-decay-step")->capture_default_str();
   app.add_option("--lr-decay-step", o.lr_decay_step, "first step with lr/10 (default: 3/4 of --steps)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", o.seed, "seed for the split, the initialisation and the batches")->capture_default_str();
-  app.add_option("--dtype", o.dtype, "float32 or float64")->capture_default_str()->check(CLI::IsMember({"float32", "float64"}));
-  app.add_option("--log-every", o.log_every, "print the loss every N steps")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--label-smoothing", o.label_smoothing, "epsilon of exercise 3's smoothed version")->capture_default_str();
+  app.add_option("--dtype", o.dtype, "float32 or float64")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float32", "float64"}));
+  app.add_option("--log-every", o.log_every, "print the loss every N steps")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--label-smoothing", o.label_smoothing, "epsilon of exercise 3's smoothed version")
+      ->capture_default_str();
   app.add_option("--samples", o.samples, "words to sample at the end")->capture_default_str();
   app.add_option("--out", o.out, "directory for the results (make bn-by-hand-results writes experiments/results)")
       ->capture_default_str();
   app.add_option("--name", o.name, "file name of the results: NAME.md, NAME.csv, NAME.png")->capture_default_str();
-  app.add_option("--reference", o.reference, "PyTorch reference directory (default: experiments/bn_by_hand/reference/<dtype>)");
+  app.add_option("--reference", o.reference,
+                 "PyTorch reference directory (default: experiments/bn_by_hand/reference/<dtype>)");
   app.add_option("--export-reference", o.export_reference, "write the reference inputs for PyTorch here and exit");
   try {
     app.parse(argc, argv);
@@ -164,10 +176,12 @@ int main(int argc, char** argv) {
 
     // ---- 5. Exercise 3: cross-entropy's backward in one expression ----
     std::printf("\n== exercise 3: dlogits = (softmax − onehot)/n, and label-smoothed (eps %.2f)\n", o.label_smoothing);
-    std::vector<CmpResult> ex3{cmp("logits (fused)", cross_entropy_backward_fused(f.logits, Yb), f.logits.grad(), 0, atol)};
+    std::vector<CmpResult> ex3{
+        cmp("logits (fused)", cross_entropy_backward_fused(f.logits, Yb), f.logits.grad(), 0, atol)};
     Tensor zl = f.logits.detach().clone().requires_grad_();
     cross_entropy(zl, Yb, Reduction::Mean, o.label_smoothing).backward();
-    ex3.push_back(cmp("logits (smooth)", cross_entropy_backward_fused(f.logits, Yb, o.label_smoothing), zl.grad(), 0, atol));
+    ex3.push_back(
+        cmp("logits (smooth)", cross_entropy_backward_fused(f.logits, Yb, o.label_smoothing), zl.grad(), 0, atol));
     print_table(ex3, cmp_md);
 
     // ---- 6. The check against PyTorch's nn.BatchNorm1d ----
@@ -199,7 +213,8 @@ int main(int argc, char** argv) {
     const double var_scale = max(calibrated.var).item();
     std::printf("\n  eval-mode BatchNorm, running statistics:   train %.4f  val %.4f\n", tr, va);
     std::printf("  eval-mode BatchNorm, calibrated statistics: train %.4f  val %.4f\n", tr_c, va_c);
-    std::printf("  running vs calibrated: max |Δmean| %.4f, max |Δvar| %.4f (largest var %.3f)\n", dmean, dvar, var_scale);
+    std::printf("  running vs calibrated: max |Δmean| %.4f, max |Δvar| %.4f (largest var %.3f)\n", dmean, dvar,
+                var_scale);
 
     // ---- 8. Samples from the trained model ----
     std::printf("\n== %lld words sampled from the model\n", static_cast<long long>(o.samples));
@@ -218,9 +233,9 @@ int main(int argc, char** argv) {
     losses.add({"running (momentum 0.1)", report::fmt(tr), report::fmt(va)});
     losses.add({"calibrated (whole train split)", report::fmt(tr_c), report::fmt(va_c)});
     const std::string words_file = std::filesystem::path(o.words).filename().string();
-    std::string md = "# BatchNorm1d by hand (notebook 6b)\n\n`" + command_line(o) + "`\n\n" +
-                     "Data: `" + o.words + "`, split 80/10/10 by words: " + std::to_string(data.train.X.size(0)) +
-                     " / " + std::to_string(data.val.X.size(0)) + " / " + std::to_string(data.test.X.size(0)) +
+    std::string md = "# BatchNorm1d by hand (notebook 6b)\n\n`" + command_line(o) + "`\n\n" + "Data: `" + o.words +
+                     "`, split 80/10/10 by words: " + std::to_string(data.train.X.size(0)) + " / " +
+                     std::to_string(data.val.X.size(0)) + " / " + std::to_string(data.test.X.size(0)) +
                      " examples. Model: hidden " + std::to_string(o.hidden) + ", " + std::to_string(count) +
                      " parameters.\n\n" + "## Gradients: by hand vs autograd vs PyTorch\n\n" + cmp_md.markdown() +
                      "\n## Training with the manual backward (" + std::to_string(o.steps) + " steps, lr " +
@@ -232,10 +247,10 @@ int main(int argc, char** argv) {
     md += "## Samples\n\n";
     for (const auto& w_ : words) md += "- " + w_ + "\n";
     report::write_file(base + ".md", md);
-    report::plot_png(base + ".csv", base + ".png",
-                     "makemore MLP + BatchNorm1d on " + words_file + ", hidden " + std::to_string(o.hidden) +
-                         ", manual backward",
-                     "step", "cross-entropy (nats)", 1, {2, 3});
+    report::plot_png(
+        base + ".csv", base + ".png",
+        "makemore MLP + BatchNorm1d on " + words_file + ", hidden " + std::to_string(o.hidden) + ", manual backward",
+        "step", "cross-entropy (nats)", 1, {2, 3});
     std::printf("\nwrote %s.md, .csv, .png  (total %.1f s)\n", base.c_str(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 

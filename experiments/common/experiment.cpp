@@ -13,16 +13,19 @@ namespace rx {
 
 using namespace rg;
 
-Experiment::Experiment(std::string name, const std::string& description, int argc, char** argv,
-                       int64_t default_seeds, const std::function<void(CLI::App&)>& add_options)
+Experiment::Experiment(std::string name, const std::string& description, int argc, char** argv, int64_t default_seeds,
+                       const std::function<void(CLI::App&)>& add_options)
     : name_(std::move(name)), start_(std::chrono::steady_clock::now()), load_at_start_(load_average()) {
   keep_freed_memory();
   args_.seeds = default_seeds;
   CLI::App app{description, name_};
   app.add_flag("--quick", args_.quick, "a small, fast version (CI runs it); writes to runs/quick unless --out");
-  app.add_option("--seeds", args_.seeds, "number of seeds (0, 1, …)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--seeds", args_.seeds, "number of seeds (0, 1, …)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--threads", args_.threads, "OpenMP threads; the same seed and thread count give the same numbers")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--out", args_.out, "output directory (default experiments/results, or runs/quick with --quick)");
   if (add_options) add_options(app);
   try {
@@ -261,9 +264,9 @@ void write_page(const Experiment& e, const std::string& title, const std::string
   char wall[64];
   std::snprintf(wall, sizeof wall, "%.0f s", e.seconds());
   md += "\nWall time: " + std::string(wall) + " on " + std::to_string(e.args().threads) +
-        (e.args().threads == 1 ? " thread (" : " threads (") +
-        (e.quick() ? "quick" : "full") + " mode) on " + machine() + ", load average " + load_text(e.load_at_start()) +
-        " at the start and " + load_text(load_average()) + " at the end. Command:\n\n```sh\n" + e.command() + "\n```\n\n";
+        (e.args().threads == 1 ? " thread (" : " threads (") + (e.quick() ? "quick" : "full") + " mode) on " +
+        machine() + ", load average " + load_text(e.load_at_start()) + " at the start and " +
+        load_text(load_average()) + " at the end. Command:\n\n```sh\n" + e.command() + "\n```\n\n";
   md += "Results in long form (one row per run): [`" + e.name() + ".csv`](" + e.name() + ".csv).\n";
   report::write_file(e.path(".md"), md);
   report::write_file(e.path(".claims.tsv"), tsv);

@@ -17,11 +17,11 @@
 namespace rx {
 
 struct Args {
-  bool quick = false;   // a small version for CI (minutes for all experiments together)
-  int64_t seeds = 3;    // seeds 0 … seeds−1
-  int threads = 1;      // OpenMP threads (results are reproducible for a given count); small models
-                        // gain little from a second thread, and experiments may run side by side
-  std::string out;      // output directory
+  bool quick = false;  // a small version for CI (minutes for all experiments together)
+  int64_t seeds = 3;   // seeds 0 … seeds−1
+  int threads = 1;     // OpenMP threads (results are reproducible for a given count); small models
+                       // gain little from a second thread, and experiments may run side by side
+  std::string out;     // output directory
 };
 
 class Experiment {

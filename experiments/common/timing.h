@@ -37,7 +37,11 @@ inline std::pair<double, double> median_ms(const std::function<void()>& f, const
   return {tf[reps / 2], tg[reps / 2]};
 }
 
-inline double median_ms(const std::function<void()>& f, int reps = 21) { return median_ms(f, [] {}, reps).first; }
+inline double median_ms(const std::function<void()>& f, int reps = 21) {
+  return median_ms(
+             f, [] {}, reps)
+      .first;
+}
 
 // The interpreter that runs the PyTorch side: REGRAD_BENCH_PYTHON, else Debian's /usr/bin/python3.
 inline std::string torch_python() {

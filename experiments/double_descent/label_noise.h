@@ -36,8 +36,8 @@ inline rg::Tensor with_label_noise(const rg::Tensor& labels, int64_t classes, do
       throw std::invalid_argument("with_label_noise: label " + std::to_string(y[k]) + " outside [0, " +
                                   std::to_string(classes) + ")");
     // A shift of 1 … classes−1 (uniform) moves the label to one of the other classes.
-    const auto shift = 1 + static_cast<int64_t>(rg::Generator::uniform_at(gen.seed(), first + i) *
-                                                static_cast<double>(classes - 1));
+    const auto shift =
+        1 + static_cast<int64_t>(rg::Generator::uniform_at(gen.seed(), first + i) * static_cast<double>(classes - 1));
     y[k] = (y[k] + shift) % classes;
   }
   return out;

@@ -44,8 +44,8 @@ Fit score(const Tensor& pred, const Tensor& labels, int64_t classes) {
 
 // Random-feature sizes from n/20 to 20·n: a geometric grid, denser within a factor 1.5 of n.
 std::vector<int64_t> feature_grid(int64_t n) {
-  const double ratios[] = {0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0,
-                           1.05, 1.1,  1.2, 1.3,  1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0, 10.0, 14.0, 20.0};
+  const double ratios[] = {0.05, 0.07, 0.1, 0.15, 0.2, 0.3,  0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9,  0.95, 1.0,
+                           1.05, 1.1,  1.2, 1.3,  1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0,  10.0, 14.0, 20.0};
   std::vector<int64_t> p;
   for (double r : ratios) p.push_back(std::max<int64_t>(1, std::llround(r * static_cast<double>(n))));
   return p;
@@ -65,8 +65,9 @@ int main(int argc, char** argv) {
   // (b)
   const int64_t n_mlp = quick ? 200 : 1000, n_test_mlp = quick ? 1000 : 10000, epochs = quick ? 30 : 250;
   const double noise = 0.2;
-  const std::vector<int64_t> widths = quick ? std::vector<int64_t>{1, 4, 16, 64}
-                                            : std::vector<int64_t>{1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, 128, 256};
+  const std::vector<int64_t> widths =
+      quick ? std::vector<int64_t>{1, 4, 16, 64}
+            : std::vector<int64_t>{1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, 128, 256};
   // Quick mode: at most 2 seeds; the MLP part: at most 3 (its budget).
   std::vector<uint64_t> seeds = e.seeds();
   if (quick && seeds.size() > 2) seeds.resize(2);
@@ -92,8 +93,8 @@ int main(int argc, char** argv) {
       train.push_back(score(matmul(a, r.solution), d.y_train, classes));
       beta.push_back(r.solution);
       if (p == n_rff || p == p_max)
-        e.log("rff seed %llu: p = %lld, rank %lld, σ_min/σ_max %.2e, train mse %.3g", static_cast<unsigned long long>(seed),
-              static_cast<long long>(p), static_cast<long long>(r.rank),
+        e.log("rff seed %llu: p = %lld, rank %lld, σ_min/σ_max %.2e, train mse %.3g",
+              static_cast<unsigned long long>(seed), static_cast<long long>(p), static_cast<long long>(r.rank),
               r.singular_values.tolist().back() / r.singular_values.tolist().front(), train.back().mse);
     }
     // Test predictions in chunks of rows, so that the test features never exist all at once.
@@ -160,26 +161,41 @@ int main(int argc, char** argv) {
   const std::string threshold = "set arrow from " + std::to_string(n_rff) + ", graph 0 to " + std::to_string(n_rff) +
                                 ", graph 1 nohead dt 2 lw 2 lc rgb 'red'";
   const std::string label = "set label 'p = n' at " + std::to_string(n_rff) + ", graph 0.95 offset 0.5, 0 tc rgb 'red'";
-  const report::Series rff_test_mse = curve("rff", "test_loss", "test"), rff_train_mse = curve("rff", "train_loss", "train");
-  const report::Series rff_test_err = curve("rff", "test_err", "test"), rff_train_err = curve("rff", "train_err", "train");
+  const report::Series rff_test_mse = curve("rff", "test_loss", "test"),
+                       rff_train_mse = curve("rff", "train_loss", "train");
+  const report::Series rff_test_err = curve("rff", "test_err", "test"),
+                       rff_train_err = curve("rff", "train_err", "train");
   const report::Series mlp_test_err = curve("mlp", "test_err", "test (clean labels)"),
                        mlp_train_err = curve("mlp", "train_err", "train (20 % wrong labels)");
   const report::Series mlp_test_nll = curve("mlp", "test_loss", "test NLL");
   // The MLP's threshold: params = n·K (as many parameters as scalar targets).
   const double h_star = static_cast<double>(n_mlp * classes - classes) / static_cast<double>(785 + classes);
-  const std::string mlp_line = "set arrow from " + num(h_star) + ", graph 0 to " + num(h_star) +
-                               ", graph 1 nohead dt 2 lw 2 lc rgb 'red'";
-  report::plot_png(
-      e.path(".png"),
-      {{"(a) random ReLU features, n = " + std::to_string(n_rff) + ": squared error", "features p (log)",
-        "mean squared error (log; train MSE ≈ 0 from p = n falls below the axis)", true, true,
-        {rff_test_mse, rff_train_mse}, {threshold, label, "set yrange [1e-3:*]"}},
-       {"(a) random ReLU features: classification error", "features p (log)", "error", true, false,
-        {rff_test_err, rff_train_err}, {threshold, label, "set yrange [0:*]"}},
-       {"(b) 784-h-10 MLP, n = " + std::to_string(n_mlp) + ", 20 % label noise", "hidden width h (log)", "error",
-        true, false, {mlp_test_err, mlp_train_err}, {mlp_line, "set yrange [0:*]"}},
-       {"(b) MLP: test NLL", "hidden width h (log)", "NLL (log)", true, true, {mlp_test_nll}, {mlp_line}}},
-      2);
+  const std::string mlp_line =
+      "set arrow from " + num(h_star) + ", graph 0 to " + num(h_star) + ", graph 1 nohead dt 2 lw 2 lc rgb 'red'";
+  report::plot_png(e.path(".png"),
+                   {{"(a) random ReLU features, n = " + std::to_string(n_rff) + ": squared error",
+                     "features p (log)",
+                     "mean squared error (log; train MSE ≈ 0 from p = n falls below the axis)",
+                     true,
+                     true,
+                     {rff_test_mse, rff_train_mse},
+                     {threshold, label, "set yrange [1e-3:*]"}},
+                    {"(a) random ReLU features: classification error",
+                     "features p (log)",
+                     "error",
+                     true,
+                     false,
+                     {rff_test_err, rff_train_err},
+                     {threshold, label, "set yrange [0:*]"}},
+                    {"(b) 784-h-10 MLP, n = " + std::to_string(n_mlp) + ", 20 % label noise",
+                     "hidden width h (log)",
+                     "error",
+                     true,
+                     false,
+                     {mlp_test_err, mlp_train_err},
+                     {mlp_line, "set yrange [0:*]"}},
+                    {"(b) MLP: test NLL", "hidden width h (log)", "NLL (log)", true, true, {mlp_test_nll}, {mlp_line}}},
+                   2);
 
   // ---- tables and verdicts ----
   auto at = [&](const std::string& part, int64_t size, const std::string& metric) {
@@ -193,7 +209,8 @@ int main(int argc, char** argv) {
       peak_mse = rx::mean(at("rff", p, "test_loss")), peak_p = p;
   int64_t best_under = grid.front();
   for (int64_t p : grid)
-    if (p <= n_rff / 2 && rx::mean(at("rff", p, "test_err")) < rx::mean(at("rff", best_under, "test_err"))) best_under = p;
+    if (p <= n_rff / 2 && rx::mean(at("rff", p, "test_err")) < rx::mean(at("rff", best_under, "test_err")))
+      best_under = p;
   const auto e_peak = at("rff", peak_p, "test_err"), e_under = at("rff", best_under, "test_err"),
              e_over = at("rff", p_max, "test_err");
   const auto m_under = at("rff", best_under, "test_loss"), m_over = at("rff", p_max, "test_loss"),
@@ -221,8 +238,8 @@ int main(int argc, char** argv) {
     if (mlp_err_means[i] < mlp_err_means[best_before]) best_before = i;
   const auto w_worst = at("mlp", widths[worst], "test_err"), w_before = at("mlp", widths[best_before], "test_err"),
              w_last = at("mlp", widths.back(), "test_err");
-  const bool mlp_interior = worst > 0 && worst + 1 < widths.size() && clearly_above(w_worst, w_before) &&
-                            clearly_above(w_worst, w_last);
+  const bool mlp_interior =
+      worst > 0 && worst + 1 < widths.size() && clearly_above(w_worst, w_before) && clearly_above(w_worst, w_last);
   int64_t fits_from = -1;  // the smallest width whose mean training error is under 1 %
   for (int64_t h : widths)
     if (fits_from < 0 && rx::mean(at("mlp", h, "train_err")) < 0.01) fits_from = h;
@@ -230,7 +247,8 @@ int main(int argc, char** argv) {
   // at that width or wider.
   std::size_t nll_under = 0, nll_peak = 0;
   for (std::size_t i = 0; i < widths.size() && (fits_from < 0 || widths[i] < fits_from); ++i)
-    if (rx::mean(at("mlp", widths[i], "test_loss")) < rx::mean(at("mlp", widths[nll_under], "test_loss"))) nll_under = i;
+    if (rx::mean(at("mlp", widths[i], "test_loss")) < rx::mean(at("mlp", widths[nll_under], "test_loss")))
+      nll_under = i;
   nll_peak = nll_under;
   for (std::size_t i = nll_under; i < widths.size(); ++i)
     if (rx::mean(at("mlp", widths[i], "test_loss")) > rx::mean(at("mlp", widths[nll_peak], "test_loss"))) nll_peak = i;
@@ -242,12 +260,13 @@ int main(int argc, char** argv) {
 
   std::string body;
   body += "## (a) Random ReLU features, minimum-norm least squares\n\n";
-  body += "n = " + std::to_string(n_rff) + " Fashion-MNIST training images (a seeded subset per seed), one-hot targets, "
+  body += "n = " + std::to_string(n_rff) +
+          " Fashion-MNIST training images (a seeded subset per seed), one-hot targets, "
           "features φ(x) = ReLU(W·x/√784) with W ~ N(0, 1) (p rows, nested: the first p rows of one draw per seed), "
           "coefficients β = Φ⁺Y by LAPACK's dgelsd (`rg::lstsq`, SVD, rcond = eps·max(n, p)): the least-squares fit "
-          "for p < n, the interpolant of least norm for p ≥ n. " + std::to_string(grid.size()) + " sizes from " +
-          std::to_string(grid.front()) + " to " + std::to_string(p_max) + " (denser near p = n), " +
-          std::to_string(seeds.size()) + " seeds; test set: " + std::to_string(n_test_rff) +
+          "for p < n, the interpolant of least norm for p ≥ n. " +
+          std::to_string(grid.size()) + " sizes from " + std::to_string(grid.front()) + " to " + std::to_string(p_max) +
+          " (denser near p = n), " + std::to_string(seeds.size()) + " seeds; test set: " + std::to_string(n_test_rff) +
           " images. Squared error is Σ_k (ŷ_k − y_k)² per image, averaged.\n\n";
   body += "![double descent](double_descent.png)\n\n";
   {
@@ -258,14 +277,16 @@ int main(int argc, char** argv) {
         sub.add({std::to_string(p), report::fmt(static_cast<double>(p) / static_cast<double>(n_rff), 2)}, seeds[s],
                 {v("train_loss"), v("test_loss"), v("train_err"), v("test_err")});
       }
-    body += sub.summary_markdown({"train MSE", "test MSE", "train error", "test error"}, 4,
-                                 {"train error", "test error"});
+    body +=
+        sub.summary_markdown({"train MSE", "test MSE", "train error", "test error"}, 4, {"train error", "test error"});
   }
   body += "\n## (b) Model-wise double descent: one-hidden-layer MLP, 20 % label noise\n\n";
-  body += "n = " + std::to_string(n_mlp) + " training images with exactly 20 % of the labels replaced by another class "
+  body += "n = " + std::to_string(n_mlp) +
+          " training images with exactly 20 % of the labels replaced by another class "
           "(seeded), a 784-h-10 ReLU MLP (PyTorch's default initialisation), Adam (lr 1e-3, no weight decay, constant "
-          "lr, batch 100) for " + std::to_string(epochs) + " epochs, no augmentation, no early stopping; " +
-          std::to_string(mlp_seeds.size()) + " seeds; test set: " + std::to_string(n_test_mlp) +
+          "lr, batch 100) for " +
+          std::to_string(epochs) + " epochs, no augmentation, no early stopping; " + std::to_string(mlp_seeds.size()) +
+          " seeds; test set: " + std::to_string(n_test_mlp) +
           " images with their true labels. The dashed line marks params = n·K = " + std::to_string(n_mlp * classes) +
           " (h ≈ " + report::fmt(h_star, 1) + "). Losses here are cross-entropy (NLL).\n\n";
   {
@@ -276,27 +297,29 @@ int main(int argc, char** argv) {
         sub.add({std::to_string(h), num(v("params"))}, mlp_seeds[s],
                 {v("train_err"), v("test_err"), v("train_loss"), v("test_loss")});
       }
-    body += sub.summary_markdown({"train error", "test error", "train NLL", "test NLL"}, 4,
-                                 {"train error", "test error"});
+    body +=
+        sub.summary_markdown({"train error", "test error", "train NLL", "test NLL"}, 4, {"train error", "test error"});
   }
   body += "\nThe training error reaches < 1 % from width " +
-          (fits_from > 0 ? std::to_string(fits_from) : std::string("— (never, within ") + std::to_string(epochs) + " epochs)") +
+          (fits_from > 0 ? std::to_string(fits_from)
+                         : std::string("— (never, within ") + std::to_string(epochs) + " epochs)") +
           ". Budget: this scaled-down version (" + std::to_string(n_mlp) + " images, " + std::to_string(epochs) +
           " epochs, widths up to " + std::to_string(widths.back()) +
           ") stands in for Nakkiran et al.'s ResNets on CIFAR-10 trained for 4,000 epochs.\n";
-  body += "\nMean ± std over seeds; verdicts compare paired (same-seed) differences against twice their standard "
-          "deviation or, with 5 or more seeds, require the difference to have the same sign in every seed (the squared "
-          "error at p = n is heavy-tailed across seeds: it grows as 1/σ_min² of the feature matrix).\n";
+  body +=
+      "\nMean ± std over seeds; verdicts compare paired (same-seed) differences against twice their standard "
+      "deviation or, with 5 or more seeds, require the difference to have the same sign in every seed (the squared "
+      "error at p = n is heavy-tailed across seeds: it grows as 1/σ_min² of the feature matrix).\n";
 
   std::vector<rx::Claim> claims;
-  claims.push_back(
-      {"random features + min-norm least squares: test error spikes at p ≈ n, then drops again",
-       "test MSE " + rx::mean_std(m_under, 3) + " at p = " + std::to_string(best_under) + ", " + rx::mean_std(m_peak, 3) +
-           " (every seed ≥ " + report::fmt(*std::min_element(m_peak.begin(), m_peak.end()), 0) + ") at p = " +
-           std::to_string(peak_p) + ", " + rx::mean_std(m_over, 3) + " at p = " + std::to_string(p_max) +
-           "; test error " + rx::mean_std(e_under, 1, 100) + " %, " + rx::mean_std(e_peak, 1, 100) + " %, " +
-           rx::mean_std(e_over, 1, 100) + " %",
-       rff_spike ? "reproduced" : "not reproduced"});
+  claims.push_back({"random features + min-norm least squares: test error spikes at p ≈ n, then drops again",
+                    "test MSE " + rx::mean_std(m_under, 3) + " at p = " + std::to_string(best_under) + ", " +
+                        rx::mean_std(m_peak, 3) + " (every seed ≥ " +
+                        report::fmt(*std::min_element(m_peak.begin(), m_peak.end()), 0) +
+                        ") at p = " + std::to_string(peak_p) + ", " + rx::mean_std(m_over, 3) +
+                        " at p = " + std::to_string(p_max) + "; test error " + rx::mean_std(e_under, 1, 100) + " %, " +
+                        rx::mean_std(e_peak, 1, 100) + " %, " + rx::mean_std(e_over, 1, 100) + " %",
+                    rff_spike ? "reproduced" : "not reproduced"});
   claims.push_back({"far past the threshold the interpolating model beats the best under-parameterized one",
                     "test error " + rx::mean_std(e_over, 2, 100) + " % at p = " + std::to_string(p_max) + " against " +
                         rx::mean_std(e_under, 2, 100) + " % at p = " + std::to_string(best_under),
@@ -307,14 +330,14 @@ int main(int argc, char** argv) {
            " (train error < 1 % from width " + (fits_from > 0 ? std::to_string(fits_from) : std::string("—")) +
            "), against " + rx::mean_std(w_before, 1, 100) + " % at width " + std::to_string(widths[best_before]) +
            " and " + rx::mean_std(w_last, 1, 100) + " % at width " + std::to_string(widths.back()),
-       mlp_interior ? "reproduced"
-                    : (mlp_monotone_drop ? "not reproduced (test error falls with width, no peak)" : "not reproduced")});
-  claims.push_back(
-      {"model-wise, in test NLL: a peak near the interpolation threshold, then a fall with width",
-       "test NLL " + rx::mean_std(n_under, 3) + " at width " + std::to_string(widths[nll_under]) + ", " +
-           rx::mean_std(n_peak, 3) + " at width " + std::to_string(widths[nll_peak]) + ", " + rx::mean_std(n_last, 3) +
-           " at width " + std::to_string(widths.back()),
-       nll_spike ? "reproduced" : "not reproduced"});
+       mlp_interior
+           ? "reproduced"
+           : (mlp_monotone_drop ? "not reproduced (test error falls with width, no peak)" : "not reproduced")});
+  claims.push_back({"model-wise, in test NLL: a peak near the interpolation threshold, then a fall with width",
+                    "test NLL " + rx::mean_std(n_under, 3) + " at width " + std::to_string(widths[nll_under]) + ", " +
+                        rx::mean_std(n_peak, 3) + " at width " + std::to_string(widths[nll_peak]) + ", " +
+                        rx::mean_std(n_last, 3) + " at width " + std::to_string(widths.back()),
+                    nll_spike ? "reproduced" : "not reproduced"});
   rx::write_page(e, "Double descent",
                  "Test error spikes at the interpolation threshold (params ≈ data), then drops again.", body, claims);
   e.log("done: %s", e.path(".md").c_str());

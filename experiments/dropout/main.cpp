@@ -67,17 +67,21 @@ int main(int argc, char** argv) {
     }
   }
   if (y_seed.empty()) throw std::runtime_error("no seed below 1000 gives the mask [1, 0, 1, 0]");
-  const std::vector<double> y_mask =
-      dropout_with_mask(h, tensor({1, 0, 1, 0}, {4}, DType::Float64), 0.5).tolist();
+  const std::vector<double> y_mask = dropout_with_mask(h, tensor({1, 0, 1, 0}, {4}, DType::Float64), 0.5).tolist();
   e.log("worked example: seed %llu gives mask [1,0,1,0] -> %s; dropout_with_mask -> %s",
         static_cast<unsigned long long>(found), vec(y_seed).c_str(), vec(y_mask).c_str());
   const bool example_ok = y_seed == std::vector<double>{4, 0, 1, 0} && y_mask == y_seed;
-  body += "## 1. The worked example, from the real kernel\n\n"
-          "`h = [2.0, 1.5, 0.5, 3.0]`, keep-probability 0.5 (PyTorch's and regrad's `p` = drop probability = 0.5). "
-          "`rg::dropout(h, 0.5, true, Generator(" + std::to_string(found) + "))` is the first seed whose mask is "
-          "`[1, 0, 1, 0]`; it returns `" + vec(y_seed) + "`. The same mask given explicitly, "
-          "`rg::dropout_with_mask(h, [1, 0, 1, 0], 0.5)`, returns `" + vec(y_mask) +
-          "`: the kept units are scaled by 1/keep = 2, so that nothing changes at test time.\n\n";
+  body +=
+      "## 1. The worked example, from the real kernel\n\n"
+      "`h = [2.0, 1.5, 0.5, 3.0]`, keep-probability 0.5 (PyTorch's and regrad's `p` = drop probability = 0.5). "
+      "`rg::dropout(h, 0.5, true, Generator(" +
+      std::to_string(found) +
+      "))` is the first seed whose mask is "
+      "`[1, 0, 1, 0]`; it returns `" +
+      vec(y_seed) +
+      "`. The same mask given explicitly, "
+      "`rg::dropout_with_mask(h, [1, 0, 1, 0], 0.5)`, returns `" +
+      vec(y_mask) + "`: the kept units are scaled by 1/keep = 2, so that nothing changes at test time.\n\n";
 
   // ---- 2. Monte Carlo: the mean over many masks converges to h ----
   const int64_t n_masks = 200000;
@@ -88,7 +92,9 @@ int main(int argc, char** argv) {
     if (3 * m <= n_masks) marks.push_back(3 * m);
   }
   if (marks.back() != n_masks) marks.push_back(n_masks);
-  report::Table mc{{"masks n", "mean of dropout(h)", "largest error, max_i abs(mean_i − h_i)", "one std of the mean, max_i h_i/√n"}, {}};
+  report::Table mc{
+      {"masks n", "mean of dropout(h)", "largest error, max_i abs(mean_i − h_i)", "one std of the mean, max_i h_i/√n"},
+      {}};
   std::string mc_csv = "masks,mean0,mean1,mean2,mean3,max_abs_err\n";
   report::Series mc_err{"max_i |mean_i - h_i|", {}, {}, {}}, mc_ref{"max_i h_i / sqrt(n) (one std)", {}, {}, {}};
   std::vector<report::Series> mc_mean(4);
@@ -124,7 +130,8 @@ int main(int argc, char** argv) {
   }
   report::write_file(e.path("_monte_carlo.csv"), mc_csv);
   const double final_err = mc_err.y.back(), final_ref = mc_ref.y.back();
-  body += "## 2. The expectation: the mean over " + std::to_string(n_masks) + " real masks\n\n"
+  body += "## 2. The expectation: the mean over " + std::to_string(n_masks) +
+          " real masks\n\n"
           "Each call draws a fresh mask from one generator (seed 12345). Each output is 0 or 2·h_i with "
           "probability ½, so its standard deviation is h_i and the mean's is h_i/√n.\n\n" +
           mc.markdown() + "\nThe same numbers: [`dropout_monte_carlo.csv`](dropout_monte_carlo.csv).\n\n";
@@ -137,8 +144,8 @@ int main(int argc, char** argv) {
       {"transformer", q ? 2000 : 3000, q ? 2 : 6, 100},
   };
   const int64_t n_val = q ? 500 : 1000, n_test_img = q ? 1000 : 5000, n_test_words = q ? 2000 : 5000;
-  rx::Results res({"model", "p"}, {"train_acc", "test_acc", "gap", "train_nll", "test_nll", "nll_gap",
-                                   "test_acc_no_eval"});
+  rx::Results res({"model", "p"},
+                  {"train_acc", "test_acc", "gap", "train_nll", "test_nll", "nll_gap", "test_acc_no_eval"});
   for (uint64_t seed : seeds) {
     const data::Splits img = rx::image_splits("fashion-mnist", models[0].n_train, n_val, seed, n_test_img);
     data::SplitOptions wo;
@@ -183,8 +190,8 @@ int main(int argc, char** argv) {
         const train::Metrics tr = train::evaluate(*model, data::DataLoader(d.x_train, d.y_train, 1000, false));
         const double no_eval = accuracy_in_train_mode(*model, d.x_test, d.y_test, seed + 1000);
         res.add({ms.name, report::fmt(p, 1)}, seed,
-                {tr.accuracy, r.test.accuracy, tr.accuracy - r.test.accuracy, tr.nll, r.test.nll,
-                 r.test.nll - tr.nll, no_eval});
+                {tr.accuracy, r.test.accuracy, tr.accuracy - r.test.accuracy, tr.nll, r.test.nll, r.test.nll - tr.nll,
+                 no_eval});
         e.log("seed %llu %s p=%.1f: train acc %.4f, test acc %.4f (train mode %.4f), test nll %.4f, %.1f s",
               static_cast<unsigned long long>(seed), ms.name.c_str(), p, tr.accuracy, r.test.accuracy, no_eval,
               r.test.nll, r.seconds);
@@ -226,49 +233,60 @@ int main(int argc, char** argv) {
   const Best b_mlp = best_of("mlp", false, 0.5), b_cnn = best_of("cnn-bn", false, 0.0),
              b_tf = best_of("transformer", true, 0.1);
 
-  body += "## 3. Where dropout lives, measured\n\n"
-          "Fashion-MNIST training subsets small enough to overfit (validation " + std::to_string(n_val) +
-          " images, test: the first " + std::to_string(n_test_img) + " test images), no weight decay, no augmentation, the last "
-          "epoch's model (no checkpoint selection):\n\n"
-          "- **MLP**: 784-512-512-10, ReLU, Dropout(p) after each hidden layer, no normalization; " +
-          std::to_string(models[0].n_train) + " training images, " + std::to_string(models[0].epochs) +
-          " epochs, SGD (momentum 0.9, lr 0.05, cosine), batch 100.\n"
-          "- **CNN + BatchNorm**: [conv3×3 → BatchNorm2d → ReLU → max-pool] × 2 (32, 64 channels) → Linear 128 → "
-          "ReLU → Dropout(p) → Linear; " + std::to_string(models[1].n_train) + " training images, " +
-          std::to_string(models[1].epochs) + " epochs, SGD as the MLP.\n"
-          "- **Character Transformer**: 2 pre-LayerNorm blocks, width 64, 4 heads, context 8, on the word list "
-          "(/usr/share/dict/words, split by words 80/10/10); the original Transformer's dropout on the embedding "
-          "sum and on each residual branch's output (Vaswani et al. 2017; no attention-weight dropout); trained on "
-          "the last position's next-character prediction only (objective `last`, pinned in the code; the library's "
-          "default is now every position); " +
-          std::to_string(models[2].n_train) + " training contexts, " + std::to_string(models[2].epochs) +
-          " epochs, AdamW (lr 3e-3, no weight decay, cosine), batch 100; test on the first " +
-          std::to_string(n_test_words) + " test contexts.\n\n"
-          "Train metrics are of the final model in eval mode on its whole training subset; gap = train − test "
-          "accuracy; NLL gap = test − train NLL. Mean ± std over " + std::to_string(seeds.size()) +
-          " seed(s) (subset, initialisation, order, masks).\n\n"
-          "| model | p | train acc (%) | test acc (%) | gap (points) | train NLL | test NLL | NLL gap |\n"
-          "|---|---|---|---|---|---|---|---|\n";
+  body +=
+      "## 3. Where dropout lives, measured\n\n"
+      "Fashion-MNIST training subsets small enough to overfit (validation " +
+      std::to_string(n_val) + " images, test: the first " + std::to_string(n_test_img) +
+      " test images), no weight decay, no augmentation, the last "
+      "epoch's model (no checkpoint selection):\n\n"
+      "- **MLP**: 784-512-512-10, ReLU, Dropout(p) after each hidden layer, no normalization; " +
+      std::to_string(models[0].n_train) + " training images, " + std::to_string(models[0].epochs) +
+      " epochs, SGD (momentum 0.9, lr 0.05, cosine), batch 100.\n"
+      "- **CNN + BatchNorm**: [conv3×3 → BatchNorm2d → ReLU → max-pool] × 2 (32, 64 channels) → Linear 128 → "
+      "ReLU → Dropout(p) → Linear; " +
+      std::to_string(models[1].n_train) + " training images, " + std::to_string(models[1].epochs) +
+      " epochs, SGD as the MLP.\n"
+      "- **Character Transformer**: 2 pre-LayerNorm blocks, width 64, 4 heads, context 8, on the word list "
+      "(/usr/share/dict/words, split by words 80/10/10); the original Transformer's dropout on the embedding "
+      "sum and on each residual branch's output (Vaswani et al. 2017; no attention-weight dropout); trained on "
+      "the last position's next-character prediction only (objective `last`, pinned in the code; the library's "
+      "default is now every position); " +
+      std::to_string(models[2].n_train) + " training contexts, " + std::to_string(models[2].epochs) +
+      " epochs, AdamW (lr 3e-3, no weight decay, cosine), batch 100; test on the first " +
+      std::to_string(n_test_words) +
+      " test contexts.\n\n"
+      "Train metrics are of the final model in eval mode on its whole training subset; gap = train − test "
+      "accuracy; NLL gap = test − train NLL. Mean ± std over " +
+      std::to_string(seeds.size()) +
+      " seed(s) (subset, initialisation, order, masks).\n\n"
+      "| model | p | train acc (%) | test acc (%) | gap (points) | train NLL | test NLL | NLL gap |\n"
+      "|---|---|---|---|---|---|---|---|\n";
   for (const ModelSpec& ms : models)
     for (double p : ps) {
       const std::map<std::string, std::string> w{{"model", ms.name}, {"p", report::fmt(p, 1)}};
       body += "| " + ms.name + " | " + report::fmt(p, 1) + " | " + rx::mean_std(res.values(w, "train_acc"), 2, 100) +
               " | " + rx::mean_std(res.values(w, "test_acc"), 2, 100) + " | " +
-              rx::mean_std(res.values(w, "gap"), 2, 100) + " | " + rx::mean_std(res.values(w, "train_nll"), 3) +
-              " | " + rx::mean_std(res.values(w, "test_nll"), 3) + " | " + rx::mean_std(res.values(w, "nll_gap"), 3) +
-              " |\n";
+              rx::mean_std(res.values(w, "gap"), 2, 100) + " | " + rx::mean_std(res.values(w, "train_nll"), 3) + " | " +
+              rx::mean_std(res.values(w, "test_nll"), 3) + " | " + rx::mean_std(res.values(w, "nll_gap"), 3) + " |\n";
     }
-  body += "\nThe lecture's table beside the measurement (best p: highest mean test accuracy; for the Transformer "
-          "lowest mean test NLL):\n\n| model | lecture | best p here | verdict |\n|---|---|---|---|\n"
-          "| MLP | 0.5 | " + report::fmt(b_mlp.p, 1) + " | " + b_mlp.verdict + " |\n"
-          "| CNN with BatchNorm | usually absent (0) | " + report::fmt(b_cnn.p, 1) + " | " + b_cnn.verdict + " |\n"
-          "| Transformer | 0.1 | " + report::fmt(b_tf.p, 1) + " | " + b_tf.verdict + " |\n\n";
+  body +=
+      "\nThe lecture's table beside the measurement (best p: highest mean test accuracy; for the Transformer "
+      "lowest mean test NLL):\n\n| model | lecture | best p here | verdict |\n|---|---|---|---|\n"
+      "| MLP | 0.5 | " +
+      report::fmt(b_mlp.p, 1) + " | " + b_mlp.verdict +
+      " |\n"
+      "| CNN with BatchNorm | usually absent (0) | " +
+      report::fmt(b_cnn.p, 1) + " | " + b_cnn.verdict +
+      " |\n"
+      "| Transformer | 0.1 | " +
+      report::fmt(b_tf.p, 1) + " | " + b_tf.verdict + " |\n\n";
 
   // ---- 4. the classic bug ----
-  body += "## 4. The classic bug: evaluating without `eval()`\n\n"
-          "The same trained models evaluated on the test set with the model left in train mode (dropout keeps "
-          "dropping; in the CNN BatchNorm also normalises with each 1,000-image evaluation batch's statistics):\n\n"
-          "| model | p | test acc, eval() (%) | test acc, train mode (%) | loss (points) |\n|---|---|---|---|---|\n";
+  body +=
+      "## 4. The classic bug: evaluating without `eval()`\n\n"
+      "The same trained models evaluated on the test set with the model left in train mode (dropout keeps "
+      "dropping; in the CNN BatchNorm also normalises with each 1,000-image evaluation batch's statistics):\n\n"
+      "| model | p | test acc, eval() (%) | test acc, train mode (%) | loss (points) |\n|---|---|---|---|---|\n";
   std::vector<double> bug_drop;
   for (const ModelSpec& ms : models)
     for (double p : ps) {
@@ -284,9 +302,11 @@ int main(int argc, char** argv) {
 
   // ---- the plot ----
   report::Plot p_mean{"Monte Carlo mean of dropout(h), keep 0.5", "masks n", "running mean", true, false, mc_mean, {}};
-  for (double v : kH) p_mean.gnuplot.push_back("set arrow from graph 0, first " + report::fmt(v, 2) +
-                                               " to graph 1, first " + report::fmt(v, 2) + " nohead dt 2 lc rgb 'gray'");
-  report::Plot p_err{"Monte Carlo error against 1/sqrt(n)", "masks n", "max abs error", true, true, {mc_err, mc_ref}, {}};
+  for (double v : kH)
+    p_mean.gnuplot.push_back("set arrow from graph 0, first " + report::fmt(v, 2) + " to graph 1, first " +
+                             report::fmt(v, 2) + " nohead dt 2 lc rgb 'gray'");
+  report::Plot p_err{
+      "Monte Carlo error against 1/sqrt(n)", "masks n", "max abs error", true, true, {mc_err, mc_ref}, {}};
   auto acc_panel = [&](const std::string& metric, const std::string& title, const std::string& ylabel, double scale,
                        const std::vector<std::string>& names) {
     report::Plot pl{title, "dropout p", ylabel, false, false, {}, {}};
@@ -303,10 +323,12 @@ int main(int argc, char** argv) {
     }
     return pl;
   };
-  const report::Plot p_acc = acc_panel("test_acc", "Test accuracy against p", "test accuracy (%)", 100, {"mlp", "cnn-bn"});
-  const report::Plot p_gap = acc_panel("gap", "Train - test accuracy gap", "gap (points)", 100,
-                                       {"mlp", "cnn-bn", "transformer"});
-  const report::Plot p_tf = acc_panel("test_nll", "Character Transformer: test NLL", "test NLL (nats)", 1, {"transformer"});
+  const report::Plot p_acc =
+      acc_panel("test_acc", "Test accuracy against p", "test accuracy (%)", 100, {"mlp", "cnn-bn"});
+  const report::Plot p_gap =
+      acc_panel("gap", "Train - test accuracy gap", "gap (points)", 100, {"mlp", "cnn-bn", "transformer"});
+  const report::Plot p_tf =
+      acc_panel("test_nll", "Character Transformer: test NLL", "test NLL (nats)", 1, {"transformer"});
   report::plot_png(e.path(".png"), {p_mean, p_err, p_acc, p_gap, p_tf}, 3);
   body += "\n![Monte Carlo convergence; test accuracy, gap and Transformer NLL against p](dropout.png)\n";
 

@@ -51,7 +51,8 @@ std::vector<double> flat_params(nn::Module& net) {
 // ‖a − b‖₂ and max |a − b|.
 std::pair<double, double> distance(const std::vector<double>& a, const std::vector<double>& b) {
   double sq = 0, mx = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) sq += (a[i] - b[i]) * (a[i] - b[i]), mx = std::max(mx, std::abs(a[i] - b[i]));
+  for (std::size_t i = 0; i < a.size(); ++i)
+    sq += (a[i] - b[i]) * (a[i] - b[i]), mx = std::max(mx, std::abs(a[i] - b[i]));
   return {std::sqrt(sq), mx};
 }
 
@@ -98,8 +99,10 @@ bool histogram_png(const std::string& png, const std::string& title, const std::
     s += "reset\nset grid\nset logscale y\nset yrange [1e-6:1]\nset format y '%.0e'\nset xlabel 'first-layer weight'\n"
          "set ylabel 'share of weights per bin (log)'\nset style fill solid 0.6\nset boxwidth " +
          report::fmt_g(width, 6) + "\nset title '" + p.name + ": " + report::fmt(100 * zeros, 1) + " % exactly zero'\n";
-    s += "plot " + d + " using 1:2 with boxes lc rgb '#3060a0' title 'nonzero weights', '-' using 1:2 with impulses lw 4 "
-         "lc rgb 'red' title 'exact zeros'\n0 " + report::fmt_g(std::max(zeros, 1e-9), 8) + "\ne\n";
+    s += "plot " + d +
+         " using 1:2 with boxes lc rgb '#3060a0' title 'nonzero weights', '-' using 1:2 with impulses lw 4 "
+         "lc rgb 'red' title 'exact zeros'\n0 " +
+         report::fmt_g(std::max(zeros, 1e-9), 8) + "\ne\n";
   }
   s += "unset multiplot\n";
   const std::string gp = png + ".gp";
@@ -149,9 +152,7 @@ int main(int argc, char** argv) {
     o.keep_best = false;  // no validation split: the last epoch's model
     return o;
   };
-  auto make_net = [&](const data::Splits& d, uint64_t seed) {
-    return rx::image_model(d, "mlp", "none", seed);
-  };
+  auto make_net = [&](const data::Splits& d, uint64_t seed) { return rx::image_model(d, "mlp", "none", seed); };
   // First-layer weights of seed 0 per configuration, for the histogram.
   std::map<std::string, std::vector<double>> first_layer;
   auto record = [&](rx::Results& table, const std::string& penalty, double strength, uint64_t seed, nn::Module& net,
@@ -225,8 +226,13 @@ int main(int argc, char** argv) {
     run("sgd_coupled_ulp", c, w_ulp, acc_ulp);
   }
   for (const double momentum : {0.0, 0.9}) {
-    Pair pr{"SGD, momentum " + report::fmt(momentum, 1), "coupled L2 (SGD weight_decay)",
-            "decoupled decay (p ← p·(1 − η_t·λ))", {}, {}, 0, 0};
+    Pair pr{"SGD, momentum " + report::fmt(momentum, 1),
+            "coupled L2 (SGD weight_decay)",
+            "decoupled decay (p ← p·(1 − η_t·λ))",
+            {},
+            {},
+            0,
+            0};
     train::FitOptions a = base_options(0);
     a.momentum = momentum;
     a.weight_decay = lam;
@@ -270,23 +276,47 @@ int main(int argc, char** argv) {
     return s;
   };
   const double base_acc = rx::mean(sweep.values({{"penalty", "none"}}, "test_acc"));
-  const std::string base_line = "set arrow from graph 0, first " + report::fmt(100 * base_acc, 3) + " to graph 1, first " +
-                                report::fmt(100 * base_acc, 3) + " nohead dt 2 lc rgb 'gray'";
+  const std::string base_line = "set arrow from graph 0, first " + report::fmt(100 * base_acc, 3) +
+                                " to graph 1, first " + report::fmt(100 * base_acc, 3) + " nohead dt 2 lc rgb 'gray'";
   report::plot_png(e.path(".png"),
-                   {{"test accuracy (dashed: no penalty)", "strength λ (log)", "accuracy (%)", true, false,
-                     {curve("l1", "test_acc", 100), curve("l2", "test_acc", 100)}, {base_line}},
-                    {"exactly-zero weights", "strength λ (log)", "share of weights (%)", true, false,
-                     {curve("l1", "zero_frac", 100), curve("l2", "zero_frac", 100)}, {}},
-                    {"‖w‖₂ of the weight matrices", "strength λ (log)", "‖w‖₂ (log)", true, true,
-                     {curve("l1", "l2_norm", 1), curve("l2", "l2_norm", 1)}, {}},
-                    {"‖w‖₁ of the weight matrices", "strength λ (log)", "‖w‖₁ (log)", true, true,
-                     {curve("l1", "l1_norm", 1), curve("l2", "l1_norm", 1)}, {}}},
+                   {{"test accuracy (dashed: no penalty)",
+                     "strength λ (log)",
+                     "accuracy (%)",
+                     true,
+                     false,
+                     {curve("l1", "test_acc", 100), curve("l2", "test_acc", 100)},
+                     {base_line}},
+                    {"exactly-zero weights",
+                     "strength λ (log)",
+                     "share of weights (%)",
+                     true,
+                     false,
+                     {curve("l1", "zero_frac", 100), curve("l2", "zero_frac", 100)},
+                     {}},
+                    {"‖w‖₂ of the weight matrices",
+                     "strength λ (log)",
+                     "‖w‖₂ (log)",
+                     true,
+                     true,
+                     {curve("l1", "l2_norm", 1), curve("l2", "l2_norm", 1)},
+                     {}},
+                    {"‖w‖₁ of the weight matrices",
+                     "strength λ (log)",
+                     "‖w‖₁ (log)",
+                     true,
+                     true,
+                     {curve("l1", "l1_norm", 1), curve("l2", "l1_norm", 1)},
+                     {}}},
                    2);
 
   // The L1/L2 pair at matched accuracy: the sparsest L1 run within 1 point of the unpenalised
   // accuracy (else the most accurate L1 run), and the L2 strength whose accuracy is closest to it.
-  auto acc_of = [&](const std::string& p, double l) { return rx::mean(sweep.values({{"penalty", p}, {"strength", sci(l)}}, "test_acc")); };
-  auto zeros_of = [&](const std::string& p, double l) { return rx::mean(sweep.values({{"penalty", p}, {"strength", sci(l)}}, "zero_frac")); };
+  auto acc_of = [&](const std::string& p, double l) {
+    return rx::mean(sweep.values({{"penalty", p}, {"strength", sci(l)}}, "test_acc"));
+  };
+  auto zeros_of = [&](const std::string& p, double l) {
+    return rx::mean(sweep.values({{"penalty", p}, {"strength", sci(l)}}, "zero_frac"));
+  };
   double l1_pick = l1s.front();
   bool l1_within = false;
   for (double l : l1s)
@@ -308,7 +338,8 @@ int main(int argc, char** argv) {
   // Pair B: the sparsest L1 run whose closest L2 run is within 0.5 points of accuracy.
   double l1_sparse = l1_pick;
   for (double l : l1s)
-    if (std::abs(acc_of("l2", closest_l2(l)) - acc_of("l1", l)) <= 0.005 && zeros_of("l1", l) > zeros_of("l1", l1_sparse))
+    if (std::abs(acc_of("l2", closest_l2(l)) - acc_of("l1", l)) <= 0.005 &&
+        zeros_of("l1", l) > zeros_of("l1", l1_sparse))
       l1_sparse = l;
   const double l2_sparse = closest_l2(l1_sparse);
   auto panel = [&](const std::string& p, double l) {
@@ -327,22 +358,28 @@ int main(int argc, char** argv) {
           " epochs; test set: " + (n_test > 0 ? std::to_string(n_test) + " images" : std::string("all 10,000 images")) +
           ". L1: after each step, the proximal step p ← sign(p)·max(|p| − η_t·λ, 0) on every parameter "
           "(`FitOptions::l1`); L2: SGD's coupled `weight_decay` (λ·p added to the gradient). Zeros and norms are over "
-          "the three weight matrices (" + std::to_string(n_weights) + " weights; biases excluded). Mean ± std over " +
-          std::to_string(seeds.size()) + " seeds" + (quick ? " (quick mode: at most 2)" : "") + ".\n\n";
+          "the three weight matrices (" +
+          std::to_string(n_weights) + " weights; biases excluded). Mean ± std over " + std::to_string(seeds.size()) +
+          " seeds" + (quick ? " (quick mode: at most 2)" : "") + ".\n\n";
   body += "![accuracy, zeros and norms against the strength](l1_vs_l2.png)\n\n";
   body += sweep.summary_markdown({"test_acc", "zero_frac", "l2_norm", "l1_norm"}, 4, {"test_acc", "zero_frac"});
   body += "\n![first-layer weight histograms](l1_vs_l2_hist.png)\n\n";
-  body += "The histogram pair: the sparsest L1 run " + std::string(l1_within ? "within 1 point of" : "(none is within 1 point of") +
-          " the unpenalised accuracy" + (l1_within ? "" : "; the most accurate L1 run instead)") + ", λ₁ = " + sci(l1_pick) +
+  body += "The histogram pair: the sparsest L1 run " +
+          std::string(l1_within ? "within 1 point of" : "(none is within 1 point of") + " the unpenalised accuracy" +
+          (l1_within ? "" : "; the most accurate L1 run instead)") + ", λ₁ = " + sci(l1_pick) +
           ", and the L2 strength with the closest accuracy, λ₂ = " + sci(l2_pick) + " (seed 0)" +
           (l1_sparse != l1_pick ? "; second row: the sparsest L1 run whose closest L2 run is within 0.5 points of "
-                                  "accuracy, λ₁ = " + sci(l1_sparse) + " against λ₂ = " + sci(l2_sparse)
-                                : std::string()) + ".\n\n";
-  body += "Each L1 strength against the L2 strength of the closest accuracy:\n\n| L1 λ | L1 accuracy (%) | L1 zeros (%) "
-          "| L2 λ | L2 accuracy (%) | L2 zeros (%) |\n|---|---|---|---|---|---|\n";
+                                  "accuracy, λ₁ = " +
+                                      sci(l1_sparse) + " against λ₂ = " + sci(l2_sparse)
+                                : std::string()) +
+          ".\n\n";
+  body +=
+      "Each L1 strength against the L2 strength of the closest accuracy:\n\n| L1 λ | L1 accuracy (%) | L1 zeros (%) "
+      "| L2 λ | L2 accuracy (%) | L2 zeros (%) |\n|---|---|---|---|---|---|\n";
   for (double l : l1s)
-    body += "| " + sci(l) + " | " + report::fmt(100 * acc_of("l1", l), 2) + " | " + report::fmt(100 * zeros_of("l1", l), 2) +
-            " | " + sci(closest_l2(l)) + " | " + report::fmt(100 * acc_of("l2", closest_l2(l)), 2) + " | " +
+    body += "| " + sci(l) + " | " + report::fmt(100 * acc_of("l1", l), 2) + " | " +
+            report::fmt(100 * zeros_of("l1", l), 2) + " | " + sci(closest_l2(l)) + " | " +
+            report::fmt(100 * acc_of("l2", closest_l2(l)), 2) + " | " +
             report::fmt(100 * zeros_of("l2", closest_l2(l)), 2) + " |\n";
   body += "\n";
 
@@ -352,11 +389,14 @@ int main(int argc, char** argv) {
           "** without L2; with weight_decay λ = 0.01, w − η·(g + λ·w) = **" + report::fmt_g(w_l2, 10) + "**.\n\n";
 
   body += "## \"L2 is weight decay\" — coupled against decoupled (seed 0, λ = " + sci(lam) + ")\n\n";
-  body += "Same model, data, order and schedule; the decoupled variants multiply every parameter by (1 − η_t·λ) in "
-          "`after_backward`, with η_t the schedule's learning rate of the step that follows. Adam + L2 is AdamW with "
-          "weight_decay 0 and λ·p added to every gradient in `after_backward`.\n\n";
-  body += "| optimizer | A | B | test acc A (%) | test acc B (%) | ‖w_A‖₂ | ‖w_B‖₂ | ‖w_A − w_B‖₂ | largest abs. difference |\n"
-          "|---|---|---|---|---|---|---|---|---|\n";
+  body +=
+      "Same model, data, order and schedule; the decoupled variants multiply every parameter by (1 − η_t·λ) in "
+      "`after_backward`, with η_t the schedule's learning rate of the step that follows. Adam + L2 is AdamW with "
+      "weight_decay 0 and λ·p added to every gradient in `after_backward`.\n\n";
+  body +=
+      "| optimizer | A | B | test acc A (%) | test acc B (%) | ‖w_A‖₂ | ‖w_B‖₂ | ‖w_A − w_B‖₂ | largest abs. "
+      "difference |\n"
+      "|---|---|---|---|---|---|---|---|---|\n";
   std::vector<std::pair<double, double>> dists;
   for (const Pair& p : pairs) {
     const auto [dist, mx] = distance(p.wa, p.wb);
@@ -365,8 +405,9 @@ int main(int argc, char** argv) {
             report::fmt(100 * p.acc_b, 2) + " | " + report::fmt(norm2(p.wa), 3) + " | " + report::fmt(norm2(p.wb), 3) +
             " | " + sci(dist) + " | " + sci(mx) + " |\n";
   }
-  body += "\nWith momentum, coupled L2 enters the momentum buffer (its decay is amplified by 1/(1 − μ) and delayed), "
-          "while the decoupled decay does not: the identity holds for plain SGD only.\n";
+  body +=
+      "\nWith momentum, coupled L2 enters the momentum buffer (its decay is amplified by 1/(1 − μ) and delayed), "
+      "while the decoupled decay does not: the identity holds for plain SGD only.\n";
 
   // ---- verdicts ----
   double max_l2_zeros = 0, max_l1_zeros = 0;
@@ -379,34 +420,43 @@ int main(int argc, char** argv) {
   claims.push_back({"L1 drives many weights to exactly zero (sparse); L2 makes weights small but not zero",
                     "L1 λ = " + sci(l1_sparse) + " zeroes " + report::fmt(100 * zeros_of("l1", l1_sparse), 1) +
                         " % at " + report::fmt(100 * acc_of("l1", l1_sparse), 1) + " % accuracy against " +
-                        report::fmt(100 * zeros_of("l2", l2_sparse), 2) + " % for L2 λ = " +
-                        sci(l2_sparse) + " at " + report::fmt(100 * acc_of("l2", l2_sparse), 1) +
+                        report::fmt(100 * zeros_of("l2", l2_sparse), 2) + " % for L2 λ = " + sci(l2_sparse) + " at " +
+                        report::fmt(100 * acc_of("l2", l2_sparse), 1) +
                         " %; within 1 point of the unpenalised accuracy (" + report::fmt(100 * base_acc, 1) + " %, " +
                         report::fmt(100 * acc_of("l1", l1_pick), 1) + " % vs " +
                         report::fmt(100 * acc_of("l2", l2_pick), 1) + " %), L1 λ = " + sci(l1_pick) + " zeroes " +
                         report::fmt(100 * z1, 1) + " % of the weights, L2 λ = " + sci(l2_pick) + " " +
                         report::fmt(100 * z2, 2) + " % (at most " + report::fmt(100 * max_l2_zeros, 2) +
                         " % over all L2 strengths; L1 up to " + report::fmt(100 * max_l1_zeros, 1) + " %)",
-                    z1 >= 0.3 && max_l2_zeros < 0.001  ? "reproduced"
-                    : max_l1_zeros >= 0.3 && max_l2_zeros < 0.001 ? "partly reproduced (heavy sparsity only past 1 point of accuracy loss)"
-                                                                  : "not reproduced"});
+                    z1 >= 0.3 && max_l2_zeros < 0.001 ? "reproduced"
+                    : max_l1_zeros >= 0.3 && max_l2_zeros < 0.001
+                        ? "partly reproduced (heavy sparsity only past 1 point of accuracy loss)"
+                        : "not reproduced"});
   claims.push_back({"L2 shrinks the weights' norm",
                     "‖w‖₂ " + rx::mean_std(sweep.values({{"penalty", "none"}}, "l2_norm"), 2) + " without penalty, " +
                         rx::mean_std(sweep.values({{"penalty", "l2"}, {"strength", sci(l2s.back())}}, "l2_norm"), 2) +
-                        " at L2 λ = " + sci(l2s.back()) + " (L1 pick: " + report::fmt(l2n_l1, 2) + ", L2 pick: " +
-                        report::fmt(l2n_l2, 2) + ")",
+                        " at L2 λ = " + sci(l2s.back()) + " (L1 pick: " + report::fmt(l2n_l1, 2) +
+                        ", L2 pick: " + report::fmt(l2n_l2, 2) + ")",
                     rx::mean(sweep.values({{"penalty", "l2"}, {"strength", sci(l2s.back())}}, "l2_norm")) <
                             0.8 * rx::mean(sweep.values({{"penalty", "none"}}, "l2_norm"))
                         ? "reproduced"
                         : "not reproduced"});
-  claims.push_back({"one SGD step, w = 2, g = 1.5, η = 0.1: 1.85 without L2, 1.848 with λ = 0.01",
-                    report::fmt_g(w_plain, 10) + " and " + report::fmt_g(w_l2, 10) + " from optim::SGD (float64)",
-                    std::abs(w_plain - 1.85) < 1e-12 && std::abs(w_l2 - 1.848) < 1e-12 ? "reproduced" : "not reproduced"});
+  claims.push_back(
+      {"one SGD step, w = 2, g = 1.5, η = 0.1: 1.85 without L2, 1.848 with λ = 0.01",
+       report::fmt_g(w_plain, 10) + " and " + report::fmt_g(w_l2, 10) + " from optim::SGD (float64)",
+       std::abs(w_plain - 1.85) < 1e-12 && std::abs(w_l2 - 1.848) < 1e-12 ? "reproduced" : "not reproduced"});
   const double ulp_dist = distance(pairs[0].wa, w_ulp).first / norm2(pairs[0].wa);
-  body += "\nRounding-noise floor: the coupled plain-SGD run with every weight multiplied by (1 + 1e-7) (about one "
-          "float32 ulp) after its first backward ends at relative distance " + sci(ulp_dist) + " from the unperturbed "
-          "run (test accuracy " + report::fmt(100 * acc_ulp, 2) + " %).\n";
-  const bool sgd_same = dists[0].first <= 3 * ulp_dist && std::abs(pairs[0].acc_a - pairs[0].acc_b) < 0.002, adam_differ = dists[2].first > 100 * dists[0].first && dists[2].first > 1e-3;
+  body +=
+      "\nRounding-noise floor: the coupled plain-SGD run with every weight multiplied by (1 + 1e-7) (about one "
+      "float32 ulp) after its first backward ends at relative distance " +
+      sci(ulp_dist) +
+      " from the unperturbed "
+      "run (test accuracy " +
+      report::fmt(100 * acc_ulp, 2) + " %).\n";
+  const bool sgd_same =
+      dists[0].first <= 3 * ulp_dist &&
+      std::abs(pairs[0].acc_a - pairs[0].acc_b)<0.002, adam_differ = dists[2].first> 100 * dists[0].first &&
+      dists[2].first > 1e-3;
   claims.push_back({"plain SGD: coupled L2 and decoupled weight decay follow the same trajectory",
                     "after " + std::to_string(total_steps) + " steps ‖w_L2 − w_decay‖/‖w‖ = " + sci(dists[0].first) +
                         " (max |Δw| " + sci(dists[0].second) + "), against " + sci(ulp_dist) +

@@ -117,12 +117,13 @@ int main(int argc, char** argv) {
         const TestStats s = test_stats(*model, d);
         res.add({nz, eps}, seed, {s.acc, s.nll, s.ece, s.confidence, s.logit_norm});
         e.log("seed %llu noise %s eps %s: train acc %.3f | test acc %.4f nll %.4f ece %.4f conf %.4f |z| %.2f (%.1f s)",
-              static_cast<unsigned long long>(seed), nz.c_str(), eps.c_str(), fr.history.back().train_acc, s.acc,
-              s.nll, s.ece, s.confidence, s.logit_norm, fr.seconds);
+              static_cast<unsigned long long>(seed), nz.c_str(), eps.c_str(), fr.history.back().train_acc, s.acc, s.nll,
+              s.ece, s.confidence, s.logit_norm, fr.seconds);
         if (eps == "0" || eps == "0.1") {
           TestStats& p = pooled[nz + "/" + eps];
           if (p.count.size() != kBins) p.count.assign(kBins, 0), p.conf.assign(kBins, 0), p.correct.assign(kBins, 0);
-          for (int b = 0; b < kBins; ++b) p.count[b] += s.count[b], p.conf[b] += s.conf[b], p.correct[b] += s.correct[b];
+          for (int b = 0; b < kBins; ++b)
+            p.count[b] += s.count[b], p.conf[b] += s.conf[b], p.correct[b] += s.correct[b];
         }
       }
     }
@@ -148,9 +149,11 @@ int main(int argc, char** argv) {
     return s;
   };
   std::vector<report::Plot> panels;
-  for (const auto& [metric, label] : std::vector<std::pair<std::string, std::string>>{
-           {"test_acc", "test accuracy"}, {"test_ece", "test ECE (15 bins)"}, {"confidence", "mean confidence"},
-           {"logit_norm", "mean logit norm ||z||_2"}}) {
+  for (const auto& [metric, label] :
+       std::vector<std::pair<std::string, std::string>>{{"test_acc", "test accuracy"},
+                                                        {"test_ece", "test ECE (15 bins)"},
+                                                        {"confidence", "mean confidence"},
+                                                        {"logit_norm", "mean logit norm ||z||_2"}}) {
     report::Plot p{label + " against label smoothing", "label smoothing epsilon", label, false, false, {}, {}};
     p.series = {series("0", metric, "clean labels"), series("0.2", metric, "20 % label noise")};
     p.gnuplot.push_back("set xrange [-0.02:0.32]");
@@ -161,7 +164,12 @@ int main(int argc, char** argv) {
   std::vector<report::Plot> rel;
   for (const std::string& nz : noises) {
     report::Plot p{std::string("Reliability, ") + (nz == "0" ? "clean labels" : "20 % label noise"),
-                   "confidence (bin mean)", "accuracy in the bin", false, false, {}, {}};
+                   "confidence (bin mean)",
+                   "accuracy in the bin",
+                   false,
+                   false,
+                   {},
+                   {}};
     p.series.push_back({"perfect calibration", {0, 1}, {0, 1}, {}});
     for (const std::string eps : {"0", "0.1"}) {
       const TestStats& s = pooled[nz + "/" + eps];
@@ -182,18 +190,27 @@ int main(int argc, char** argv) {
   };
 
   // The page.
-  const std::string n_test_s = n_test > 0 ? std::to_string(n_test) + " test images" : std::string("all 10,000 test images");
+  const std::string n_test_s =
+      n_test > 0 ? std::to_string(n_test) + " test images" : std::string("all 10,000 test images");
   std::string body =
       "A 784-512-512-10 ReLU MLP (no normalization, no dropout, no weight decay; SGD, momentum 0.9, lr 0.05 with a "
-      "cosine schedule, batch 64) trained for " + std::to_string(epochs) + " epochs on " + std::to_string(n_train) +
+      "cosine schedule, batch 64) trained for " +
+      std::to_string(epochs) + " epochs on " + std::to_string(n_train) +
       " Fashion-MNIST training images with cross_entropy(…, label_smoothing = ε). The model after the last epoch is "
-      "evaluated (no checkpoint selection) on " + n_test_s + ". With 20 % label noise, a seeded 20 % of the training "
+      "evaluated (no checkpoint selection) on " +
+      n_test_s +
+      ". With 20 % label noise, a seeded 20 % of the training "
       "labels are replaced by a uniformly drawn other class (the test labels stay clean); the same noisy labels serve "
-      "every ε of a seed. A subset and " + std::to_string(epochs) +
+      "every ε of a seed. A subset and " +
+      std::to_string(epochs) +
       " epochs rather than the full set keep the 30 runs within the budget of one experiment on 2 cores.\n\n";
-  body += "The target cross_entropy trains towards for K = 10, ε = 0.1, true class 3, read back from the real loss "
-          "(its gradient at zero logits is 1/K − target): [" + target_row + "] — the lecture's 0.91 / 0.01 (largest "
-          "deviation " + report::fmt_g(target_err, 2) + ").\n\n";
+  body +=
+      "The target cross_entropy trains towards for K = 10, ε = 0.1, true class 3, read back from the real loss "
+      "(its gradient at zero logits is 1/K − target): [" +
+      target_row +
+      "] — the lecture's 0.91 / 0.01 (largest "
+      "deviation " +
+      report::fmt_g(target_err, 2) + ").\n\n";
   body += "![test accuracy, ECE, confidence and logit norm against epsilon](label_smoothing.png)\n\n";
   body += res.summary_markdown({"test_acc", "test_nll", "test_ece", "confidence", "logit_norm"}, 4, {"test_acc"});
   body += "\nMean ± standard deviation over " + std::to_string(e.seeds().size()) +
@@ -214,9 +231,10 @@ int main(int argc, char** argv) {
     body += (eps == "0" ? "ε = " : ", ") + eps + ": " + rx::mean_std(gap, 3);
   }
   body += ".\n\n";
-  body += "Reliability diagram for ε = 0 and ε = 0.1 (test predictions of all seeds pooled into the 15 equal-width "
-          "confidence bins of the ECE; bins with fewer than 10 predictions left out):\n\n"
-          "![reliability diagrams](label_smoothing_reliability.png)\n";
+  body +=
+      "Reliability diagram for ε = 0 and ε = 0.1 (test predictions of all seeds pooled into the 15 equal-width "
+      "confidence bins of the ECE; bins with fewer than 10 predictions left out):\n\n"
+      "![reliability diagrams](label_smoothing_reliability.png)\n";
 
   // Verdicts from the numbers.
   std::string ece_list, norm_list, noisy_acc_list, conf_list;
@@ -231,31 +249,37 @@ int main(int argc, char** argv) {
     norm_decreasing = norm_decreasing &&
                       rx::mean(v("0", kEpsilons[i], "logit_norm")) < rx::mean(v("0", kEpsilons[i - 1], "logit_norm"));
   const bool ece_better = rx::significant_gain(rx::paired_diff(v("0", "0", "test_ece"), v("0", "0.1", "test_ece")));
-  const bool ece_better_noisy = rx::significant_gain(rx::paired_diff(v("0.2", "0", "test_ece"), v("0.2", "0.1", "test_ece")));
+  const bool ece_better_noisy =
+      rx::significant_gain(rx::paired_diff(v("0.2", "0", "test_ece"), v("0.2", "0.1", "test_ece")));
   const bool robust = rx::significant_gain(rx::paired_diff(v("0.2", "0.1", "test_acc"), v("0.2", "0", "test_acc")));
   double best_noisy = -1;
   std::string best_eps;
   for (const std::string& eps : kEpsilons)
-    if (rx::mean(v("0.2", eps, "test_acc")) > best_noisy) best_noisy = rx::mean(v("0.2", eps, "test_acc")), best_eps = eps;
-  const bool robust_best = best_eps != "0" && rx::significant_gain(rx::paired_diff(v("0.2", best_eps, "test_acc"), v("0.2", "0", "test_acc")));
+    if (rx::mean(v("0.2", eps, "test_acc")) > best_noisy)
+      best_noisy = rx::mean(v("0.2", eps, "test_acc")), best_eps = eps;
+  const bool robust_best = best_eps != "0" && rx::significant_gain(rx::paired_diff(v("0.2", best_eps, "test_acc"),
+                                                                                   v("0.2", "0", "test_acc")));
 
   std::vector<rx::Claim> claims;
-  claims.push_back({"label smoothing softens the hard target: K = 10, ε = 0.1 gives 0.91 for the true class, 0.01 "
-                    "for the others",
-                    "the real cross_entropy's target row is [" + target_row + "]",
-                    target_err < 1e-6 ? "reproduced" : "not reproduced"});
+  claims.push_back(
+      {"label smoothing softens the hard target: K = 10, ε = 0.1 gives 0.91 for the true class, 0.01 "
+       "for the others",
+       "the real cross_entropy's target row is [" + target_row + "]",
+       target_err < 1e-6 ? "reproduced" : "not reproduced"});
   claims.push_back({"label smoothing gives better calibration (lower ECE)",
-                    "clean-label test ECE by ε: " + ece_list + "; with 20 % noise, ε = 0.1 against 0: " +
-                        rx::mean_std(v("0.2", "0.1", "test_ece")) + " against " + rx::mean_std(v("0.2", "0", "test_ece")),
+                    "clean-label test ECE by ε: " + ece_list +
+                        "; with 20 % noise, ε = 0.1 against 0: " + rx::mean_std(v("0.2", "0.1", "test_ece")) +
+                        " against " + rx::mean_std(v("0.2", "0", "test_ece")),
                     ece_better ? (ece_better_noisy ? "reproduced" : "partly reproduced (clean labels only)")
                                : (ece_better_noisy ? "partly reproduced (with label noise only)" : "not reproduced")});
   claims.push_back({"label smoothing gives smaller logits (and less confident predictions)",
                     "clean-label mean logit norm by ε: " + norm_list + "; mean confidence: " + conf_list,
                     norm_decreasing ? "reproduced" : "not reproduced"});
-  claims.push_back({"label smoothing makes training more robust to noisy labels",
-                    "test accuracy with 20 % label noise by ε: " + noisy_acc_list,
-                    robust ? "reproduced"
-                           : (robust_best ? "partly reproduced (at ε = " + best_eps + ", not at 0.1)" : "not reproduced")});
+  claims.push_back(
+      {"label smoothing makes training more robust to noisy labels",
+       "test accuracy with 20 % label noise by ε: " + noisy_acc_list,
+       robust ? "reproduced"
+              : (robust_best ? "partly reproduced (at ε = " + best_eps + ", not at 0.1)" : "not reproduced")});
   rx::write_page(e, "Label smoothing: calibration, logit norm, label noise",
                  "Label smoothing softens hard targets (K = 10, ε = 0.1: 0.91 for the true class, 0.01 for the rest): "
                  "better calibration, smaller logits, more robust to noisy labels.",

@@ -44,9 +44,8 @@ int main(int argc, char** argv) {
     std::string name;
     int64_t n_train, epochs;
   };
-  const std::vector<Regime> regimes =
-      e.quick() ? std::vector<Regime>{{"scarce", 400, 1}, {"larger", 800, 1}}
-                : std::vector<Regime>{{"scarce", 1000, 10}, {"larger", 4000, 3}};
+  const std::vector<Regime> regimes = e.quick() ? std::vector<Regime>{{"scarce", 400, 1}, {"larger", 800, 1}}
+                                                : std::vector<Regime>{{"scarce", 1000, 10}, {"larger", 4000, 3}};
   const int64_t n_val = e.quick() ? 200 : 500, n_test = e.quick() ? 500 : 5000;
   rx::Results res({"regime", "method"}, {"test_acc", "test_nll", "test_ece"});
   std::vector<double> ms_per_step;  // training throughput, for the page's budget note
@@ -123,8 +122,13 @@ int main(int argc, char** argv) {
   std::vector<report::Plot> panels;
   for (const auto& [metric, label] : std::vector<std::pair<std::string, std::string>>{
            {"test_acc", "test accuracy"}, {"test_nll", "test NLL"}, {"test_ece", "test ECE (15 bins)"}}) {
-    report::Plot p{label, "method", label, false, false, {}, {"set xtics ('baseline' 0, 'Mixup 0.2' 1, 'CutMix 1.0' 2)",
-                                                             "set xrange [-0.3:2.3]"}};
+    report::Plot p{label,
+                   "method",
+                   label,
+                   false,
+                   false,
+                   {},
+                   {"set xtics ('baseline' 0, 'Mixup 0.2' 1, 'CutMix 1.0' 2)", "set xrange [-0.3:2.3]"}};
     for (const Regime& r : regimes) {
       report::Series s{r.name + " (" + std::to_string(r.n_train) + " images)", {}, {}, {}};
       for (std::size_t i = 0; i < kMethods.size(); ++i) {
@@ -146,14 +150,19 @@ int main(int argc, char** argv) {
       "The reference CNN ([Conv3×3 → BatchNorm → ReLU → MaxPool] × 2 with 32 and 64 channels, Linear → 128, "
       "dropout 0.1, Linear → 10) trained by fit with SGD (momentum 0.9, lr 0.05, cosine schedule, weight decay 5e-4, "
       "batch 64) as a baseline, with Mixup (α = 0.2) and with CutMix (α = 1.0); the model after the last epoch is "
-      "evaluated on " + (n_test > 0 ? std::to_string(n_test) + " test images" : std::string("all 10,000 test images")) +
-      ". Regimes — " + sizes + " (the scarce set is the first images of the larger one; " + std::to_string(n_val) +
+      "evaluated on " +
+      (n_test > 0 ? std::to_string(n_test) + " test images" : std::string("all 10,000 test images")) + ". Regimes — " +
+      sizes + " (the scarce set is the first images of the larger one; " + std::to_string(n_val) +
       " validation images are held out and only logged).\n\n"
-      "**Scaled down.** The issue asks for 10,000 images (data-scarce) and the full 55,000-image training set (larger). One CNN training "
-      "step of 64 images took " + report::fmt(rx::mean(ms_per_step), 1) + " ms on average in this run (" +
-      std::to_string(e.args().threads) + " thread(s) on a shared machine), so " + std::to_string(res.size()) + " runs at those sizes would take hours; the two "
+      "**Scaled down.** The issue asks for 10,000 images (data-scarce) and the full 55,000-image training set "
+      "(larger). One CNN training "
+      "step of 64 images took " +
+      report::fmt(rx::mean(ms_per_step), 1) + " ms on average in this run (" + std::to_string(e.args().threads) +
+      " thread(s) on a shared machine), so " + std::to_string(res.size()) +
+      " runs at those sizes would take hours; the two "
       "regimes here fit the ~8-minute budget of one experiment and keep a " +
-      std::to_string(regimes.back().n_train / regimes.front().n_train) + "× contrast in data. Few epochs favour "
+      std::to_string(regimes.back().n_train / regimes.front().n_train) +
+      "× contrast in data. Few epochs favour "
       "the baseline: Mixup and CutMix are usually trained for hundreds of epochs.\n\n";
   body += "![accuracy, NLL and ECE per method and regime](mixup_cutmix.png)\n\n";
   body += res.summary_markdown({"test_acc", "test_nll", "test_ece"}, 4, {"test_acc"});
@@ -176,35 +185,44 @@ int main(int argc, char** argv) {
   }
   body += gain_table + "\n";
 
-  body += "## Mixed samples\n\n![originals, Mixup, CutMix, and the 70/30 pair](mixup_cutmix_samples.png)\n\n"
-          "Rows, top to bottom: 8 test images; one real `data::mixup(α = 0.2)` call on them (λ = " +
-          report::fmt(mx.lambda, 3) + "); one real `data::cutmix(α = 1.0)` call (kept area λ = " +
-          report::fmt(cm.lambda, 3) + "); the 70/30 pair below. Generator seed 2024, the Mixup call first. "
-          "Beta(0.2, 0.2) puts most of its mass near 0 and 1, so a Mixup image usually looks like one of its two "
-          "sources. The soft labels under each column (the `targets` rows the calls return):\n\n";
+  body +=
+      "## Mixed samples\n\n![originals, Mixup, CutMix, and the 70/30 pair](mixup_cutmix_samples.png)\n\n"
+      "Rows, top to bottom: 8 test images; one real `data::mixup(α = 0.2)` call on them (λ = " +
+      report::fmt(mx.lambda, 3) +
+      "); one real `data::cutmix(α = 1.0)` call (kept area λ = " + report::fmt(cm.lambda, 3) +
+      "); the 70/30 pair below. Generator seed 2024, the Mixup call first. "
+      "Beta(0.2, 0.2) puts most of its mass near 0 and 1, so a Mixup image usually looks like one of its two "
+      "sources. The soft labels under each column (the `targets` rows the calls return):\n\n";
   body += "| column | original | Mixup target | CutMix target |\n|---|---|---|---|\n";
   for (int64_t i = 0; i < n_show; ++i)
     body += "| " + std::to_string(i + 1) + " | " + class_name(static_cast<int64_t>(y8.tolist()[i])) + " | " +
             soft_label(row_of(mx.targets, i)) + " | " + soft_label(row_of(cm.targets, i)) + " |\n";
-  body += "\nThe lecture's \"70 % cat / 30 % dog\", with a Pullover for the cat and a Sneaker for the dog (bottom row: "
-          "the Pullover, the Sneaker, their Mixup, their CutMix): `data::mixup` with generator seed " +
-          std::to_string(mix_seed) + " draws λ = " + report::fmt(mix70.lambda, 4) + " and returns the target row [" +
-          [&] { std::string s; for (double v : mix_row) s += (s.empty() ? "" : ", ") + report::fmt(v, 4); return s; }() +
-          "] = " + soft_label(mix_row) + "; `data::cutmix` with seed " + std::to_string(cut_seed) +
-          " keeps an area λ = " + report::fmt(cut70.lambda, 4) + " and returns " + soft_label(cut_row) +
-          ". (The seeds are the first whose draw is 0.70 ± 0.005 for Mixup, ± 0.01 for CutMix, with the two images "
-          "swapped; λ itself is random.)\n";
+  body +=
+      "\nThe lecture's \"70 % cat / 30 % dog\", with a Pullover for the cat and a Sneaker for the dog (bottom row: "
+      "the Pullover, the Sneaker, their Mixup, their CutMix): `data::mixup` with generator seed " +
+      std::to_string(mix_seed) + " draws λ = " + report::fmt(mix70.lambda, 4) + " and returns the target row [" +
+      [&] {
+        std::string s;
+        for (double v : mix_row) s += (s.empty() ? "" : ", ") + report::fmt(v, 4);
+        return s;
+      }() +
+      "] = " + soft_label(mix_row) + "; `data::cutmix` with seed " + std::to_string(cut_seed) +
+      " keeps an area λ = " + report::fmt(cut70.lambda, 4) + " and returns " + soft_label(cut_row) +
+      ". (The seeds are the first whose draw is 0.70 ± 0.005 for Mixup, ± 0.01 for CutMix, with the two images "
+      "swapped; λ itself is random.)\n";
 
   std::vector<rx::Claim> claims;
   const std::size_t total = gained.size() + not_gained.size();
-  claims.push_back({"Mixup/CutMix add ~1–2 % accuracy (CIFAR-10)", "on Fashion-MNIST, gain over the baseline: " + measured,
+  claims.push_back({"Mixup/CutMix add ~1–2 % accuracy (CIFAR-10)",
+                    "on Fashion-MNIST, gain over the baseline: " + measured,
                     gained.size() == total ? "reproduced"
                     : gained.empty()       ? "not reproduced"
                                            : "partly reproduced (" + std::to_string(gained.size()) + " of " +
-                                                 std::to_string(total) + " settings clearly gain)"});
+                                           std::to_string(total) + " settings clearly gain)"});
   claims.push_back({"a 70 % / 30 % mix gets the soft label 70 % cat / 30 % dog",
                     "data::mixup with λ = " + report::fmt(mix70.lambda, 4) + " gives " + soft_label(mix_row) +
-                        "; data::cutmix with kept area " + report::fmt(cut70.lambda, 4) + " gives " + soft_label(cut_row),
+                        "; data::cutmix with kept area " + report::fmt(cut70.lambda, 4) + " gives " +
+                        soft_label(cut_row),
                     mix_ok && cut_ok ? "reproduced" : "not reproduced"});
   rx::write_page(e, "Mixup and CutMix",
                  "Mixup/CutMix add ~1–2 % (CIFAR-10). A 70/30 mix of a cat and a dog is labelled 70 % cat / 30 % dog.",

@@ -27,8 +27,9 @@ bool significant(const std::vector<double>& d) { return rx::significant_gain(d) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  rx::Experiment e("norm_decision_table", "The lecture's norm decision table beside the evidence measured here "
-                                          "(reads the results of norm_vs_batch_size, prenorm_vs_postnorm and rmsnorm_cost)",
+  rx::Experiment e("norm_decision_table",
+                   "The lecture's norm decision table beside the evidence measured here "
+                   "(reads the results of norm_vs_batch_size, prenorm_vs_postnorm and rmsnorm_cost)",
                    argc, argv);
   rx::Results ev({"row", "norm", "setting", "metric"}, {"value"});
   struct Row {
@@ -36,20 +37,21 @@ int main(int argc, char** argv) {
   };
   std::vector<Row> rows;
   report::Plot cnn{"CNN on Fashion-MNIST (norm_vs_batch_size)", "batch size", "test accuracy (%)", true, false, {}, {}};
-  report::Plot tfm{"Character Transformer by depth (prenorm_vs_postnorm)", "depth (blocks)", "validation NLL",
-                   true, false, {}, {}};
+  report::Plot tfm{
+      "Character Transformer by depth (prenorm_vs_postnorm)", "depth (blocks)", "validation NLL", true, false, {}, {}};
   report::Plot rms{"LayerNorm vs RMSNorm (rmsnorm_cost)", "seed", "best validation NLL", false, false, {}, {}};
 
   // CNN rows: test accuracy per norm and batch size.
   if (auto nb = load(e, "norm_vs_batch_size")) {
     const std::vector<std::string> norms{"bn", "gn", "ln", "none"};
-    const std::map<std::string, std::string> names{{"bn", "BatchNorm"}, {"gn", "GroupNorm"}, {"ln", "LayerNorm"},
-                                                   {"none", "no norm"}};
+    const std::map<std::string, std::string> names{
+        {"bn", "BatchNorm"}, {"gn", "GroupNorm"}, {"ln", "LayerNorm"}, {"none", "no norm"}};
     for (const std::string& n : norms) {
       report::Series s{names.at(n), {}, {}, {}};
       for (const std::string& b : nb->levels("batch_size")) {
         const auto v = nb->values({{"norm", n}, {"batch_size", b}}, "test_acc");
-        for (std::size_t i = 0; i < v.size(); ++i) ev.add({std::stoi(b) >= 32 ? "cnn" : "small-batch cnn", n, "B=" + b, "test_acc"}, i, {v[i]});
+        for (std::size_t i = 0; i < v.size(); ++i)
+          ev.add({std::stoi(b) >= 32 ? "cnn" : "small-batch cnn", n, "B=" + b, "test_acc"}, i, {v[i]});
         s.x.push_back(std::stod(b)), s.y.push_back(100 * rx::mean(v)), s.err.push_back(100 * rx::stddev(v));
       }
       cnn.series.push_back(s);
@@ -82,7 +84,8 @@ int main(int argc, char** argv) {
                     : gn_wins > 0      ? "partly reproduced"
                                        : "not reproduced (BatchNorm as good or better at every small batch)"});
   } else {
-    rows.push_back({"CNN, batch ≥ 32", "BatchNorm", "norm_vs_batch_size.csv not found: run it first", "not measured here"});
+    rows.push_back(
+        {"CNN, batch ≥ 32", "BatchNorm", "norm_vs_batch_size.csv not found: run it first", "not measured here"});
     rows.push_back({"small-batch CNN (batch < 32)", "GroupNorm", "norm_vs_batch_size.csv not found: run it first",
                     "not measured here"});
   }
@@ -95,8 +98,10 @@ int main(int argc, char** argv) {
     for (const std::string& depth : pp->levels("depth")) {
       const auto pre = pp->values({{"placement", "pre"}, {"depth", depth}, {"warmup", "0"}, {"lr", lr}}, "val_nll");
       const auto post = pp->values({{"placement", "post"}, {"depth", depth}, {"warmup", "0"}, {"lr", lr}}, "val_nll");
-      for (std::size_t i = 0; i < pre.size(); ++i) ev.add({"transformer", "ln pre", "depth=" + depth, "val_nll"}, i, {pre[i]});
-      for (std::size_t i = 0; i < post.size(); ++i) ev.add({"transformer", "ln post", "depth=" + depth, "val_nll"}, i, {post[i]});
+      for (std::size_t i = 0; i < pre.size(); ++i)
+        ev.add({"transformer", "ln pre", "depth=" + depth, "val_nll"}, i, {pre[i]});
+      for (std::size_t i = 0; i < post.size(); ++i)
+        ev.add({"transformer", "ln post", "depth=" + depth, "val_nll"}, i, {post[i]});
       const auto d = rx::paired_diff(post, pre);  // > 0: pre-norm better
       cells += (cells.empty() ? "" : "; ") + ("depth " + depth + ": post − pre = " + rx::mean_std(d, 3) + " nats");
       if (depth == pp->levels("depth").back()) pre_better_deep = significant(d) && rx::mean(d) > 0;
@@ -110,14 +115,15 @@ int main(int argc, char** argv) {
       }
       tfm.series.push_back(s);
     }
-    rows.push_back({"Transformer", "LayerNorm, pre-norm",
-                    "validation NLL without warmup, peak lr " + lr + ": " + cells + " (" + link("prenorm_vs_postnorm") + ")",
-                    pre_better_deep && pre_never_worse ? "reproduced (pre-norm better at the largest depth, never worse)"
-                    : pre_better_deep                  ? "partly reproduced (pre-norm better at the largest depth)"
-                                                       : "not reproduced"});
+    rows.push_back(
+        {"Transformer", "LayerNorm, pre-norm",
+         "validation NLL without warmup, peak lr " + lr + ": " + cells + " (" + link("prenorm_vs_postnorm") + ")",
+         pre_better_deep && pre_never_worse ? "reproduced (pre-norm better at the largest depth, never worse)"
+         : pre_better_deep                  ? "partly reproduced (pre-norm better at the largest depth)"
+                                            : "not reproduced"});
   } else {
-    rows.push_back({"Transformer", "LayerNorm, pre-norm", "prenorm_vs_postnorm.csv not found: run it first",
-                    "not measured here"});
+    rows.push_back(
+        {"Transformer", "LayerNorm, pre-norm", "prenorm_vs_postnorm.csv not found: run it first", "not measured here"});
   }
 
   // LLM row: RMSNorm against LayerNorm, cost and convergence (a character Transformer stands in for an LLM).
@@ -130,15 +136,16 @@ int main(int argc, char** argv) {
     const auto ln = rt->values({{"norm", "ln"}}, "val_nll"), rm = rt->values({{"norm", "rms"}}, "val_nll");
     for (std::size_t i = 0; i < ln.size(); ++i) ev.add({"llm", "ln pre", "char transformer", "val_nll"}, i, {ln[i]});
     for (std::size_t i = 0; i < rm.size(); ++i) ev.add({"llm", "rms pre", "char transformer", "val_nll"}, i, {rm[i]});
-    for (std::size_t i = 0; i < saving.size(); ++i) ev.add({"llm", "rms pre", "kernel case " + std::to_string(i), "fwd+bwd saving"}, 0, {saving[i]});
+    for (std::size_t i = 0; i < saving.size(); ++i)
+      ev.add({"llm", "rms pre", "kernel case " + std::to_string(i), "fwd+bwd saving"}, 0, {saving[i]});
     const auto d = rx::paired_diff(rm, ln);
     char cost[160];
-    std::snprintf(cost, sizeof cost, "fwd+bwd %.0f–%.0f %% cheaper than LayerNorm over %zu shape × thread cases", 100 * lo,
-                  100 * hi, saving.size());
+    std::snprintf(cost, sizeof cost, "fwd+bwd %.0f–%.0f %% cheaper than LayerNorm over %zu shape × thread cases",
+                  100 * lo, 100 * hi, saving.size());
     const bool cheaper = lo > 0, no_worse = !(significant(d) && rx::mean(d) > 0);
     rows.push_back({"LLM (a character Transformer stands in)", "RMSNorm, pre-norm",
-                    std::string(cost) + "; best validation NLL RMSNorm − LayerNorm = " + rx::mean_std(d, 4) + " nats (" +
-                        link("rmsnorm_cost") + ")",
+                    std::string(cost) + "; best validation NLL RMSNorm − LayerNorm = " + rx::mean_std(d, 4) +
+                        " nats (" + link("rmsnorm_cost") + ")",
                     cheaper && no_worse ? "reproduced (cheaper, no worse)"
                     : no_worse          ? "partly reproduced (no worse, not cheaper everywhere)"
                                         : "not reproduced"});
@@ -161,14 +168,17 @@ int main(int argc, char** argv) {
   if (panels.empty()) panels.push_back({"no source results found", "", "", false, false, {{"none", {0}, {0}, {}}}, {}});
   report::plot_png(e.path(".png"), panels, 0, 560, 420);
 
-  std::string body = "The lecture's table, one row per model, beside what this repository's experiments measured "
-                     "(each cell links to the experiment's page, where the setup, all seeds and the exact command "
-                     "are). Differences are paired by seed, mean ± std; \"significant\" means more than 2 std away "
-                     "from 0.\n\n| model | the lecture's choice | measured here | verdict |\n|---|---|---|---|\n";
-  for (const Row& r : rows) body += "| " + r.model + " | " + r.lecture + " | " + r.evidence + " | " + r.verdict + " |\n";
-  body += "\n![the evidence: CNN accuracy by batch size and norm; pre- and post-norm by depth; LayerNorm against "
-          "RMSNorm](norm_decision_table.png)\n\nThe numbers each row rests on, per seed: "
-          "[`norm_decision_table.csv`](norm_decision_table.csv).\n";
+  std::string body =
+      "The lecture's table, one row per model, beside what this repository's experiments measured "
+      "(each cell links to the experiment's page, where the setup, all seeds and the exact command "
+      "are). Differences are paired by seed, mean ± std; \"significant\" means more than 2 std away "
+      "from 0.\n\n| model | the lecture's choice | measured here | verdict |\n|---|---|---|---|\n";
+  for (const Row& r : rows)
+    body += "| " + r.model + " | " + r.lecture + " | " + r.evidence + " | " + r.verdict + " |\n";
+  body +=
+      "\n![the evidence: CNN accuracy by batch size and norm; pre- and post-norm by depth; LayerNorm against "
+      "RMSNorm](norm_decision_table.png)\n\nThe numbers each row rests on, per seed: "
+      "[`norm_decision_table.csv`](norm_decision_table.csv).\n";
   std::vector<rx::Claim> claims;
   for (const Row& r : rows) claims.push_back({r.model + " → " + r.lecture, r.evidence, r.verdict});
   rx::write_page(e, "Which norm for which model: the lecture's table, measured",

@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
                                     "run one configuration NORM:B once (seed 0) and write nothing, e.g. to profile it");
                    });
   const int64_t n_train = e.quick() ? 500 : 1600, epochs = 2, n_test = e.quick() ? 500 : 2000;
-  std::vector<int64_t> batch_sizes = e.quick() ? std::vector<int64_t>{4, 32} : std::vector<int64_t>{2, 4, 8, 16, 32, 128};
+  std::vector<int64_t> batch_sizes =
+      e.quick() ? std::vector<int64_t>{4, 32} : std::vector<int64_t>{2, 4, 8, 16, 32, 128};
   std::vector<std::string> norms = kNorms;
   std::vector<uint64_t> seeds = e.quick() ? std::vector<uint64_t>{0} : e.seeds();
   if (!only.empty()) {
@@ -94,7 +95,12 @@ int main(int argc, char** argv) {
 
   // The plot: test accuracy against batch size, one line per norm; and ms per image.
   report::Plot pa{"Small CNN on " + std::to_string(n_train) + " Fashion-MNIST images, lr = 0.05·B/128",
-                  "batch size", "test accuracy (%)", true, false, {}, {}};
+                  "batch size",
+                  "test accuracy (%)",
+                  true,
+                  false,
+                  {},
+                  {}};
   report::Plot pt{"Training time per image", "batch size", "ms per image", true, true, {}, {}};
   for (const std::string& norm : norms) {
     report::Series s{kNormNames.at(norm), {}, {}, {}}, t{kNormNames.at(norm), {}, {}, {}};
@@ -150,7 +156,8 @@ int main(int argc, char** argv) {
   }
   body += "### Training time per step (ms, mean over seeds; " + std::to_string(e.args().threads) +
           " thread(s))\n\nMeasured on a machine shared with other jobs: the load average (1 / 5 / 15 min) at the "
-          "end of this run was " + load + " on " + std::to_string(std::thread::hardware_concurrency()) +
+          "end of this run was " +
+          load + " on " + std::to_string(std::thread::hardware_concurrency()) +
           " cores, so absolute times are inflated by the sharing; compare them within the table.\n\n| norm |";
   for (int64_t B : batch_sizes) body += " B = " + std::to_string(B) + " |";
   body += " fixed ms/step | ms/image |\n|---|";
@@ -175,14 +182,15 @@ int main(int argc, char** argv) {
   }
   const Fit& f = fits[slowest_norm];
   const double fixed_share = f.a / (f.a + f.b * static_cast<double>(slowest_B));
-  body += "\nThe last two columns fit ms/step ≈ fixed + per-image·B by least squares over the batch sizes. The "
-          "slowest configuration is " + kNormNames.at(slowest_norm) + " at B = " + std::to_string(slowest_B) +
-          " (" + report::fmt(slowest_s, 1) + " s of training per run): by that fit, " +
-          report::fmt(100 * fixed_share, 0) +
-          " % of its step time is the fixed per-step cost (graph construction, allocation, the optimizer update of "
-          "every parameter, the loader), not the images; the norm itself adds " +
-          report::fmt(ms(slowest_norm, slowest_B) - ms("none", slowest_B), 2) + " ms per step over no norm at B = " +
-          std::to_string(slowest_B) + ".\n";
+  body +=
+      "\nThe last two columns fit ms/step ≈ fixed + per-image·B by least squares over the batch sizes. The "
+      "slowest configuration is " +
+      kNormNames.at(slowest_norm) + " at B = " + std::to_string(slowest_B) + " (" + report::fmt(slowest_s, 1) +
+      " s of training per run): by that fit, " + report::fmt(100 * fixed_share, 0) +
+      " % of its step time is the fixed per-step cost (graph construction, allocation, the optimizer update of "
+      "every parameter, the loader), not the images; the norm itself adds " +
+      report::fmt(ms(slowest_norm, slowest_B) - ms("none", slowest_B), 2) +
+      " ms per step over no norm at B = " + std::to_string(slowest_B) + ".\n";
 
   // Verdicts. BN against the better of GN and LN at each B < 32 (paired over seeds).
   auto diff = [&](const std::string& a, const std::string& b, int64_t B) {
@@ -207,31 +215,35 @@ int main(int argc, char** argv) {
   std::string all_b;
   for (std::size_t i = 0; i < batch_sizes.size(); ++i) {
     const auto d = diff("gn", "bn", batch_sizes[i]);
-    if (rx::significant_gain(d)) last_gn_win = batch_sizes[i], crossover = i + 1 < batch_sizes.size() ? batch_sizes[i + 1] : 0;
+    if (rx::significant_gain(d))
+      last_gn_win = batch_sizes[i], crossover = i + 1 < batch_sizes.size() ? batch_sizes[i + 1] : 0;
     all_b += (all_b.empty() ? "" : ", ") + std::to_string(batch_sizes[i]) + ": " + rx::mean_std(d, 2, 100);
   }
   const std::string cross_text =
-      last_gn_win == 0 ? "no crossover: GroupNorm never beats BatchNorm by more than 2 std (GN − BN in points by B: " +
-                             all_b + ")"
-      : crossover == 0 ? "GroupNorm beats BatchNorm even at B = " + std::to_string(last_gn_win) + " (GN − BN by B: " + all_b + ")"
-                       : "GroupNorm beats BatchNorm by more than 2 std up to B = " + std::to_string(last_gn_win) +
-                             ", not from B = " + std::to_string(crossover) + " (GN − BN by B: " + all_b + ")";
+      last_gn_win == 0
+          ? "no crossover: GroupNorm never beats BatchNorm by more than 2 std (GN − BN in points by B: " + all_b + ")"
+      : crossover == 0
+          ? "GroupNorm beats BatchNorm even at B = " + std::to_string(last_gn_win) + " (GN − BN by B: " + all_b + ")"
+          : "GroupNorm beats BatchNorm by more than 2 std up to B = " + std::to_string(last_gn_win) +
+                ", not from B = " + std::to_string(crossover) + " (GN − BN by B: " + all_b + ")";
   body += "\nBN against GN/LN below B = 32 (paired by seed): " + detail + ". " + cross_text + ".\n";
   std::vector<rx::Claim> claims;
   claims.push_back({"batch size < 32 → BatchNorm hurts; GroupNorm or LayerNorm do better there",
                     "the better of GN/LN beats BN by more than 2 std at " + std::to_string(hurts) + " of " +
                         std::to_string(small) + " batch sizes below 32" +
                         (hurts_at.empty() ? "" : " (B = " + hurts_at + ")") + "; " + detail,
-                    hurts == small && small > 0 ? "reproduced" : hurts > 0 ? "partly reproduced" : "not reproduced"});
+                    hurts == small && small > 0 ? "reproduced"
+                    : hurts > 0                 ? "partly reproduced"
+                                                : "not reproduced"});
   claims.push_back({"the BN/GN crossover lies near batch size 32",
                     cross_text + "; BN at B = " + std::to_string(batch_sizes.back()) + ": " +
-                        rx::mean_std(acc("bn", batch_sizes.back()), 2, 100) + " %, GN: " +
-                        rx::mean_std(acc("gn", batch_sizes.back()), 2, 100) + " %",
+                        rx::mean_std(acc("bn", batch_sizes.back()), 2, 100) +
+                        " %, GN: " + rx::mean_std(acc("gn", batch_sizes.back()), 2, 100) + " %",
                     crossover == 16 || crossover == 32 ? "reproduced"
                     : last_gn_win > 0                  ? "partly reproduced (the crossover lies elsewhere)"
                                                        : "not reproduced"});
-  rx::write_page(e, "Normalization against batch size",
-                 "Batch size < 32 → BN hurts; prefer GroupNorm or LayerNorm.", body, claims);
+  rx::write_page(e, "Normalization against batch size", "Batch size < 32 → BN hurts; prefer GroupNorm or LayerNorm.",
+                 body, claims);
   e.log("done: %s", e.path(".md").c_str());
   return 0;
 }

@@ -166,11 +166,11 @@ int main(int argc, char** argv) {
       // Diverged: a non-finite training loss, or a final model no better than the uniform guess.
       const bool diverged = r.diverged || !std::isfinite(val) || val >= ln_vocab;
       if (diverged) val = val_last = ln_vocab;  // a finite stand-in, stated in the page
-      const std::vector<std::string> key = {c.placement, std::to_string(c.depth), std::to_string(c.warmup), cfg_lr(c.lr)};
+      const std::vector<std::string> key = {c.placement, std::to_string(c.depth), std::to_string(c.warmup),
+                                            cfg_lr(c.lr)};
       const double ratio_init = g_init.empty() ? 0 : g_init.front() / g_init.back();
-      const double ratio_later = g_later.empty() || !std::isfinite(g_later.front() / g_later.back())
-                                     ? 0
-                                     : g_later.front() / g_later.back();
+      const double ratio_later =
+          g_later.empty() || !std::isfinite(g_later.front() / g_later.back()) ? 0 : g_later.front() / g_later.back();
       res.add(key, seed, {val, val_last, diverged ? 1.0 : 0.0, ratio_init, ratio_later, ms_per_step});
       for (std::size_t l = 0; l < g_init.size(); ++l) {
         std::vector<std::string> k0 = key, k1 = key;
@@ -182,12 +182,12 @@ int main(int argc, char** argv) {
         }
       }
       ms_by_depth[c.depth].push_back(ms_per_step);
-      e.log("%-4s depth %2lld warmup %3lld lr %-6s seed %llu: val nll %.4f (last position %.4f)%s, grad ratio "
-            "first/last block %.3g → %.3g, %.1f ms/step (%lld steps)",
-            c.placement.c_str(), static_cast<long long>(c.depth), static_cast<long long>(c.warmup),
-            cfg_lr(c.lr).c_str(), static_cast<unsigned long long>(seed), val, val_last,
-            diverged ? (" DIVERGED: " + r.stop_reason).c_str() : "", ratio_init, ratio_later, ms_per_step,
-            static_cast<long long>(last_step + 1));
+      e.log(
+          "%-4s depth %2lld warmup %3lld lr %-6s seed %llu: val nll %.4f (last position %.4f)%s, grad ratio "
+          "first/last block %.3g → %.3g, %.1f ms/step (%lld steps)",
+          c.placement.c_str(), static_cast<long long>(c.depth), static_cast<long long>(c.warmup), cfg_lr(c.lr).c_str(),
+          static_cast<unsigned long long>(seed), val, val_last, diverged ? (" DIVERGED: " + r.stop_reason).c_str() : "",
+          ratio_init, ratio_later, ms_per_step, static_cast<long long>(last_step + 1));
     }
   }
   if (!only.empty()) return 0;
@@ -197,8 +197,11 @@ int main(int argc, char** argv) {
   // Plot: per-block gradient norm against the block index, one panel per depth, pre-norm against
   // post-norm; top row at initialization, bottom row after grad_step steps (peak lr, no warmup).
   auto gmean = [&](const std::string& pl, int64_t depth, int64_t step, int64_t layer, bool err) {
-    const std::vector<double> v = grads.values({{"placement", pl}, {"depth", std::to_string(depth)}, {"warmup", "0"},
-                                                {"lr", cfg_lr(lr_peak)}, {"step", std::to_string(step)},
+    const std::vector<double> v = grads.values({{"placement", pl},
+                                                {"depth", std::to_string(depth)},
+                                                {"warmup", "0"},
+                                                {"lr", cfg_lr(lr_peak)},
+                                                {"step", std::to_string(step)},
                                                 {"layer", std::to_string(layer)}},
                                                "grad_norm");
     return v.empty() ? NAN : err ? rx::stddev(v) : rx::mean(v);
@@ -206,9 +209,14 @@ int main(int argc, char** argv) {
   std::vector<report::Plot> panels;
   for (int64_t step : {int64_t{0}, s.grad_step})
     for (int64_t depth : depths) {
-      report::Plot p{"depth " + std::to_string(depth) + (step == 0 ? ", at initialization" : ", after " +
-                                                                         std::to_string(step) + " steps"),
-                     "block (1 = next to the input)", "gradient norm of the block's parameters", false, true, {}, {}};
+      report::Plot p{"depth " + std::to_string(depth) +
+                         (step == 0 ? ", at initialization" : ", after " + std::to_string(step) + " steps"),
+                     "block (1 = next to the input)",
+                     "gradient norm of the block's parameters",
+                     false,
+                     true,
+                     {},
+                     {}};
       for (const char* pl : {"post", "pre"}) {
         report::Series sr{std::string(pl) + "-norm", {}, {}, {}};
         for (int64_t l = 1; l <= depth; ++l) {
@@ -226,8 +234,10 @@ int main(int argc, char** argv) {
 
   // Tables.
   auto vals = [&](const Config& c, const std::string& metric) {
-    return res.values({{"placement", c.placement}, {"depth", std::to_string(c.depth)},
-                       {"warmup", std::to_string(c.warmup)}, {"lr", cfg_lr(c.lr)}},
+    return res.values({{"placement", c.placement},
+                       {"depth", std::to_string(c.depth)},
+                       {"warmup", std::to_string(c.warmup)},
+                       {"lr", cfg_lr(c.lr)}},
                       metric);
   };
   auto at = [&](const std::string& pl, int64_t depth, bool warm, double lr) {
@@ -241,24 +251,31 @@ int main(int argc, char** argv) {
       "The character Transformer (`transformer-char`: token and learned position embeddings, LayerNorm, 4 heads, "
       "MLP 4× wide with GELU, causal attention) on the word list (/usr/share/dict/words, split 80/10/10 by words, "
       "context 8), trained on **every position's next character** (objective `all`: 8 predictions per context, the "
-      "leading '.' padding ignored). Width " + std::to_string(s.embed) + ", batch " + std::to_string(s.batch) +
-      " contexts, " + std::to_string(s.steps) + " steps of AdamW (β = 0.9, 0.999, no weight decay) over " +
-      std::to_string(s.batch * s.steps) + " fresh training contexts (one pass), cosine decay to 0; warmup: linear "
-      "over the first " + std::to_string(s.warmup) + " steps, or none. Peak learning rate " + cfg_lr(lr_peak) +
+      "leading '.' padding ignored). Width " +
+      std::to_string(s.embed) + ", batch " + std::to_string(s.batch) + " contexts, " + std::to_string(s.steps) +
+      " steps of AdamW (β = 0.9, 0.999, no weight decay) over " + std::to_string(s.batch * s.steps) +
+      " fresh training contexts (one pass), cosine decay to 0; warmup: linear "
+      "over the first " +
+      std::to_string(s.warmup) + " steps, or none. Peak learning rate " + cfg_lr(lr_peak) +
       " for every configuration and " + cfg_lr(lr_high) + " as the higher one. Validation: the first " +
-      std::to_string(s.val) + " validation contexts, NLL in nats per predicted character over every position (and, "
+      std::to_string(s.val) +
+      " validation contexts, NLL in nats per predicted character over every position (and, "
       "in the last column, over the last position alone, the older `last` objective's measure). Initialization: "
       "PyTorch's defaults (Linear U(±1/√fan_in), Embedding N(0, 1)), no depth-scaled residual init. Mean ± std "
-      "over " + std::to_string(seeds.size()) + " seed(s) (split, initialization, order).\n\n"
+      "over " +
+      std::to_string(seeds.size()) +
+      " seed(s) (split, initialization, order).\n\n"
       "**Diverged** (0/1): the training loss became NaN or infinite, or the final validation NLL is no better than "
       "the uniform guess ln 27 = 3.296; a diverged run's NLL is entered as 3.296 (a finite stand-in, so the "
       "means below count a divergence as chance level). For scale: the training set's character frequencies alone "
-      "(a model that ignores its context) score " + rx::mean_std(unigram) + " on the same validation positions.\n\n";
+      "(a model that ignores its context) score " +
+      rx::mean_std(unigram) + " on the same validation positions.\n\n";
   body += "**Step time** (training step, forward + backward + AdamW, 1 thread, mean over all runs of that depth): " +
           step_times + ".\n\n";
   body += "| placement | depth | warmup | peak lr | val NLL (all positions) | diverged (of " +
-          std::to_string(seeds.size()) + ") | val NLL (last position) | log₁₀ ‖∇ block 1‖/‖∇ block L‖ at init | after " +
-          std::to_string(s.grad_step) + " steps | ms/step |\n|---|---|---|---|---|---|---|---|---|---|\n";
+          std::to_string(seeds.size()) +
+          ") | val NLL (last position) | log₁₀ ‖∇ block 1‖/‖∇ block L‖ at init | after " + std::to_string(s.grad_step) +
+          " steps | ms/step |\n|---|---|---|---|---|---|---|---|---|---|\n";
   for (const Config& c : configs) {
     const std::vector<double> dv = vals(c, "diverged");
     double nd = 0;
@@ -284,12 +301,15 @@ int main(int argc, char** argv) {
         list += (list.empty() ? "" : "; ") + c.placement + "-norm depth " + std::to_string(c.depth) + ", " +
                 (c.warmup > 0 ? "warmup" : "no warmup") + ", lr " + cfg_lr(c.lr) + ": " + std::to_string(n) + " of " +
                 std::to_string(vals(c, "val_nll").size());
-      }
+    }
     body += "\n**Collapsed runs** (final validation NLL within 0.05 nats of the context-free " +
-            rx::mean_std(unigram, 3) + ", or above: the model learned the character frequencies and nothing from "
-            "the context): " + std::to_string(collapsed) + " of " + std::to_string(res.size()) + " runs" +
-            (list.empty() ? std::string(".") : " — " + list + ".") + " Diverged (NaN/∞ or worse than uniform): " +
-            std::to_string(diverged) + (collapsed > 0 && diverged == 0 ? "; the failures here are collapses, not divergences." : ".") + "\n";
+            rx::mean_std(unigram, 3) +
+            ", or above: the model learned the character frequencies and nothing from "
+            "the context): " +
+            std::to_string(collapsed) + " of " + std::to_string(res.size()) + " runs" +
+            (list.empty() ? std::string(".") : " — " + list + ".") +
+            " Diverged (NaN/∞ or worse than uniform): " + std::to_string(diverged) +
+            (collapsed > 0 && diverged == 0 ? "; the failures here are collapses, not divergences." : ".") + "\n";
   }
   body += "\n![per-block gradient norms, post-norm against pre-norm, by depth (no warmup, peak lr " + cfg_lr(lr_peak) +
           ")](prenorm_vs_postnorm.png)\n\nEvery block's gradient norm (all its parameters) at each measured step is "
@@ -307,7 +327,8 @@ int main(int argc, char** argv) {
     const std::string when = init ? "at initialization" : "after " + std::to_string(s.grad_step) + " steps (no warmup)";
     claims.push_back(
         {std::string("post-norm: the gradient through the normalised skip path vanishes or explodes with depth, "
-                     "pre-norm keeps it (") + when + ")",
+                     "pre-norm keeps it (") +
+             when + ")",
          "log₁₀ ‖∇ block 1‖/‖∇ block " + std::to_string(D) + "‖ " + when + ", peak lr " + cfg_lr(lr_peak) +
              ": post-norm " + rx::mean_std(lg("post", D), 2) + " (depth " + std::to_string(depths.front()) + ": " +
              rx::mean_std(lg("post", depths.front()), 2) + "), pre-norm " + rx::mean_std(lg("pre", D), 2),
@@ -317,7 +338,9 @@ int main(int argc, char** argv) {
                       : "not reproduced"});
   }
   // Warmup: post-norm at the deepest setting(s), both learning rates.
-  auto nll = [&](const std::string& pl, int64_t depth, bool warm, double lr) { return vals(at(pl, depth, warm, lr), "val_nll"); };
+  auto nll = [&](const std::string& pl, int64_t depth, bool warm, double lr) {
+    return vals(at(pl, depth, warm, lr), "val_nll");
+  };
   auto ndiv = [&](const std::string& pl, int64_t depth, bool warm, double lr) {
     double n = 0;
     for (double v : vals(at(pl, depth, warm, lr), "diverged")) n += v;
@@ -336,18 +359,17 @@ int main(int argc, char** argv) {
       const bool needed = ndiv("post", depth, false, lr) > ndiv("post", depth, true, lr) ||
                           worse(nll("post", depth, false, lr), nll("post", depth, true, lr));
       warm_needed += needed;
-      warm_text += (warm_text.empty() ? "" : "; ") + std::string("depth ") + std::to_string(depth) + ", lr " + cfg_lr(lr) +
-                   ": without warmup " + rx::mean_std(nll("post", depth, false, lr)) + " (" +
+      warm_text += (warm_text.empty() ? "" : "; ") + std::string("depth ") + std::to_string(depth) + ", lr " +
+                   cfg_lr(lr) + ": without warmup " + rx::mean_std(nll("post", depth, false, lr)) + " (" +
                    std::to_string(static_cast<int>(ndiv("post", depth, false, lr))) + " diverged), with " +
                    rx::mean_std(nll("post", depth, true, lr)) + " (" +
                    std::to_string(static_cast<int>(ndiv("post", depth, true, lr))) + ")";
     }
-  claims.push_back({"post-norm at depth needs learning-rate warmup",
-                    "post-norm validation NLL, " + warm_text,
+  claims.push_back({"post-norm at depth needs learning-rate warmup", "post-norm validation NLL, " + warm_text,
                     warm_needed == warm_cases ? "reproduced"
-                    : warm_needed > 0          ? "partly reproduced (warmup helps post-norm in " + std::to_string(warm_needed) +
-                                                     " of " + std::to_string(warm_cases) + " deep settings)"
-                                               : "not reproduced"});
+                    : warm_needed > 0 ? "partly reproduced (warmup helps post-norm in " + std::to_string(warm_needed) +
+                                            " of " + std::to_string(warm_cases) + " deep settings)"
+                                      : "not reproduced"});
   std::string pre_text;
   int pre_ok = 0, pre_cases = 0;
   for (double lr : {lr_peak, lr_high}) {
@@ -363,8 +385,7 @@ int main(int argc, char** argv) {
                 rx::mean_std(nll("pre", depths.front(), false, lr)) + "; post-norm depth " + std::to_string(D) +
                 " without warmup " + rx::mean_std(nll("post", D, false, lr));
   }
-  claims.push_back({"pre-norm trains stably at depth, without warmup",
-                    "pre-norm validation NLL, " + pre_text,
+  claims.push_back({"pre-norm trains stably at depth, without warmup", "pre-norm validation NLL, " + pre_text,
                     pre_ok == pre_cases ? "reproduced"
                     : pre_ok > 0        ? "partly reproduced (stable at one of the two learning rates)"
                                         : "not reproduced"});
@@ -374,10 +395,15 @@ int main(int argc, char** argv) {
           " steps separately" +
           "; (2) warmup is needed where post-norm without it diverges more often or ends > 0.02 nats and > 2 std "
           "worse than with it (depths ≥ 12, both learning rates); (3) pre-norm is stable when, without warmup at "
-          "depth " + std::to_string(D) + ", it never diverges and is not worse (same rule) than with warmup or than "
-          "at depth " + std::to_string(depths.front()) + ".\n\n";
-  body += std::string("**Profile** of the slowest configuration (post-norm, 24 blocks, one run of `--only "
-                      "post:24:0:0.003` under `perf record -g`): ") + kProfile + "\n";
+          "depth " +
+          std::to_string(D) +
+          ", it never diverges and is not worse (same rule) than with warmup or than "
+          "at depth " +
+          std::to_string(depths.front()) + ".\n\n";
+  body += std::string(
+              "**Profile** of the slowest configuration (post-norm, 24 blocks, one run of `--only "
+              "post:24:0:0.003` under `perf record -g`): ") +
+          kProfile + "\n";
   rx::write_page(e, "Pre-norm against post-norm at depth",
                  "Post-norm: gradient on the skip path modulated by every norm, can vanish or explode at depth; "
                  "needs warmup. Pre-norm trains stable at depth.",

@@ -23,9 +23,7 @@ struct Config {
   std::map<std::string, std::string> where() const {
     return {{"weight_decay", wd}, {"randaugment", ra}, {"label_smoothing", ls}};
   }
-  std::string label() const {
-    return "wd " + wd + ", RandAugment " + ra + ", smoothing " + ls;
-  }
+  std::string label() const { return "wd " + wd + ", RandAugment " + ra + ", smoothing " + ls; }
 };
 
 std::string points(const std::vector<double>& d) { return rx::mean_std(d, 2, 100) + " points"; }
@@ -133,32 +131,41 @@ int main(int argc, char** argv) {
   const Config wd_alone{best_wd_alone, "off", "0"}, ra_alone{"0", "on", "0"}, ls_alone{"0", "off", "0.1"};
   const Config stack{best_wd_alone, "on", "0.1"};
 
-  std::string body = "The CNN of `make_model(\"cnn\")` (conv 32 → conv 64, each with BatchNorm, ReLU and 2×2 max "
-                     "pooling, then 128 hidden units; no dropout, so that the three knobs are the only regularizers) "
-                     "trained with `fit` for " + std::to_string(epochs) + " epochs (AdamW, lr " + report::fmt_g(lr) +
-                     " with a cosine schedule, batch " + std::to_string(batch) + ") on " + std::to_string(n_train) + " " +
-                     data_name + " training images (a seeded subset, sized so that the 16 configurations × " +
-                     std::to_string(seeds.size()) + " seeds fit the experiment's 25-minute budget on one core), tested "
-                     "on the first " + std::to_string(n_test) + " test images; the model after the last epoch. "
-                     "Weight decay is AdamW's decoupled decay (every parameter, as `optim::AdamW` over "
-                     "`model.parameters()`); RandAugment is `AugmentSpec` `randaugment` (2 ops at magnitude 9, on raw "
-                     "pixels: fit un-normalises, augments and normalises again); label smoothing is "
-                     "`cross_entropy(…, label_smoothing)`. Mean ± std over " + std::to_string(seeds.size()) +
-                     " seeds (subset, initialisation, order, augmentation draws).\n\n";
+  std::string body =
+      "The CNN of `make_model(\"cnn\")` (conv 32 → conv 64, each with BatchNorm, ReLU and 2×2 max "
+      "pooling, then 128 hidden units; no dropout, so that the three knobs are the only regularizers) "
+      "trained with `fit` for " +
+      std::to_string(epochs) + " epochs (AdamW, lr " + report::fmt_g(lr) + " with a cosine schedule, batch " +
+      std::to_string(batch) + ") on " + std::to_string(n_train) + " " + data_name +
+      " training images (a seeded subset, sized so that the 16 configurations × " + std::to_string(seeds.size()) +
+      " seeds fit the experiment's 25-minute budget on one core), tested "
+      "on the first " +
+      std::to_string(n_test) +
+      " test images; the model after the last epoch. "
+      "Weight decay is AdamW's decoupled decay (every parameter, as `optim::AdamW` over "
+      "`model.parameters()`); RandAugment is `AugmentSpec` `randaugment` (2 ops at magnitude 9, on raw "
+      "pixels: fit un-normalises, augments and normalises again); label smoothing is "
+      "`cross_entropy(…, label_smoothing)`. Mean ± std over " +
+      std::to_string(seeds.size()) + " seeds (subset, initialisation, order, augmentation draws).\n\n";
   body += "![mean test accuracy over the grid](regularization_stack.png)\n\n";
   body += res.summary_markdown({"test_acc", "test_nll", "test_ece"}, 4, {"test_acc"});
   body += "\n**Best combination** (highest mean test accuracy): " + best.label() + ": " +
           rx::mean_std(acc(best), 2, 100) + " % against " + rx::mean_std(a0, 2, 100) +
           " % for the all-off baseline (paired gain " + points(rx::paired_diff(acc(best), a0)) + ").\n\n";
   body += "**Each knob on its own** against the all-off baseline (paired by seed: same subset and initialisation):\n\n";
-  body += "| knob | test accuracy (%) | accuracy gain vs baseline (points) | significant (> 2 std) | test NLL change "
-          "| test ECE change |\n|---|---|---|---|---|---|\n";
+  body +=
+      "| knob | test accuracy (%) | accuracy gain vs baseline (points) | significant (> 2 std) | test NLL change "
+      "| test ECE change |\n|---|---|---|---|---|---|\n";
   auto knob_row = [&](const std::string& name, const Config& c) {
     const std::vector<double> d = rx::paired_diff(acc(c), a0);
-    body += "| " + name + " | " + rx::mean_std(acc(c), 2, 100) + " | " + rx::mean_std(d, 2, 100) + " | " +
-            (rx::significant_gain(d) ? "gain" : rx::significant_loss(d) ? "loss" : "no") + " | " +
-            rx::mean_std(rx::paired_diff(res.values(c.where(), "test_nll"), res.values(base.where(), "test_nll"))) + " | " +
-            rx::mean_std(rx::paired_diff(res.values(c.where(), "test_ece"), res.values(base.where(), "test_ece"))) + " |\n";
+    body +=
+        "| " + name + " | " + rx::mean_std(acc(c), 2, 100) + " | " + rx::mean_std(d, 2, 100) + " | " +
+        (rx::significant_gain(d)   ? "gain"
+         : rx::significant_loss(d) ? "loss"
+                                   : "no") +
+        " | " + rx::mean_std(rx::paired_diff(res.values(c.where(), "test_nll"), res.values(base.where(), "test_nll"))) +
+        " | " + rx::mean_std(rx::paired_diff(res.values(c.where(), "test_ece"), res.values(base.where(), "test_ece"))) +
+        " |\n";
   };
   for (const std::string& wd : kDecays)
     if (wd != "0") knob_row("weight decay " + wd, {wd, "off", "0"});
@@ -171,8 +178,9 @@ int main(int argc, char** argv) {
     const double steps = static_cast<double>(epochs * (n_train / batch));
     body += "\nAdamW's decoupled decay multiplies every weight by (1 − lr_t·λ) per step; over these " +
             report::fmt(steps, 0) + " steps of the cosine schedule (Σ lr_t ≈ " + report::fmt_g(lr * steps / 2) +
-            ") the decay alone shrinks a weight by a factor of about " + report::fmt(std::exp(-5e-2 * lr * steps / 2), 3) +
-            " for λ = 5e-2 and " + report::fmt(std::exp(-5e-4 * lr * steps / 2), 5) + " for λ = 5e-4.\n";
+            ") the decay alone shrinks a weight by a factor of about " +
+            report::fmt(std::exp(-5e-2 * lr * steps / 2), 3) + " for λ = 5e-2 and " +
+            report::fmt(std::exp(-5e-4 * lr * steps / 2), 5) + " for λ = 5e-4.\n";
   }
   body += "\nThe weight decay that the verdicts use is the best of the three on its own (" + best_wd_alone +
           "), picked on the same test numbers, which favours it slightly.\n";
@@ -183,11 +191,11 @@ int main(int argc, char** argv) {
     const std::vector<double> d = rx::paired_diff(acc(c), a0);
     claims.push_back({what + " helps on its own",
                       "test accuracy " + rx::mean_std(acc(c), 2, 100) + " % against " + rx::mean_std(a0, 2, 100) +
-                          " % with none (paired gain " + points(d) + ", " + data_name + ", " +
-                          std::to_string(n_train) + " images)",
+                          " % with none (paired gain " + points(d) + ", " + data_name + ", " + std::to_string(n_train) +
+                          " images)",
                       rx::significant_gain(d)   ? "reproduced"
                       : rx::significant_loss(d) ? "not reproduced (it hurts here)"
-                                            : "not reproduced (no difference beyond 2 std)"});
+                                                : "not reproduced (no difference beyond 2 std)"});
   };
   alone_claim("AdamW weight decay (" + best_wd_alone + ", the best alone)", wd_alone);
   alone_claim("RandAugment (2, 9)", ra_alone);
@@ -201,20 +209,19 @@ int main(int argc, char** argv) {
                               over_base = rx::paired_diff(acc(stack), a0);
     claims.push_back({"the regularizers stack: all three together beat each one alone",
                       "all three (weight decay " + best_wd_alone + ", RandAugment, smoothing 0.1) " +
-                          rx::mean_std(acc(stack), 2, 100) + " %: " + points(over_base) +
-                          " over none, " + points(over_single) + " over the best single knob (" +
-                          best_single.label() + ")",
+                          rx::mean_std(acc(stack), 2, 100) + " %: " + points(over_base) + " over none, " +
+                          points(over_single) + " over the best single knob (" + best_single.label() + ")",
                       rx::significant_gain(over_single) ? "reproduced"
-                      : rx::significant_gain(over_base) ? "partly reproduced (better than none, not than the best single knob)"
-                                                    : "not reproduced"});
+                      : rx::significant_gain(over_base)
+                          ? "partly reproduced (better than none, not than the best single knob)"
+                          : "not reproduced"});
   }
   if (dataset != "cifar10")
     claims.push_back({"the sweep on CIFAR-10 (notebook 6a's dataset)",
                       "CIFAR-10 is not on this machine; run with --data-dir pointing at its binary batches",
                       "not measured here"});
   rx::write_page(e, "The regularization stack: weight decay × RandAugment × label smoothing",
-                 "Notebook 6a: sweep weight decay, RandAugment, label smoothing on CIFAR-10.", body,
-                 claims);
+                 "Notebook 6a: sweep weight decay, RandAugment, label smoothing on CIFAR-10.", body, claims);
   e.log("done: %s", e.path(".md").c_str());
   return 0;
 }

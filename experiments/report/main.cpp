@@ -49,7 +49,8 @@ std::string check(const fs::path& dir, const Entry& e) {
   for (const char* ext : {".csv", ".md", ".png", ".claims.tsv"})
     if (!fs::exists(dir / (std::string(e.name) + ext)) || fs::file_size(dir / (std::string(e.name) + ext)) == 0)
       return std::string(e.name) + ext + " is missing or empty";
-  if (slurp(dir / (std::string(e.name) + ".png")).rfind("\x89PNG", 0) != 0) return std::string(e.name) + ".png is not a PNG";
+  if (slurp(dir / (std::string(e.name) + ".png")).rfind("\x89PNG", 0) != 0)
+    return std::string(e.name) + ".png is not a PNG";
   std::istringstream in(slurp(csv));
   std::string line;
   std::getline(in, line);
@@ -89,16 +90,18 @@ int main(int argc, char** argv) {
   std::vector<std::string> only;
   CLI::App app{"Gathers the experiments' claims into REPORT.md; --check verifies every experiment's outputs"};
   app.add_option("--out", dir, "the experiments' output directory")->capture_default_str();
-  app.add_flag("--check", check_all, "fail unless every experiment wrote its CSV (documented columns, finite "
-                                     "metrics), Markdown page and PNG");
+  app.add_flag("--check", check_all,
+               "fail unless every experiment wrote its CSV (documented columns, finite "
+               "metrics), Markdown page and PNG");
   app.add_option("--experiments", only, "check only these (default: every experiment of the lecture)")->delimiter(',');
   CLI11_PARSE(app, argc, argv);
 
   int failures = 0;
-  std::string md = "# The lecture's claims, measured\n\n"
-                   "One row per claim; each experiment's page has the tables, plots, seeds and exact command. "
-                   "Regenerate with `make experiments`.\n\n"
-                   "| session | claim | experiment | measured | verdict |\n|---|---|---|---|---|\n";
+  std::string md =
+      "# The lecture's claims, measured\n\n"
+      "One row per claim; each experiment's page has the tables, plots, seeds and exact command. "
+      "Regenerate with `make experiments`.\n\n"
+      "| session | claim | experiment | measured | verdict |\n|---|---|---|---|---|\n";
   for (const Entry& e : kExperiments) {
     const fs::path claims = fs::path(dir) / (std::string(e.name) + ".claims.tsv");
     const bool listed = only.empty() || std::find(only.begin(), only.end(), e.name) != only.end();
@@ -114,8 +117,8 @@ int main(int argc, char** argv) {
       std::istringstream ls(line);
       for (std::string c; std::getline(ls, c, '\t');) f.push_back(c);
       if (f.size() != 3) continue;
-      md += "| " + std::string(e.session) + " | " + f[0] + " | [" + e.name + "](" + e.name + ".md) | " + f[1] +
-            " | " + f[2] + " |\n";
+      md += "| " + std::string(e.session) + " | " + f[0] + " | [" + e.name + "](" + e.name + ".md) | " + f[1] + " | " +
+            f[2] + " |\n";
     }
   }
   rg::report::write_file(dir + "/REPORT.md", md);

@@ -45,22 +45,31 @@ Timing time_regrad(int64_t n, int64_t d, int reps) {
   Tensor w = ones({d}).requires_grad_(), b = zeros({d}).requires_grad_();
   auto norm = [&](bool rms) { return rms ? rms_norm(x, {d}, w, 1e-6) : layer_norm(x, {d}, w, b); };
   Timing t;
-  t.fwd = alternating_ms([&](bool rms) { NoGradGuard g; Tensor y = norm(rms); }, reps);
+  t.fwd = alternating_ms(
+      [&](bool rms) {
+        NoGradGuard g;
+        Tensor y = norm(rms);
+      },
+      reps);
   x.requires_grad_();
-  t.fwdbwd = alternating_ms([&](bool rms) {
-    Tensor y = norm(rms);
-    y.backward(dy);
-    x.zero_grad(), w.zero_grad(), b.zero_grad();
-  }, reps);
+  t.fwdbwd = alternating_ms(
+      [&](bool rms) {
+        Tensor y = norm(rms);
+        y.backward(dy);
+        x.zero_grad(), w.zero_grad(), b.zero_grad();
+      },
+      reps);
   return t;
 }
 
 // PyTorch's timings per "ROWSxWIDTH" at `threads` threads; empty when torch is not installed.
-std::map<std::string, Timing> time_torch(const std::vector<std::pair<int64_t, int64_t>>& shapes, int threads, int reps) {
+std::map<std::string, Timing> time_torch(const std::vector<std::pair<int64_t, int64_t>>& shapes, int threads,
+                                         int reps) {
   std::map<std::string, Timing> out;
   std::string args = "--reps " + std::to_string(reps);
   for (const auto& [n, d] : shapes) args += " " + std::to_string(n) + "x" + std::to_string(d);
-  for (const std::string& line : rx::timing::run_torch_script("experiments/rmsnorm_cost/torch_norms.py", threads, args)) {
+  for (const std::string& line :
+       rx::timing::run_torch_script("experiments/rmsnorm_cost/torch_norms.py", threads, args)) {
     long long n, d;
     Timing x;
     if (std::sscanf(line.c_str(), "%lld,%lld,%lf,%lf,%lf,%lf", &n, &d, &x.fwd.ln, &x.fwd.rms, &x.fwdbwd.ln,
@@ -83,7 +92,8 @@ int main(int argc, char** argv) {
                    argc, argv);
   const bool quick = e.quick();
   const std::vector<int64_t> rows = quick ? std::vector<int64_t>{2048} : std::vector<int64_t>{2048, 8192};
-  const std::vector<int64_t> widths = quick ? std::vector<int64_t>{256, 1024} : std::vector<int64_t>{256, 512, 1024, 4096};
+  const std::vector<int64_t> widths =
+      quick ? std::vector<int64_t>{256, 1024} : std::vector<int64_t>{256, 512, 1024, 4096};
   const std::vector<int> thread_counts = quick ? std::vector<int>{1} : std::vector<int>{1, 2};
   const int reps = quick ? 41 : 201;
   std::vector<std::pair<int64_t, int64_t>> shapes;
@@ -154,38 +164,53 @@ int main(int argc, char** argv) {
   // Tables.
   auto ms_of = [&](const std::string& part, const std::string& impl, int64_t n, int64_t d, int threads,
                    const std::string& m) {
-    const auto v = res.values({{"part", part}, {"impl", impl}, {"rows", std::to_string(n)},
-                               {"width", std::to_string(d)}, {"threads", std::to_string(threads)}}, m);
+    const auto v = res.values({{"part", part},
+                               {"impl", impl},
+                               {"rows", std::to_string(n)},
+                               {"width", std::to_string(d)},
+                               {"threads", std::to_string(threads)}},
+                              m);
     return v.empty() ? NAN : v[0];
   };
   auto saving_of = [&](const std::string& part, const std::string& impl, int64_t n, int64_t d, int threads) {
     return ms_of(part, impl, n, d, threads, "saving");
   };
   const bool have_torch = !res.values({{"impl", "torch"}}, "saving").empty();
-  std::string body = "**Kernel time.** Median milliseconds of one call, float32, rows × width, the two norms "
-                     "alternating step by step (LayerNorm with weight and bias, RMSNorm with weight, ε = 1e-6); "
-                     "the change is RMSNorm's time relative to LayerNorm's (−25 % = 25 % cheaper). ";
-  body += have_torch ? rx::timing::torch_version() + " in the same run: `F.layer_norm` against the composed RMSNorm "
+  std::string body =
+      "**Kernel time.** Median milliseconds of one call, float32, rows × width, the two norms "
+      "alternating step by step (LayerNorm with weight and bias, RMSNorm with weight, ε = 1e-6); "
+      "the change is RMSNorm's time relative to LayerNorm's (−25 % = 25 % cheaper). ";
+  body += have_torch ? rx::timing::torch_version() +
+                           " in the same run: `F.layer_norm` against the composed RMSNorm "
                            "`x * rsqrt(mean(x²) + ε) * w` (torch 1.13 has no RMSNorm).\n\n"
                      : std::string("PyTorch is not installed here: regrad only.\n\n");
-  body += "| rows × width | threads | LayerNorm fwd | RMSNorm fwd | change | LayerNorm fwd+bwd | RMSNorm fwd+bwd | change |";
-  body += have_torch ? " torch fwd+bwd change |\n|---|---|---|---|---|---|---|---|---|\n" : "\n|---|---|---|---|---|---|---|---|\n";
+  body +=
+      "| rows × width | threads | LayerNorm fwd | RMSNorm fwd | change | LayerNorm fwd+bwd | RMSNorm fwd+bwd | change "
+      "|";
+  body += have_torch ? " torch fwd+bwd change |\n|---|---|---|---|---|---|---|---|---|\n"
+                     : "\n|---|---|---|---|---|---|---|---|\n";
   char cell[128];
   for (int threads : thread_counts)
     for (const auto& [n, d] : shapes) {
-      std::snprintf(cell, sizeof cell, "| %lld × %lld | %d | %.3f | %.3f | %s | %.3f | %.3f | %s |",
-                    static_cast<long long>(n), static_cast<long long>(d), threads, ms_of("fwd", "regrad", n, d, threads, "layernorm_ms"),
-                    ms_of("fwd", "regrad", n, d, threads, "rmsnorm_ms"), pct(saving_of("fwd", "regrad", n, d, threads)).c_str(),
-                    ms_of("fwd+bwd", "regrad", n, d, threads, "layernorm_ms"),
-                    ms_of("fwd+bwd", "regrad", n, d, threads, "rmsnorm_ms"),
-                    pct(saving_of("fwd+bwd", "regrad", n, d, threads)).c_str());
+      std::snprintf(
+          cell, sizeof cell, "| %lld × %lld | %d | %.3f | %.3f | %s | %.3f | %.3f | %s |", static_cast<long long>(n),
+          static_cast<long long>(d), threads, ms_of("fwd", "regrad", n, d, threads, "layernorm_ms"),
+          ms_of("fwd", "regrad", n, d, threads, "rmsnorm_ms"), pct(saving_of("fwd", "regrad", n, d, threads)).c_str(),
+          ms_of("fwd+bwd", "regrad", n, d, threads, "layernorm_ms"),
+          ms_of("fwd+bwd", "regrad", n, d, threads, "rmsnorm_ms"),
+          pct(saving_of("fwd+bwd", "regrad", n, d, threads)).c_str());
       body += cell;
       body += have_torch ? " " + pct(saving_of("fwd+bwd", "torch", n, d, threads)) + " |\n" : "\n";
     }
 
   // Plot: fwd+bwd change per shape, per thread count (and torch's).
-  report::Plot p{"RMSNorm's fwd+bwd time relative to LayerNorm's", "shape (rows x width), in table order",
-                 "change in time (%)", false, false, {}, {"set yzeroaxis", "set xzeroaxis"}};
+  report::Plot p{"RMSNorm's fwd+bwd time relative to LayerNorm's",
+                 "shape (rows x width), in table order",
+                 "change in time (%)",
+                 false,
+                 false,
+                 {},
+                 {"set yzeroaxis", "set xzeroaxis"}};
   for (int threads : thread_counts)
     for (const std::string impl : {"regrad", "torch"}) {
       if (impl == "torch" && !have_torch) continue;
@@ -211,23 +236,30 @@ int main(int argc, char** argv) {
     q.series.push_back(s);
   }
   report::plot_png(e.path(".png"), {p, q});
-  body += "\n![RMSNorm's change in fwd+bwd time per shape (dashed: the lecture's −15 % and −30 %); validation NLL per seed]"
-          "(rmsnorm_cost.png)\n\n";
+  body +=
+      "\n![RMSNorm's change in fwd+bwd time per shape (dashed: the lecture's −15 % and −30 %); validation NLL per seed]"
+      "(rmsnorm_cost.png)\n\n";
 
   const auto ln_nll = train.values({{"norm", "ln"}}, "val_nll"), rms_nll = train.values({{"norm", "rms"}}, "val_nll");
-  const auto ln_ms = train.values({{"norm", "ln"}}, "ms_per_step"), rms_ms = train.values({{"norm", "rms"}}, "ms_per_step");
-  body += "**Convergence.** The character Transformer (2 pre-norm blocks, embed 64, 4 heads, context 8) on " +
-          std::to_string(so.train_subset) + " training contexts of the word list, " + std::to_string(so.val_size) +
-          " validation contexts, trained on every position's next character (objective `all`, the leading padding ignored; "
-          "the NLL is per predicted character over those positions), AdamW lr 3e-3 (100 warmup steps, cosine), weight decay 0.01, batch 128, " +
-          std::to_string(epochs) + " epochs; the best epoch's validation NLL (nats per character). Mean ± std over " +
-          std::to_string(e.seeds().size()) + " seeds (split, initialisation, order).\n\n";
+  const auto ln_ms = train.values({{"norm", "ln"}}, "ms_per_step"),
+             rms_ms = train.values({{"norm", "rms"}}, "ms_per_step");
+  body +=
+      "**Convergence.** The character Transformer (2 pre-norm blocks, embed 64, 4 heads, context 8) on " +
+      std::to_string(so.train_subset) + " training contexts of the word list, " + std::to_string(so.val_size) +
+      " validation contexts, trained on every position's next character (objective `all`, the leading padding ignored; "
+      "the NLL is per predicted character over those positions), AdamW lr 3e-3 (100 warmup steps, cosine), weight "
+      "decay 0.01, batch 128, " +
+      std::to_string(epochs) + " epochs; the best epoch's validation NLL (nats per character). Mean ± std over " +
+      std::to_string(e.seeds().size()) + " seeds (split, initialisation, order).\n\n";
   body += train.summary_markdown({"val_nll", "test_nll", "best_epoch", "ms_per_step"}, 4);
   char load[160];
   std::snprintf(load, sizeof load, "%.1f when the timing started", timing_load);
-  body += "\nThe timing rows are not seeded (seed 0 is the input data's); they vary from run to run with the "
-          "machine's load (the 1-minute load average was " + std::string(load) + "; a load above the "
-          "thread count means the timed threads shared their cores).\n";
+  body +=
+      "\nThe timing rows are not seeded (seed 0 is the input data's); they vary from run to run with the "
+      "machine's load (the 1-minute load average was " +
+      std::string(load) +
+      "; a load above the "
+      "thread count means the timed threads shared their cores).\n";
 
   // Verdicts.
   int cheaper15 = 0, cheaper = 0, cases = 0;
@@ -240,7 +272,8 @@ int main(int argc, char** argv) {
   char measured[256];
   std::snprintf(measured, sizeof measured,
                 "regrad fwd+bwd: RMSNorm cheaper at %d of %d shape × thread cases, by 15 %% or more at %d; "
-                "the change ranges from %s to %s", cheaper, cases, cheaper15, pct(hi).c_str(), pct(lo).c_str());
+                "the change ranges from %s to %s",
+                cheaper, cases, cheaper15, pct(hi).c_str(), pct(lo).c_str());
   std::vector<rx::Claim> claims;
   claims.push_back({"RMSNorm is ~15–30 % cheaper than LayerNorm", measured,
                     cheaper15 == cases ? "reproduced"
@@ -251,10 +284,11 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < std::min(ln_nll.size(), rms_nll.size()); ++i) diff.push_back(rms_nll[i] - ln_nll[i]);
   const double dm = rx::mean(diff), ds = rx::stddev(diff);
   claims.push_back({"RMSNorm is empirically no worse than LayerNorm at convergence",
-                    "character Transformer, best validation NLL: RMSNorm " + rx::mean_std(rms_nll) + " against LayerNorm " +
-                        rx::mean_std(ln_nll) + " (paired difference " + rx::mean_std(diff) + "); " +
-                        rx::mean_std(rms_ms, 1) + " against " + rx::mean_std(ln_ms, 1) + " ms per training step",
-                    diff.size() < 2 ? "not measured here (one seed)"
+                    "character Transformer, best validation NLL: RMSNorm " + rx::mean_std(rms_nll) +
+                        " against LayerNorm " + rx::mean_std(ln_nll) + " (paired difference " + rx::mean_std(diff) +
+                        "); " + rx::mean_std(rms_ms, 1) + " against " + rx::mean_std(ln_ms, 1) +
+                        " ms per training step",
+                    diff.size() < 2           ? "not measured here (one seed)"
                     : dm <= 0 || dm <= 2 * ds ? "reproduced"
                                               : "not reproduced (RMSNorm worse by more than 2 std)"});
   rx::write_page(e, "RMSNorm against LayerNorm: cost and convergence",

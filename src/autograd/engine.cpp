@@ -59,10 +59,8 @@ static void accumulate(TensorImpl& t, const Tensor& g) {
   if (g.shape() != t.shape)
     throw std::logic_error("backward: gradient of shape " + to_string(g.shape()) + " for a tensor of shape " +
                            to_string(t.shape));
-  if (!t.grad)
-    t.grad = g.impl_ptr();
-  else
-    t.grad = sum_of(Tensor(t.grad), g).impl_ptr();
+  if (!t.grad) t.grad = g.impl_ptr();
+  else t.grad = sum_of(Tensor(t.grad), g).impl_ptr();
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
@@ -70,8 +68,8 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   Tensor seed = gradient;
   if (!seed.defined()) {
     if (numel() != 1)
-      throw std::invalid_argument("backward: gradient can be implicitly created only for one-element tensors, got shape " +
-                                  to_string(shape()));
+      throw std::invalid_argument(
+          "backward: gradient can be implicitly created only for one-element tensors, got shape " + to_string(shape()));
     seed = ones(shape(), dtype());
   }
   if (seed.shape() != shape())

@@ -24,10 +24,8 @@ static void print_values(std::ostream& os, const Tensor& t, const std::vector<do
       continue;
     }
     if (last) {
-      if (t.dtype() == DType::Int64)
-        os << static_cast<int64_t>(v[pos]);
-      else
-        os << std::setprecision(4) << std::fixed << v[pos];
+      if (t.dtype() == DType::Int64) os << static_cast<int64_t>(v[pos]);
+      else os << std::setprecision(4) << std::fixed << v[pos];
       ++pos;
     } else {
       print_values(os, t, v, dim + 1, pos, indent + 1);
@@ -44,10 +42,8 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   const std::vector<double> v = t.tolist();
   int64_t pos = 0;
   if (t.dim() == 0) {
-    if (t.dtype() == DType::Int64)
-      s << static_cast<int64_t>(v[0]);
-    else
-      s << std::setprecision(4) << std::fixed << v[0];
+    if (t.dtype() == DType::Int64) s << static_cast<int64_t>(v[0]);
+    else s << std::setprecision(4) << std::fixed << v[0];
   } else {
     print_values(s, t, v, 0, pos, 7);
   }

@@ -41,8 +41,9 @@ T need(const std::optional<T>& v, const OpRequest& r, const char* name) {
 
 void check_grad_out(const OpRequest& r, const Tensor& grad_out, const Shape& shape, DType dtype) {
   if (grad_out.shape() != shape || grad_out.dtype() != dtype)
-    throw std::invalid_argument(r.op + ": grad_out is " + to_string(grad_out.dtype()) + " " + to_string(grad_out.shape()) +
-                                ", expected " + to_string(dtype) + " " + to_string(shape) + " (the output's)");
+    throw std::invalid_argument(r.op + ": grad_out is " + to_string(grad_out.dtype()) + " " +
+                                to_string(grad_out.shape()) + ", expected " + to_string(dtype) + " " +
+                                to_string(shape) + " (the output's)");
 }
 
 void check_p(const OpRequest& r, double p) {
@@ -191,11 +192,11 @@ std::map<std::string, Tensor> run_reference(const OpRequest& r, const Tensor& xt
     const Reduction reduction = parse_reduction(r.reduction);
     std::vector<double> loss(N), lse(N), dloss(N), dprobs(probs.size());
     const int64_t* t = hard ? index.data() : nullptr;
-    const double divisor = reference::cross_entropy_forward(loss.data(), lse.data(), x.data(), t, ptr(probs), ptr(w),
-                                                            N, K, eps, r.ignore_index.value_or(-100));
+    const double divisor = reference::cross_entropy_forward(loss.data(), lse.data(), x.data(), t, ptr(probs), ptr(w), N,
+                                                            K, eps, r.ignore_index.value_or(-100));
     double total = 0;
     for (double l : loss) total += l;
-    y = reduction == Reduction::None ? loss
+    y = reduction == Reduction::None   ? loss
         : reduction == Reduction::Mean ? std::vector<double>{total / divisor}
                                        : std::vector<double>{total};
     y_shape = reduction == Reduction::None ? Shape{N} : Shape{};
@@ -258,9 +259,11 @@ std::map<std::string, Tensor> run_op(const OpRequest& r) {
       throw std::invalid_argument("cross_entropy: takes no weight or bias (per-class weights are class_weight)");
     target = input(r, "target", true);
     if (is_floating(target.dtype())) target = leaf(target);  // probabilities are differentiated too
-    y = cross_entropy(x, target, {.weight = input(r, "class_weight", false), .ignore_index = r.ignore_index.value_or(-100),
-                                  .reduction = parse_reduction(r.reduction),
-                                  .label_smoothing = r.label_smoothing.value_or(0.0)});
+    y = cross_entropy(x, target,
+                      {.weight = input(r, "class_weight", false),
+                       .ignore_index = r.ignore_index.value_or(-100),
+                       .reduction = parse_reduction(r.reduction),
+                       .label_smoothing = r.label_smoothing.value_or(0.0)});
   } else {
     throw std::invalid_argument("unknown op '" + r.op + "' (expected one of: " + kOpNames + ")");
   }

@@ -11,7 +11,8 @@ using namespace rg;
 CLI::App* add_augment_command(CLI::App& app, AugmentOptions& o) {
   auto* cmd = app.add_subcommand("augment", "Write a PNG grid: originals on top, augmented below");
   cmd->add_option("--dataset", o.dataset, "fashion-mnist, cifar10 or image-folder")
-      ->check(CLI::IsMember({"fashion-mnist", "cifar10", "image-folder"}))->capture_default_str();
+      ->check(CLI::IsMember({"fashion-mnist", "cifar10", "image-folder"}))
+      ->capture_default_str();
   cmd->add_option("--data-dir", o.data_dir, "dataset directory (required for cifar10 and image-folder)");
   cmd->add_option("--size", o.size, "image-folder: images are resized to size×size")->capture_default_str();
   cmd->add_option("--n", o.n, "images in the grid's row")->check(CLI::Range(1, 64))->capture_default_str();

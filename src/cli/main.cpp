@@ -19,8 +19,9 @@ namespace {
 int run_gradcheck(uint64_t seed, const std::string& only, bool full) {
   const auto cases = rg::op_cases(seed);
   std::printf("Gradient check: analytic backward vs central differences in float64\n");
-  std::printf("(eps 1e-6 unless the case says, pass when |analytic - numeric| <= 1e-5 + 1e-3*|numeric| everywhere; %s)\n\n",
-              full ? "every Jacobian entry" : "random upstream gradient");
+  std::printf(
+      "(eps 1e-6 unless the case says, pass when |analytic - numeric| <= 1e-5 + 1e-3*|numeric| everywhere; %s)\n\n",
+      full ? "every Jacobian entry" : "random upstream gradient");
   std::printf("%-14s %-44s %8s  %s\n", "op", "case", full ? "entries" : "elements", "result");
   int failed = 0, ran = 0;
   for (const auto& c : cases) {
@@ -53,16 +54,18 @@ struct OpOptions {
 };
 
 void add_op_command(CLI::App& app, OpOptions& o) {
-  auto* cmd = app.add_subcommand("op", std::string("Run one fused layer forward and backward on .npy arrays.\n"
-                                                   "Writes y.npy, dx.npy and, where the op has them, dweight.npy, "
-                                                   "dbias.npy, dtarget.npy, running_mean.npy, running_var.npy into --out, "
-                                                   "in x's dtype."));
+  auto* cmd =
+      app.add_subcommand("op", std::string("Run one fused layer forward and backward on .npy arrays.\n"
+                                           "Writes y.npy, dx.npy and, where the op has them, dweight.npy, "
+                                           "dbias.npy, dtarget.npy, running_mean.npy, running_var.npy into --out, "
+                                           "in x's dtype."));
   cmd->add_option("name", o.request.op, std::string("the op: ") + rg::kOpNames)->required();
   for (const char* name :
        {"x", "weight", "bias", "running-mean", "running-var", "target", "class-weight", "mask", "grad-out"}) {
     std::string key = name;
     std::replace(key.begin(), key.end(), '-', '_');
-    auto* opt = cmd->add_option(std::string("--") + name, o.files[key], std::string(name) + " as .npy")->check(CLI::ExistingFile);
+    auto* opt = cmd->add_option(std::string("--") + name, o.files[key], std::string(name) + " as .npy")
+                    ->check(CLI::ExistingFile);
     if (key == "x" || key == "grad_out") opt->required();
   }
   cmd->add_option("--out", o.out, "output directory (created if missing)")->required();
@@ -72,7 +75,8 @@ void add_op_command(CLI::App& app, OpOptions& o) {
   cmd->add_option("--p", o.p, "dropout: drop probability");
   cmd->add_option("--seed", o.seed, "dropout: seed of the mask when no --mask is given");
   cmd->add_option("--groups", o.groups, "group_norm: number of groups");
-  cmd->add_option("--normalized-shape", o.request.normalized_shape, "layer_norm/rms_norm: trailing dims (default: last dim)")
+  cmd->add_option("--normalized-shape", o.request.normalized_shape,
+                  "layer_norm/rms_norm: trailing dims (default: last dim)")
       ->expected(1, 8);
   cmd->add_option("--label-smoothing", o.label_smoothing, "cross_entropy: label smoothing in [0, 1] (default 0)");
   cmd->add_option("--reduction", o.request.reduction, "cross_entropy: mean | sum | none (default mean)");
@@ -119,7 +123,8 @@ int main(int argc, char** argv) {
   gc->add_option("--seed", seed, "seed for the random inputs and upstream gradients")->capture_default_str();
   gc->add_option("--op", op, "check only this op (e.g. matmul)");
   bool full = false;
-  gc->add_flag("--full", full, "compare every Jacobian entry (one backward per output element) instead of a projection");
+  gc->add_flag("--full", full,
+               "compare every Jacobian entry (one backward per output element) instead of a projection");
   OpOptions op_options;
   add_op_command(app, op_options);
   regrad_cli::TrainOptions train_options;

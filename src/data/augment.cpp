@@ -79,7 +79,8 @@ Tensor random_hflip(const Tensor& images, Generator& gen, double p) {
   float* px = out.data<float>();
   per_image(d.N, d.C * d.H * d.W, 1, gen, [&](int64_t n, const double* u) {
     if (u[0] >= p) return;
-    for (int64_t r = 0; r < d.C * d.H; ++r) std::reverse(px + (n * d.C * d.H + r) * d.W, px + (n * d.C * d.H + r + 1) * d.W);
+    for (int64_t r = 0; r < d.C * d.H; ++r)
+      std::reverse(px + (n * d.C * d.H + r) * d.W, px + (n * d.C * d.H + r + 1) * d.W);
   });
   return out;
 }
@@ -113,7 +114,8 @@ Tensor random_crop(const Tensor& images, int64_t padding, Generator& gen) {
         if (sh < 0 || sh >= d.H) continue;
         for (int64_t w = 0; w < d.W; ++w) {
           const int64_t sw = w + dx;
-          if (sw >= 0 && sw < d.W) dst[((n * d.C + c) * d.H + h) * d.W + w] = src[((n * d.C + c) * d.H + sh) * d.W + sw];
+          if (sw >= 0 && sw < d.W)
+            dst[((n * d.C + c) * d.H + h) * d.W + w] = src[((n * d.C + c) * d.H + sh) * d.W + sw];
         }
       }
   });
@@ -226,8 +228,7 @@ Tensor AugmentSpec::apply(const Tensor& images, Generator& gen, const Tensor& me
   // Flips only permute pixels, so they need no round trip (and stay bit-identical to apply()).
   if (randaugment || rotate || jitter || crop)
     x = ((apply_before_erasing(*this, (images * std + mean).detach(), gen) - mean) / std).detach();
-  else
-    x = apply_before_erasing(*this, images, gen);
+  else x = apply_before_erasing(*this, images, gen);
   if (erasing > 0) x = random_erasing(x, gen, erasing);
   return x;
 }
@@ -236,7 +237,8 @@ namespace {
 
 // out(y, x) = in(A·(x − c) + c): the inverse affine map A (2×2, row-major) about the image centre,
 // plus a shift (tx, ty) in pixels; bilinear interpolation, zero outside. One image, all channels.
-void warp_affine(const float* in, float* out, int64_t C, int64_t H, int64_t W, const double A[4], double tx, double ty) {
+void warp_affine(const float* in, float* out, int64_t C, int64_t H, int64_t W, const double A[4], double tx,
+                 double ty) {
   const double cy = (static_cast<double>(H) - 1) / 2, cx = (static_cast<double>(W) - 1) / 2;
   for (int64_t y = 0; y < H; ++y)
     for (int64_t x = 0; x < W; ++x) {
@@ -270,7 +272,8 @@ void pointwise(float* img, int64_t n, F f) {
   double mean = 0;
   for (int64_t i = 0; i < n; ++i) mean += img[i];
   mean /= static_cast<double>(n);
-  for (int64_t i = 0; i < n; ++i) img[i] = static_cast<float>(std::clamp(f(static_cast<double>(img[i]), mean), 0.0, 1.0));
+  for (int64_t i = 0; i < n; ++i)
+    img[i] = static_cast<float>(std::clamp(f(static_cast<double>(img[i]), mean), 0.0, 1.0));
 }
 
 }  // namespace
@@ -289,7 +292,8 @@ Tensor random_rotation(const Tensor& images, double max_degrees, Generator& gen)
   Tensor out = Tensor::empty(images.shape());
   const int64_t per = d.C * d.H * d.W;
   per_image(d.N, 20 * per, 1, gen, [&](int64_t n, const double* u) {
-    rotate_into(images.data<float>() + n * per, out.data<float>() + n * per, d.C, d.H, d.W, (2 * u[0] - 1) * max_degrees);
+    rotate_into(images.data<float>() + n * per, out.data<float>() + n * per, d.C, d.H, d.W,
+                (2 * u[0] - 1) * max_degrees);
   });
   return out;
 }
@@ -324,13 +328,15 @@ Tensor rand_augment(const Tensor& images, int num_ops, double magnitude, Generat
       switch (op) {
         case 0: break;  // identity
         case 1: rotate_into(tmp.data(), img, d.C, d.H, d.W, sign * 30 * m); break;
-        case 2: case 3: {  // shear x / y
+        case 2:
+        case 3: {  // shear x / y
           const double s = sign * 0.3 * m;
           const double A[4] = {1, op == 2 ? -s : 0, op == 3 ? -s : 0, 1};
           warp_affine(tmp.data(), img, d.C, d.H, d.W, A, 0, 0);
           break;
         }
-        case 4: case 5: {  // translate x / y
+        case 4:
+        case 5: {  // translate x / y
           const double A[4] = {1, 0, 0, 1};
           const double shift = sign * 0.45 * m * static_cast<double>(op == 4 ? d.W : d.H);
           warp_affine(tmp.data(), img, d.C, d.H, d.W, A, op == 4 ? shift : 0, op == 5 ? shift : 0);
@@ -342,7 +348,8 @@ Tensor rand_augment(const Tensor& images, int num_ops, double magnitude, Generat
         case 9: {  // posterize: keep the top bits of the 8-bit value
           const int bits = 8 - static_cast<int>(4 * m);
           const double levels = std::pow(2.0, bits);
-          pointwise(img, per, [&](double x, double) { return std::floor(x * 255.999 / (256 / levels)) * (256 / levels) / 255; });
+          pointwise(img, per,
+                    [&](double x, double) { return std::floor(x * 255.999 / (256 / levels)) * (256 / levels) / 255; });
           break;
         }
         default: {  // autocontrast: stretch the image's range to [0, 1]
@@ -362,7 +369,8 @@ void check_contexts(const Tensor& tokens, double p, const char* op) {
   if (tokens.dim() != 2 || tokens.dtype() != DType::Int64)
     throw std::invalid_argument(std::string(op) + ": expected int64 contexts (N, T), got " + to_string(tokens.dtype()) +
                                 " " + to_string(tokens.shape()));
-  if (!(p >= 0 && p <= 1)) throw std::invalid_argument(std::string(op) + ": p must be in [0, 1], got " + std::to_string(p));
+  if (!(p >= 0 && p <= 1))
+    throw std::invalid_argument(std::string(op) + ": p must be in [0, 1], got " + std::to_string(p));
 }
 
 }  // namespace
@@ -414,7 +422,8 @@ Mixed cutmix(const Tensor& images, const Tensor& labels, int64_t K, double alpha
   const std::vector<int64_t> perm = permutation(d.N, gen);
   // A box of side √(1 − λ) times the image's, centred uniformly and clipped at the borders.
   const double cut = std::sqrt(1.0 - lambda);
-  const int64_t bh = static_cast<int64_t>(static_cast<double>(d.H) * cut), bw = static_cast<int64_t>(static_cast<double>(d.W) * cut);
+  const int64_t bh = static_cast<int64_t>(static_cast<double>(d.H) * cut),
+                bw = static_cast<int64_t>(static_cast<double>(d.W) * cut);
   const int64_t cy = randint(gen, 0, d.H - 1), cx = randint(gen, 0, d.W - 1);
   const int64_t y0 = std::clamp<int64_t>(cy - bh / 2, 0, d.H), y1 = std::clamp<int64_t>(cy + bh / 2, 0, d.H);
   const int64_t x0 = std::clamp<int64_t>(cx - bw / 2, 0, d.W), x1 = std::clamp<int64_t>(cx + bw / 2, 0, d.W);

@@ -39,8 +39,9 @@ IdxArray parse_idx(const std::string& bytes, const std::string& name) {
   const std::size_t count = *size;
   const std::size_t have = bytes.size() - header;
   if (have != count)
-    throw idx_error(name, "dims " + to_string(Shape(a.dims)) + " need " + std::to_string(count) + " bytes of data, found " +
-                              std::to_string(have) + (have < count ? " (truncated)" : " (trailing bytes)"));
+    throw idx_error(name, "dims " + to_string(Shape(a.dims)) + " need " + std::to_string(count) +
+                              " bytes of data, found " + std::to_string(have) +
+                              (have < count ? " (truncated)" : " (trailing bytes)"));
   a.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
   return a;
 }
@@ -65,7 +66,8 @@ IdxArray read_idx(const std::string& path) { return parse_idx(read_gz_or_plain(p
 // An images file (N, H, W) and its labels file (N), each label a class 0-9.
 static ImageDataset load_labelled_images(const std::string& ipath, const std::string& lpath) {
   const IdxArray images = read_idx(ipath), labels = read_idx(lpath);
-  if (images.dims.size() != 3) throw idx_error(ipath, "expected 3 dims (N, H, W), got " + to_string(Shape(images.dims)));
+  if (images.dims.size() != 3)
+    throw idx_error(ipath, "expected 3 dims (N, H, W), got " + to_string(Shape(images.dims)));
   if (labels.dims.size() != 1) throw idx_error(lpath, "expected 1 dim (N), got " + to_string(Shape(labels.dims)));
   if (images.dims[0] != labels.dims[0])
     throw std::runtime_error(ipath + " holds " + std::to_string(images.dims[0]) + " images but " + lpath + " holds " +
@@ -76,7 +78,8 @@ static ImageDataset load_labelled_images(const std::string& ipath, const std::st
   for (std::size_t i = 0; i < images.data.size(); ++i) px[i] = static_cast<float>(images.data[i]) / 255.0f;
   int64_t* py = ds.labels.data<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
-    if (labels.data[i] > 9) throw idx_error(lpath, "label " + std::to_string(labels.data[i]) + " at " + std::to_string(i) + " is not in 0-9");
+    if (labels.data[i] > 9)
+      throw idx_error(lpath, "label " + std::to_string(labels.data[i]) + " at " + std::to_string(i) + " is not in 0-9");
     py[i] = labels.data[i];
   }
   return ds;
@@ -92,7 +95,8 @@ ImageDataset load_mnist_digits(const std::string& dir, bool train) {
   const std::string ipath = prefix + "-images-idx3-ubyte.gz";
   // kMnistDir is relative: say where it is looked for, not only that it is missing.
   if (!std::filesystem::exists(ipath))
-    throw std::runtime_error(ipath + ": no such file (the digits are in the repository's data/mnist; run from the "
+    throw std::runtime_error(ipath +
+                             ": no such file (the digits are in the repository's data/mnist; run from the "
                              "repository root or pass its path)");
   return load_labelled_images(ipath, prefix + "-labels-idx1-ubyte.gz");
 }

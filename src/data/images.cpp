@@ -41,8 +41,7 @@ ImageDataset load_cifar10(const std::string& dir, bool train) {
   std::vector<std::string> files;
   if (train)
     for (int k = 1; k <= 5; ++k) files.push_back(dir + "/data_batch_" + std::to_string(k) + ".bin");
-  else
-    files.push_back(dir + "/test_batch.bin");
+  else files.push_back(dir + "/test_batch.bin");
   std::vector<Tensor> xs, ys;
   for (const std::string& f : files) {
     const ImageDataset part = parse_cifar_batch(read_file(f), f);
@@ -103,7 +102,8 @@ ImageFolder load_image_folder(const std::string& root, int64_t size, int64_t cha
     if (files.empty()) throw std::runtime_error(dir.string() + ": class folder holds no images");
     std::sort(files.begin(), files.end());
     for (const fs::path& f : files) {
-      images.push_back(decode_image(read_file(f.string()), f.string(), size, channels).reshape({1, channels, size, size}));
+      images.push_back(
+          decode_image(read_file(f.string()), f.string(), size, channels).reshape({1, channels, size, size}));
       labels.push_back(static_cast<int64_t>(label));
     }
   }
@@ -113,7 +113,8 @@ ImageFolder load_image_folder(const std::string& root, int64_t size, int64_t cha
 
 void write_png_grid(const std::string& path, const Tensor& images, int64_t cols, int64_t scale) {
   if (images.dim() != 4 || images.dtype() != DType::Float32 || (images.size(1) != 1 && images.size(1) != 3))
-    throw std::invalid_argument("write_png_grid: expected float32 images (N, 1 or 3, H, W), got " + to_string(images.shape()));
+    throw std::invalid_argument("write_png_grid: expected float32 images (N, 1 or 3, H, W), got " +
+                                to_string(images.shape()));
   if (scale < 1) throw std::invalid_argument("write_png_grid: scale must be >= 1");
   const int64_t N = images.size(0), C = images.size(1), H = images.size(2) * scale, W = images.size(3) * scale, gap = 2;
   cols = std::max<int64_t>(1, std::min(cols, N));
@@ -132,7 +133,9 @@ void write_png_grid(const std::string& path, const Tensor& images, int64_t cols,
   }
   std::string bytes;  // encoded in memory, then written crash-safely
   const int ok = stbi_write_png_to_func(
-      [](void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), size); },
+      [](void* ctx, void* data, int size) {
+        static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), size);
+      },
       &bytes, static_cast<int>(GW), static_cast<int>(GH), static_cast<int>(C), grid.data(), static_cast<int>(GW * C));
   if (!ok) throw std::runtime_error(path + ": PNG encoding failed");
   write_file_atomic(path, bytes);

@@ -51,9 +51,10 @@ CharDataset char_contexts(const std::vector<std::string>& words, int64_t block_s
 
 Tensor position_targets(const Tensor& X, const Tensor& Y) {
   if (X.dim() != 2 || Y.dim() != 1 || X.size(0) != Y.size(0) || X.dtype() != DType::Int64 || Y.dtype() != DType::Int64)
-    throw std::invalid_argument("position_targets: expected int64 contexts (n, block_size) and next characters (n), got " +
-                                to_string(X.dtype()) + " " + to_string(X.shape()) + " and " + to_string(Y.dtype()) + " " +
-                                to_string(Y.shape()));
+    throw std::invalid_argument(
+        "position_targets: expected int64 contexts (n, block_size) and next characters (n), got " +
+        to_string(X.dtype()) + " " + to_string(X.shape()) + " and " + to_string(Y.dtype()) + " " +
+        to_string(Y.shape()));
   const int64_t n = X.size(0), T = X.size(1);
   const std::vector<double> x = X.tolist(), y = Y.tolist();
   std::vector<int64_t> out(static_cast<std::size_t>(n * T));

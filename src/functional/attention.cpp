@@ -80,8 +80,8 @@ Tensor causal_attention(const Tensor& qkv, int64_t num_heads) {
           for (int64_t s = 0; s <= t; ++s) dot += r[s] * at[s];
           for (int64_t s = 0; s < d.T; ++s) r[s] = scale * at[s] * (r[s] - dot);
         }
-        gemm(false, false, d.T, d.D, d.T, ds, d.T, q + d.C, ld, T(0), dq, ld);     // dq = dS·k
-        gemm(true, false, d.T, d.D, d.T, ds, d.T, q, ld, T(0), dq + d.C, ld);      // dk = dSᵀ·q
+        gemm(false, false, d.T, d.D, d.T, ds, d.T, q + d.C, ld, T(0), dq, ld);  // dq = dS·k
+        gemm(true, false, d.T, d.D, d.T, ds, d.T, q, ld, T(0), dq + d.C, ld);   // dk = dSᵀ·q
       });
     });
     return Grads{dqkv};

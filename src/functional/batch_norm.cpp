@@ -26,15 +26,14 @@ void channel_sums(int64_t N, int64_t C, int64_t S, double* sum_a, double* sum_b,
     constexpr int64_t kRows = 64;
     const int64_t blocks = (N + kRows - 1) / kRows;
     std::vector<T> pa(blocks * C, T(0)), pb(blocks * C, T(0));
-    detail::parallel_for(blocks, detail::grain_for(kRows * C),
-                         [&](int64_t k0, int64_t k1) {
-                           for (int64_t k = k0; k < k1; ++k) {
-                             T *a = pa.data() + k * C, *b = pb.data() + k * C;
-                             for (int64_t n = k * kRows; n < std::min(N, (k + 1) * kRows); ++n)
+    detail::parallel_for(blocks, detail::grain_for(kRows * C), [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k) {
+        T *a = pa.data() + k * C, *b = pb.data() + k * C;
+        for (int64_t n = k * kRows; n < std::min(N, (k + 1) * kRows); ++n)
 #pragma omp simd
-                               for (int64_t c = 0; c < C; ++c) f(c, n * C + c, a[c], b[c]);
-                           }
-                         });
+          for (int64_t c = 0; c < C; ++c) f(c, n * C + c, a[c], b[c]);
+      }
+    });
     detail::parallel_for(C, detail::grain_for(blocks), [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) sum_a[c] = sum_b[c] = 0.0;
       for (int64_t k = 0; k < blocks; ++k)
@@ -140,16 +139,16 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
 
 // ---- the Tensor / autograd layer ----
 
-Tensor batch_norm(const Tensor& input, Tensor running_mean, Tensor running_var, const Tensor& weight, const Tensor& bias,
-                  bool training, double momentum, double eps) {
+Tensor batch_norm(const Tensor& input, Tensor running_mean, Tensor running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
   const char* op = "batch_norm";
   if (input.dim() < 2)
     throw std::invalid_argument("batch_norm: expected input of shape (N, C), (N, C, L) or (N, C, H, W), got " +
                                 to_string(input.shape()));
   const int64_t N = input.shape()[0], C = input.shape()[1];
   const int64_t S = N * C == 0 ? 0 : input.numel() / (N * C);
-  for (auto [t, name] : {std::pair{&weight, "weight"}, {&bias, "bias"}, {&running_mean, "running_mean"},
-                         {&running_var, "running_var"}})
+  for (auto [t, name] :
+       {std::pair{&weight, "weight"}, {&bias, "bias"}, {&running_mean, "running_mean"}, {&running_var, "running_var"}})
     detail::check_param(*t, name, {C}, input, op);
   detail::check_eps(eps, op);
   if (!std::isfinite(momentum)) throw std::invalid_argument("batch_norm: momentum must be finite");

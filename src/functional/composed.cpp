@@ -58,7 +58,8 @@ static std::vector<int64_t> trailing_dims(const Shape& normalized_shape) {
   return dims;
 }
 
-Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps) {
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+                  double eps) {
   const auto dims = trailing_dims(normalized_shape);
   const Tensor xhat = (x - mean(x, dims, true)) * rsqrt(var(x, dims, false, true) + eps);
   return affine(xhat, weight, bias, normalized_shape);
@@ -81,7 +82,8 @@ Tensor dropout_with_mask(const Tensor& x, const Tensor& mask, double p) {
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction, double label_smoothing) {
-  return rg::composed::cross_entropy(logits, target, CrossEntropyOptions{.reduction = reduction, .label_smoothing = label_smoothing});
+  return rg::composed::cross_entropy(logits, target,
+                                     CrossEntropyOptions{.reduction = reduction, .label_smoothing = label_smoothing});
 }
 
 // −Σ_k w_k·q_k·log softmax(z)_k per position, with one-hot rows built for class indices and a

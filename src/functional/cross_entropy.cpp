@@ -14,8 +14,8 @@
 #include <cmath>
 #include <vector>
 
-#include "../tensor/parallel.h"
 #include "../ops/vmath.h"
+#include "../tensor/parallel.h"
 #include "regrad/autograd/autograd.h"
 #include "regrad/tensor/factory.h"
 
@@ -199,11 +199,10 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
   const int64_t P = A * S;
   const bool hard = target.dtype() == DType::Int64;
   if (hard ? target.shape() != pos_shape : target.shape() != input.shape())
-    throw std::invalid_argument("cross_entropy: logits " + to_string(input.shape()) + " and target " +
-                                to_string(target.shape()) +
-                                (hard ? " (class indices must have the logits' shape without the class dim, " +
-                                            to_string(pos_shape) + ")"
-                                      : std::string(" (probabilities must have the logits' shape)")));
+    throw std::invalid_argument(
+        "cross_entropy: logits " + to_string(input.shape()) + " and target " + to_string(target.shape()) +
+        (hard ? " (class indices must have the logits' shape without the class dim, " + to_string(pos_shape) + ")"
+              : std::string(" (probabilities must have the logits' shape)")));
   if (!hard && target.dtype() != input.dtype())
     throw std::invalid_argument("cross_entropy: soft target is " + to_string(target.dtype()) + " but logits are " +
                                 to_string(input.dtype()));
@@ -216,8 +215,9 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
                                   to_string(o.weight.shape()) + ", expected " + to_string(input.dtype()) + " [" +
                                   std::to_string(K) + "] (one per class)");
     if (o.weight.requires_grad())
-      throw std::invalid_argument("cross_entropy: weight must not require grad (it is not differentiated, as in "
-                                  "PyTorch); pass weight.detach()");
+      throw std::invalid_argument(
+          "cross_entropy: weight must not require grad (it is not differentiated, as in "
+          "PyTorch); pass weight.detach()");
   }
   if (hard)
     for (int64_t i = 0; i < P; ++i) {
@@ -232,8 +232,13 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
   const Tensor weight = o.weight.defined() ? o.weight.detach() : Tensor();
   auto make_target = [hard, probs, target = target.detach(), weight, eps, K, ii = o.ignore_index](auto tag) {
     using T = typename decltype(tag)::type;
-    Target<T> tg{hard ? target.data<int64_t>() : nullptr, hard ? nullptr : probs.data<T>(),
-                 weight.defined() ? weight.data<T>() : nullptr, eps, K, ii, static_cast<double>(K)};
+    Target<T> tg{hard ? target.data<int64_t>() : nullptr,
+                 hard ? nullptr : probs.data<T>(),
+                 weight.defined() ? weight.data<T>() : nullptr,
+                 eps,
+                 K,
+                 ii,
+                 static_cast<double>(K)};
     if (tg.weight) {
       tg.W = 0;
       for (int64_t k = 0; k < K; ++k) tg.W += tg.w(k);
@@ -260,26 +265,24 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
     y = scalar_tensor(o.reduction == Reduction::Mean ? total / denominator : total, input.dtype());
   }
   const bool need_dt = !hard && target.requires_grad();
-  return record("cross_entropy", y, {input, hard ? Tensor() : target},
-                [z, lse = std::move(lse), make_target, reduction = o.reduction, denominator, need_dt, P, K, A, S,
-                 in_shape = input.shape()](const Tensor& g) {
-                  // Per-position upstream gradient c_i: g_i (none), g (sum), g/denominator (mean).
-                  std::vector<double> c(P);
-                  const std::vector<double> gv = g.tolist();
-                  for (int64_t i = 0; i < P; ++i)
-                    c[i] = reduction == Reduction::None ? gv[i]
-                           : reduction == Reduction::Sum ? gv[0]
-                                                         : gv[0] / denominator;
-                  Tensor dz = Tensor::empty(z.shape(), z.dtype());
-                  Tensor dt = need_dt ? Tensor::empty(z.shape(), z.dtype()) : Tensor();
-                  dispatch_float(z.dtype(), "cross_entropy", [&](auto tag) {
-                    using T = typename decltype(tag)::type;
-                    cross_entropy_backward(dz.data<T>(), need_dt ? dt.data<T>() : nullptr, z.data<T>(), lse.data(),
-                                           c.data(), make_target(tag), P, K);
-                  });
-                  return Grads{from_rows(dz, in_shape, A, K, S),
-                               need_dt ? from_rows(dt, in_shape, A, K, S) : Tensor()};
-                });
+  return record(
+      "cross_entropy", y, {input, hard ? Tensor() : target},
+      [z, lse = std::move(lse), make_target, reduction = o.reduction, denominator, need_dt, P, K, A, S,
+       in_shape = input.shape()](const Tensor& g) {
+        // Per-position upstream gradient c_i: g_i (none), g (sum), g/denominator (mean).
+        std::vector<double> c(P);
+        const std::vector<double> gv = g.tolist();
+        for (int64_t i = 0; i < P; ++i)
+          c[i] = reduction == Reduction::None ? gv[i] : reduction == Reduction::Sum ? gv[0] : gv[0] / denominator;
+        Tensor dz = Tensor::empty(z.shape(), z.dtype());
+        Tensor dt = need_dt ? Tensor::empty(z.shape(), z.dtype()) : Tensor();
+        dispatch_float(z.dtype(), "cross_entropy", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          cross_entropy_backward(dz.data<T>(), need_dt ? dt.data<T>() : nullptr, z.data<T>(), lse.data(), c.data(),
+                                 make_target(tag), P, K);
+        });
+        return Grads{from_rows(dz, in_shape, A, K, S), need_dt ? from_rows(dt, in_shape, A, K, S) : Tensor()};
+      });
 }
 
 }  // namespace rg

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "common.h"
-#include "row_norm.h"
 #include "regrad/autograd/autograd.h"
 #include "regrad/functional/normalization.h"
+#include "row_norm.h"
 
 namespace rg {
 namespace {
@@ -52,8 +52,8 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
   });
   return record(op, y, {input, weight, bias},
                 [x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(),
-                 need = detail::NeedGrads(input, weight, bias), mean = std::move(mean), rstd = std::move(rstd), N, C,
-                 S, G, F, E](const Tensor& dy) {
+                 need = detail::NeedGrads(input, weight, bias), mean = std::move(mean), rstd = std::move(rstd), N, C, S,
+                 G, F, E](const Tensor& dy) {
                   auto [dx, dw, db] = need.allocate(x.shape(), {C}, x.dtype());
                   dispatch_float(x.dtype(), "group_norm", [&](auto tag) {
                     using T = typename decltype(tag)::type;

@@ -1,7 +1,7 @@
 // LayerNorm: statistics per row of the D trailing elements, affine per element.
 // Derivation: docs/derivations.md#layernorm; the op and its kernels: row_norm.cpp, row_norm.h.
-#include "row_norm.h"
 #include "regrad/functional/normalization.h"
+#include "row_norm.h"
 
 namespace rg {
 

@@ -2,8 +2,8 @@
 // Derivation: docs/derivations.md#rmsnorm; the op and its kernels: row_norm.cpp, row_norm.h.
 #include <limits>
 
-#include "row_norm.h"
 #include "regrad/functional/normalization.h"
+#include "row_norm.h"
 
 namespace rg {
 

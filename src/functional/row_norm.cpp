@@ -3,8 +3,8 @@
 #include <vector>
 
 #include "common.h"
-#include "row_norm.h"
 #include "regrad/autograd/autograd.h"
+#include "row_norm.h"
 
 namespace rg::detail {
 
@@ -20,24 +20,24 @@ Tensor row_norm(const char* op, const Tensor& input, const Shape& normalized_sha
   dispatch_float(input.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     row_norm_forward(y.data<T>(), mean.data(), rstd.data(), input.data<T>(), ptr_or_null<T>(weight),
-                             ptr_or_null<T>(bias), rows, D, /*G=*/1, /*F=*/1, eps, center);
+                     ptr_or_null<T>(bias), rows, D, /*G=*/1, /*F=*/1, eps, center);
   });
-  return record(op, y, {input, weight, bias},
-                [op, x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(),
-                 need = NeedGrads(input, weight, bias), mean = std::move(mean), rstd = std::move(rstd), rows, D,
-                 center, pshape = normalized_shape](const Tensor& dy) {
-                  auto [dx, dw, db] = need.allocate(x.shape(), pshape, x.dtype());
-                  std::vector<double> sw(need.w ? D : 0), sb(need.b ? D : 0);  // dγ, dβ in double
-                  dispatch_float(x.dtype(), op, [&](auto tag) {
-                    using T = typename decltype(tag)::type;
-                    row_norm_backward(ptr_or_null<T>(dx), ptr_or_null(sw), ptr_or_null(sb), dy.data<T>(),
-                                      x.data<T>(), mean.data(), rstd.data(), ptr_or_null<T>(w), rows, D, /*G=*/1,
-                                      /*F=*/1, center);
-                    for (int64_t d = 0; d < static_cast<int64_t>(sw.size()); ++d) dw.data<T>()[d] = static_cast<T>(sw[d]);
-                    for (int64_t d = 0; d < static_cast<int64_t>(sb.size()); ++d) db.data<T>()[d] = static_cast<T>(sb[d]);
-                  });
-                  return Grads{dx, dw, db};
-                });
+  return record(
+      op, y, {input, weight, bias},
+      [op, x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(), need = NeedGrads(input, weight, bias),
+       mean = std::move(mean), rstd = std::move(rstd), rows, D, center, pshape = normalized_shape](const Tensor& dy) {
+        auto [dx, dw, db] = need.allocate(x.shape(), pshape, x.dtype());
+        std::vector<double> sw(need.w ? D : 0), sb(need.b ? D : 0);  // dγ, dβ in double
+        dispatch_float(x.dtype(), op, [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          row_norm_backward(ptr_or_null<T>(dx), ptr_or_null(sw), ptr_or_null(sb), dy.data<T>(), x.data<T>(),
+                            mean.data(), rstd.data(), ptr_or_null<T>(w), rows, D, /*G=*/1,
+                            /*F=*/1, center);
+          for (int64_t d = 0; d < static_cast<int64_t>(sw.size()); ++d) dw.data<T>()[d] = static_cast<T>(sw[d]);
+          for (int64_t d = 0; d < static_cast<int64_t>(sb.size()); ++d) db.data<T>()[d] = static_cast<T>(sb[d]);
+        });
+        return Grads{dx, dw, db};
+      });
 }
 
 }  // namespace rg::detail

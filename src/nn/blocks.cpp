@@ -15,7 +15,8 @@ NormPlacement parse_placement(const std::string& name) {
 }
 
 std::shared_ptr<Module> make_block_norm(const std::string& norm, int64_t dim, DType dtype) {
-  if (norm != "ln" && norm != "rms") throw std::invalid_argument("block norm must be 'ln' or 'rms', got '" + norm + "'");
+  if (norm != "ln" && norm != "rms")
+    throw std::invalid_argument("block norm must be 'ln' or 'rms', got '" + norm + "'");
   return make_norm(norm, dim, {}, 0, dtype);
 }
 
@@ -27,7 +28,8 @@ static Tensor residual(NormPlacement placement, Module& norm, const Tensor& x, F
 
 ResidualMLPBlock::ResidualMLPBlock(int64_t dim, int64_t hidden, NormPlacement placement, const std::string& norm,
                                    Generator& gen, DType dtype)
-    : placement(placement), norm_(make_block_norm(norm, dim, dtype)),
+    : placement(placement),
+      norm_(make_block_norm(norm, dim, dtype)),
       fc1_(std::make_shared<Linear>(dim, hidden, true, gen, dtype)),
       fc2_(std::make_shared<Linear>(hidden, dim, true, gen, dtype)) {
   register_module("norm", norm_);
@@ -40,7 +42,8 @@ Tensor ResidualMLPBlock::forward(const Tensor& x) {
 }
 
 CausalSelfAttention::CausalSelfAttention(int64_t dim, int64_t heads, Generator& gen, DType dtype)
-    : heads(heads), qkv_(std::make_shared<Linear>(dim, 3 * dim, true, gen, dtype)),
+    : heads(heads),
+      qkv_(std::make_shared<Linear>(dim, 3 * dim, true, gen, dtype)),
       proj_(std::make_shared<Linear>(dim, dim, true, gen, dtype)) {
   if (heads <= 0 || dim % heads != 0)
     throw std::invalid_argument("CausalSelfAttention: heads " + std::to_string(heads) + " must divide dim " +
@@ -58,7 +61,8 @@ ResidualConvBlock::ResidualConvBlock(int64_t channels, std::shared_ptr<Module> n
                                      Generator& gen, DType dtype)
     : conv1_(std::make_shared<Conv2d>(channels, channels, 3, 1, 1, norm1 == nullptr, gen, dtype)),
       conv2_(std::make_shared<Conv2d>(channels, channels, 3, 1, 1, norm2 == nullptr, gen, dtype)),
-      norm1_(std::move(norm1)), norm2_(std::move(norm2)) {
+      norm1_(std::move(norm1)),
+      norm2_(std::move(norm2)) {
   register_module("conv1", conv1_);
   if (norm1_) register_module("norm1", norm1_);
   register_module("conv2", conv2_);
@@ -75,7 +79,9 @@ Tensor ResidualConvBlock::forward(const Tensor& x) {
 
 TransformerBlock::TransformerBlock(int64_t dim, int64_t heads, NormPlacement placement, const std::string& norm,
                                    Generator& gen, DType dtype, double dropout)
-    : placement(placement), norm1_(make_block_norm(norm, dim, dtype)), norm2_(make_block_norm(norm, dim, dtype)),
+    : placement(placement),
+      norm1_(make_block_norm(norm, dim, dtype)),
+      norm2_(make_block_norm(norm, dim, dtype)),
       attn_(std::make_shared<CausalSelfAttention>(dim, heads, gen, dtype)),
       fc1_(std::make_shared<Linear>(dim, 4 * dim, true, gen, dtype)),
       fc2_(std::make_shared<Linear>(4 * dim, dim, true, gen, dtype)),

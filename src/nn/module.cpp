@@ -67,7 +67,8 @@ void Module::load_state_dict(const NamedTensors& state) {
   NoGradGuard no_grad;
   for (const auto& [name, t] : mine) {
     auto it = by_name.find(name);
-    if (it == by_name.end()) throw std::invalid_argument("load_state_dict: no tensor named '" + name + "' in the state");
+    if (it == by_name.end())
+      throw std::invalid_argument("load_state_dict: no tensor named '" + name + "' in the state");
     if (it->second.shape() != t.shape())
       throw std::invalid_argument("load_state_dict: '" + name + "' has shape " + to_string(it->second.shape()) +
                                   ", the module expects " + to_string(t.shape()));

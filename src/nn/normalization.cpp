@@ -7,8 +7,14 @@ namespace rg::nn {
 
 BatchNorm::BatchNorm(int64_t num_features, double eps, std::optional<double> momentum, bool affine,
                      bool track_running_stats, DType dtype, int min_dim, int max_dim, const char* name)
-    : num_features(num_features), eps(eps), momentum(momentum), affine(affine),
-      track_running_stats(track_running_stats), min_dim_(min_dim), max_dim_(max_dim), name_(name) {
+    : num_features(num_features),
+      eps(eps),
+      momentum(momentum),
+      affine(affine),
+      track_running_stats(track_running_stats),
+      min_dim_(min_dim),
+      max_dim_(max_dim),
+      name_(name) {
   if (num_features <= 0) throw std::invalid_argument(std::string(name) + ": num_features must be positive");
   if (affine) {
     weight = ones({num_features}, dtype);
@@ -34,8 +40,9 @@ void BatchNorm::reset_running_stats() {
 Tensor BatchNorm::forward(const Tensor& input) {
   if (input.dim() < min_dim_ || input.dim() > max_dim_)
     throw std::invalid_argument(std::string(name_) + ": expected " +
-                                (min_dim_ == max_dim_ ? std::to_string(min_dim_) + "D"
-                                                      : std::to_string(min_dim_) + "D or " + std::to_string(max_dim_) + "D") +
+                                (min_dim_ == max_dim_
+                                     ? std::to_string(min_dim_) + "D"
+                                     : std::to_string(min_dim_) + "D or " + std::to_string(max_dim_) + "D") +
                                 " input, got shape " + to_string(input.shape()));
   if (input.shape()[1] != num_features)
     throw std::invalid_argument(std::string(name_) + ": expected " + std::to_string(num_features) +

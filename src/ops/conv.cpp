@@ -135,38 +135,49 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int
     throw std::invalid_argument("conv2d: input " + to_string(input.shape()) + " (N, C, H, W) and weight " +
                                 to_string(weight.shape()) + " (O, C, kh, kw) do not match");
   if (stride <= 0 || padding < 0) throw std::invalid_argument("conv2d: stride must be positive and padding >= 0");
-  Geometry g{input.shape()[0], input.shape()[1], input.shape()[2], input.shape()[3], weight.shape()[0],
-             weight.shape()[2], weight.shape()[3], stride, padding, 0, 0};
+  Geometry g{input.shape()[0],
+             input.shape()[1],
+             input.shape()[2],
+             input.shape()[3],
+             weight.shape()[0],
+             weight.shape()[2],
+             weight.shape()[3],
+             stride,
+             padding,
+             0,
+             0};
   g.Ho = (g.H + 2 * padding - g.kh) / stride + 1;
   g.Wo = (g.W + 2 * padding - g.kw) / stride + 1;
   if (g.Ho <= 0 || g.Wo <= 0)
     throw std::invalid_argument("conv2d: kernel " + to_string(Shape{g.kh, g.kw}) + " larger than padded input " +
                                 to_string(input.shape()));
   if (bias.defined() && bias.shape() != Shape{g.O})
-    throw std::invalid_argument("conv2d: bias " + to_string(bias.shape()) + " must have shape [" + std::to_string(g.O) + "]");
+    throw std::invalid_argument("conv2d: bias " + to_string(bias.shape()) + " must have shape [" + std::to_string(g.O) +
+                                "]");
   Tensor y = Tensor::empty({g.N, g.O, g.Ho, g.Wo}, input.dtype());
-  if (g.N > 0) dispatch_float(input.dtype(), "conv2d", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T *x = input.data<T>(), *w = weight.data<T>(), *b = bias.defined() ? bias.data<T>() : nullptr;
-    T* py = y.data<T>();
-    const int64_t K = g.K(), P = g.P(), O = g.O, chunk = g.chunk<T>(), n_chunks = (g.N + chunk - 1) / chunk;
-    const int team = team_size(n_chunks);
-    Scratch<T> cols_buf(team, K * chunk * P), y_buf(team, O * chunk * P);
-    for_each_chunk(n_chunks, team, [&](int64_t c, int t) {
-      const int64_t n0 = c * chunk, nc = std::min(chunk, g.N - n0), L = nc * P;
-      T *cols = cols_buf.get(t), *yc = y_buf.get(t);
-      for (int64_t m = 0; m < nc; ++m) im2col(x + (n0 + m) * g.CHW(), cols + m * P, L, g);
-      gemm(false, false, O, L, K, w, K, cols, L, T(0), yc, L);  // Y = W·cols
-      for (int64_t m = 0; m < nc; ++m)
-        for (int64_t o = 0; o < O; ++o) {  // y_{n0+m}[o] = Y[o][m·P … m·P+P) + b[o]
-          const T bo = b ? b[o] : T(0);
-          const T* src = yc + o * L + m * P;
-          T* dst = py + ((n0 + m) * O + o) * P;
+  if (g.N > 0)
+    dispatch_float(input.dtype(), "conv2d", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T *x = input.data<T>(), *w = weight.data<T>(), *b = bias.defined() ? bias.data<T>() : nullptr;
+      T* py = y.data<T>();
+      const int64_t K = g.K(), P = g.P(), O = g.O, chunk = g.chunk<T>(), n_chunks = (g.N + chunk - 1) / chunk;
+      const int team = team_size(n_chunks);
+      Scratch<T> cols_buf(team, K * chunk * P), y_buf(team, O * chunk * P);
+      for_each_chunk(n_chunks, team, [&](int64_t c, int t) {
+        const int64_t n0 = c * chunk, nc = std::min(chunk, g.N - n0), L = nc * P;
+        T *cols = cols_buf.get(t), *yc = y_buf.get(t);
+        for (int64_t m = 0; m < nc; ++m) im2col(x + (n0 + m) * g.CHW(), cols + m * P, L, g);
+        gemm(false, false, O, L, K, w, K, cols, L, T(0), yc, L);  // Y = W·cols
+        for (int64_t m = 0; m < nc; ++m)
+          for (int64_t o = 0; o < O; ++o) {  // y_{n0+m}[o] = Y[o][m·P … m·P+P) + b[o]
+            const T bo = b ? b[o] : T(0);
+            const T* src = yc + o * L + m * P;
+            T* dst = py + ((n0 + m) * O + o) * P;
 #pragma omp simd
-          for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + bo;
-        }
+            for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + bo;
+          }
+      });
     });
-  });
   return record("conv2d", y, {input, weight, bias}, [input, weight, has_bias = bias.defined(), g](const Tensor& dy) {
     Tensor dx, dw, db;
     dispatch_float(dy.dtype(), "conv2d", [&](auto tag) {
@@ -213,11 +224,13 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int
 
 // Output size of a k×k pooling window at `stride` over (N, C, H, W); checks the arguments.
 static Shape pool_shape(const Tensor& input, int64_t k, int64_t stride, const char* op) {
-  if (input.dim() != 4) throw std::invalid_argument(std::string(op) + ": expected (N, C, H, W), got " + to_string(input.shape()));
+  if (input.dim() != 4)
+    throw std::invalid_argument(std::string(op) + ": expected (N, C, H, W), got " + to_string(input.shape()));
   if (k <= 0 || stride <= 0) throw std::invalid_argument(std::string(op) + ": kernel_size and stride must be positive");
   const int64_t H = input.shape()[2], W = input.shape()[3];
   if (H < k || W < k)
-    throw std::invalid_argument(std::string(op) + ": kernel " + std::to_string(k) + " larger than input " + to_string(input.shape()));
+    throw std::invalid_argument(std::string(op) + ": kernel " + std::to_string(k) + " larger than input " +
+                                to_string(input.shape()));
   return {input.shape()[0], input.shape()[1], (H - k) / stride + 1, (W - k) / stride + 1};
 }
 

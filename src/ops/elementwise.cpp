@@ -5,11 +5,11 @@
 
 #include <cmath>
 
-#include "vmath.h"
 #include "kernels.h"
 #include "regrad/autograd/autograd.h"
 #include "regrad/ops/reduce.h"
 #include "regrad/tensor/factory.h"
+#include "vmath.h"
 
 namespace rg {
 
@@ -49,10 +49,11 @@ static Tensor chain(const Tensor& g, const Tensor& v, const char* op, F dydx) {
 
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "add", [](auto x, auto z) { return x + z; });
-  return record("add", y, {a, b},
-                [sa = a.shape(), sb = b.shape(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
-                  return Grads{na ? sum_to(g, sa) : Tensor(), nb ? sum_to(g, sb) : Tensor()};  // ∂(a+b)/∂a = ∂(a+b)/∂b = 1
-                });
+  return record(
+      "add", y, {a, b},
+      [sa = a.shape(), sb = b.shape(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
+        return Grads{na ? sum_to(g, sa) : Tensor(), nb ? sum_to(g, sb) : Tensor()};  // ∂(a+b)/∂a = ∂(a+b)/∂b = 1
+      });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
@@ -74,19 +75,19 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "div", [](auto x, auto z) { return x / z; });
-  return record("div", y, {a, b},
-                [a = a.detach(), b = b.detach(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
-                  // ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = −a/b²
-                  return Grads{na ? sum_to(g / b, a.shape()) : Tensor(),
-                               nb ? sum_to(neg(g * a / (b * b)), b.shape()) : Tensor()};
-                });
+  return record(
+      "div", y, {a, b},
+      [a = a.detach(), b = b.detach(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
+        // ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = −a/b²
+        return Grads{na ? sum_to(g / b, a.shape()) : Tensor(), nb ? sum_to(neg(g * a / (b * b)), b.shape()) : Tensor()};
+      });
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "pow", [](auto x, auto z) { return std::pow(x, z); });
   return record("pow", y, {a, b},
-                [a = a.detach(), b = b.detach(), y = y.detach(), na = a.requires_grad(), nb = b.requires_grad()](
-                    const Tensor& g) {
+                [a = a.detach(), b = b.detach(), y = y.detach(), na = a.requires_grad(),
+                 nb = b.requires_grad()](const Tensor& g) {
                   // ∂(a^b)/∂a = b·a^(b−1); ∂(a^b)/∂b = a^b·log a (only formed when b needs it: log a < 0 is NaN)
                   return Grads{na ? sum_to(g * b * pow(a, b - 1.0), a.shape()) : Tensor(),
                                nb ? sum_to(g * y * log(a), b.shape()) : Tensor()};
@@ -154,7 +155,8 @@ Tensor sqrt(const Tensor& x) {
 Tensor rsqrt(const Tensor& x) {
   Tensor y = unary(x, "rsqrt", [](auto v) { return static_cast<decltype(v)>(1) / std::sqrt(v); });
   return record("rsqrt", y, {x}, [y = y.detach()](const Tensor& g) {
-    return Grads{chain(g, y, "rsqrt", [](auto r) { return static_cast<decltype(r)>(-0.5) * r * r * r; })};  // −x^(−3/2)/2
+    return Grads{
+        chain(g, y, "rsqrt", [](auto r) { return static_cast<decltype(r)>(-0.5) * r * r * r; })};  // −x^(−3/2)/2
   });
 }
 
@@ -182,7 +184,10 @@ Tensor sigmoid(const Tensor& x) {
 Tensor abs(const Tensor& x) {
   Tensor y = unary(x, "abs", [](auto v) { return std::abs(v); });
   return record("abs", y, {x}, [x = x.detach()](const Tensor& g) {
-    return Grads{chain(g, x, "abs", [](auto v) { using T = decltype(v); return v > 0 ? T(1) : v < 0 ? T(-1) : T(0); })};
+    return Grads{chain(g, x, "abs", [](auto v) {
+      using T = decltype(v);
+      return v > 0 ? T(1) : v < 0 ? T(-1) : T(0);
+    })};
   });
 }
 

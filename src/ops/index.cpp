@@ -144,12 +144,12 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
     NoGradGuard no_grad;
     y = select(c, expand(a, shape), expand(b, shape));
   }
-  return record("where", y, {a, b},
-                [c, sa = a.shape(), sb = b.shape(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
-                  const Tensor zero = zeros_like(g);  // the gradient follows the branch that was chosen
-                  return Grads{na ? sum_to(select(c, g, zero), sa) : Tensor(),
-                               nb ? sum_to(select(c, zero, g), sb) : Tensor()};
-                });
+  return record(
+      "where", y, {a, b},
+      [c, sa = a.shape(), sb = b.shape(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
+        const Tensor zero = zeros_like(g);  // the gradient follows the branch that was chosen
+        return Grads{na ? sum_to(select(c, g, zero), sa) : Tensor(), nb ? sum_to(select(c, zero, g), sb) : Tensor()};
+      });
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {

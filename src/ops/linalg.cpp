@@ -49,8 +49,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const int64_t K = a.shape().back();
   if (b.shape()[b.dim() - 2] != K)
     throw std::invalid_argument("matmul: shapes " + to_string(a.shape()) + " and " + to_string(b.shape()) +
-                                " cannot be multiplied (" + std::to_string(K) + " != " +
-                                std::to_string(b.shape()[b.dim() - 2]) + ")");
+                                " cannot be multiplied (" + std::to_string(K) +
+                                " != " + std::to_string(b.shape()[b.dim() - 2]) + ")");
   const int64_t M = a.shape()[a.dim() - 2], N = b.shape().back();
   if (a.dim() == 2 && b.dim() == 2) return bmm(a, b);
   if (b.dim() == 2) {  // (..., M, K)·(K, N): one GEMM over all rows
@@ -76,7 +76,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                                 " do not match (weight must be (out, in) with in = the input's last dim)");
   const int64_t in = weight.shape()[1], out = weight.shape()[0], rows = x.numel() / std::max<int64_t>(in, 1);
   if (bias.defined() && bias.shape() != Shape{out})
-    throw std::invalid_argument("linear: bias " + to_string(bias.shape()) + " must have shape [" + std::to_string(out) + "]");
+    throw std::invalid_argument("linear: bias " + to_string(bias.shape()) + " must have shape [" + std::to_string(out) +
+                                "]");
   Shape shape = x.shape();
   shape.back() = out;
   Tensor y = Tensor::empty(shape, x.dtype());

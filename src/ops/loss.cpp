@@ -14,8 +14,8 @@ Reduction parse_reduction(const std::string& name) {
 
 Tensor nll_loss(const Tensor& logp, const Tensor& target, Reduction reduction) {
   if (logp.dim() != 2 || target.dim() != 1 || target.shape()[0] != logp.shape()[0])
-    throw std::invalid_argument("nll_loss: expected input (N, C) and target (N), got shapes " + to_string(logp.shape()) +
-                                " and " + to_string(target.shape()));
+    throw std::invalid_argument("nll_loss: expected input (N, C) and target (N), got shapes " +
+                                to_string(logp.shape()) + " and " + to_string(target.shape()));
   if (target.dtype() != DType::Int64)
     throw std::invalid_argument("nll_loss: target must be int64 class indices, got " + to_string(target.dtype()));
   const int64_t N = logp.shape()[0], C = logp.shape()[1];

@@ -49,14 +49,12 @@ LstsqResult lstsq(const Tensor& a, const Tensor& b, double rcond) {
   const double rc = rcond < 0 ? std::numeric_limits<double>::epsilon() * static_cast<double>(std::max(m, n)) : rcond;
   int rank = 0, info = 0, lwork = -1, iwork_query = 0;
   double work_query = 0;
-  dgelsd_(&M, &N, &K, ac.data(), &lda, bc.data(), &ldb, s.data(), &rc, &rank, &work_query, &lwork, &iwork_query,
-          &info);
+  dgelsd_(&M, &N, &K, ac.data(), &lda, bc.data(), &ldb, s.data(), &rc, &rank, &work_query, &lwork, &iwork_query, &info);
   if (info != 0) throw std::runtime_error("lstsq: dgelsd workspace query failed (info " + std::to_string(info) + ")");
   lwork = static_cast<int>(work_query);
   std::vector<double> work(static_cast<std::size_t>(std::max(lwork, 1)));
   std::vector<int> iwork(static_cast<std::size_t>(std::max(iwork_query, 1)));
-  dgelsd_(&M, &N, &K, ac.data(), &lda, bc.data(), &ldb, s.data(), &rc, &rank, work.data(), &lwork, iwork.data(),
-          &info);
+  dgelsd_(&M, &N, &K, ac.data(), &lda, bc.data(), &ldb, s.data(), &rc, &rank, work.data(), &lwork, iwork.data(), &info);
   if (info > 0)
     throw std::runtime_error("lstsq: the SVD of A " + to_string(a.shape()) + " did not converge (" +
                              std::to_string(info) + " off-diagonal elements)");

@@ -13,8 +13,8 @@
 
 namespace rg {
 
-using detail::DimView;
 using detail::dim_view;
+using detail::DimView;
 
 // Sorted, de-duplicated, wrapped dims; empty means all dims.
 static std::vector<int64_t> normalize_dims(const std::vector<int64_t>& dims, int64_t ndim, const char* op) {
@@ -111,7 +111,8 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   const std::vector<int64_t> dims = normalize_dims(dims_in, x.dim(), "sum");
   Tensor y = x.detach();
   for (auto it = dims.rbegin(); it != dims.rend(); ++it)
-    y = dispatch_float(x.dtype(), "sum", [&](auto tag) { return sum_dim_kernel<typename decltype(tag)::type>(y, *it); });
+    y = dispatch_float(x.dtype(), "sum",
+                       [&](auto tag) { return sum_dim_kernel<typename decltype(tag)::type>(y, *it); });
   if (dims.empty()) y = x.detach().clone();  // 0-d input: nothing to reduce
   y = y.reshape(reduced_shape(x.shape(), dims, keepdim));
   // ∂/∂x Σ_k x[.., k, ..] = 1 for every summed element: broadcast g back over the reduced dims.
@@ -221,7 +222,8 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
   const int64_t lead = x.dim() - static_cast<int64_t>(shape.size());
   if (lead < 0 || broadcast_shapes(x.shape(), shape, "sum_to") != x.shape())
-    throw std::invalid_argument("sum_to: shape " + to_string(x.shape()) + " does not broadcast from " + to_string(shape));
+    throw std::invalid_argument("sum_to: shape " + to_string(x.shape()) + " does not broadcast from " +
+                                to_string(shape));
   std::vector<int64_t> dims;
   for (int64_t d = 0; d < x.dim(); ++d)
     if (d < lead || (shape[d - lead] == 1 && x.shape()[d] != 1)) dims.push_back(d);

@@ -35,7 +35,8 @@ static void strided_copy(const T* src, const std::vector<int64_t>& src_strides, 
 }
 
 // A fresh contiguous tensor of `shape` read from x's data at `offset` through `strides`.
-static Tensor gather_strided(const Tensor& x, const Shape& shape, const std::vector<int64_t>& strides, int64_t offset = 0) {
+static Tensor gather_strided(const Tensor& x, const Shape& shape, const std::vector<int64_t>& strides,
+                             int64_t offset = 0) {
   Tensor out = Tensor::empty(shape, x.dtype());
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;

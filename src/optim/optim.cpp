@@ -42,8 +42,12 @@ static void for_each_param(const std::vector<Tensor>& params, F f) {
 }
 
 SGD::SGD(std::vector<Tensor> params, double lr, double momentum, double weight_decay, bool nesterov, double dampening)
-    : Optimizer(std::move(params), lr), momentum(momentum), weight_decay(weight_decay), dampening(dampening),
-      nesterov(nesterov), buf_(params_.size()) {
+    : Optimizer(std::move(params), lr),
+      momentum(momentum),
+      weight_decay(weight_decay),
+      dampening(dampening),
+      nesterov(nesterov),
+      buf_(params_.size()) {
   if (momentum < 0 || weight_decay < 0) throw std::invalid_argument("SGD: momentum and weight_decay must be >= 0");
   if (nesterov && (momentum <= 0 || dampening != 0))
     throw std::invalid_argument("SGD: Nesterov momentum requires a momentum and zero dampening");
@@ -93,9 +97,16 @@ Optimizer::State SGD::state() const { return named_buffers(buf_, "momentum_buffe
 void SGD::load_state(const State& state) { restore_buffers(buf_, params_, state, "momentum_buffer."); }
 
 AdamW::AdamW(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps, double weight_decay)
-    : Optimizer(std::move(params), lr), beta1(beta1), beta2(beta2), eps(eps), weight_decay(weight_decay),
-      m_(params_.size()), v_(params_.size()), step_(params_.size(), 0) {
-  if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) throw std::invalid_argument("AdamW: betas must be in [0, 1)");
+    : Optimizer(std::move(params), lr),
+      beta1(beta1),
+      beta2(beta2),
+      eps(eps),
+      weight_decay(weight_decay),
+      m_(params_.size()),
+      v_(params_.size()),
+      step_(params_.size(), 0) {
+  if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1))
+    throw std::invalid_argument("AdamW: betas must be in [0, 1)");
   if (eps < 0 || weight_decay < 0) throw std::invalid_argument("AdamW: eps and weight_decay must be >= 0");
 }
 
@@ -147,7 +158,8 @@ void AdamW::load_state(const State& state) {
       shared = static_cast<int64_t>(t.item());
     } else if (name.rfind("step.", 0) == 0) {
       const std::size_t i = std::stoul(name.substr(5));
-      if (i >= params_.size()) throw std::invalid_argument("optimizer state '" + name + "' does not match the parameters");
+      if (i >= params_.size())
+        throw std::invalid_argument("optimizer state '" + name + "' does not match the parameters");
       steps[i] = static_cast<int64_t>(t.item());
       per_param = true;
     }
@@ -164,7 +176,8 @@ void AdamW::load_state(const State& state) {
       throw std::invalid_argument("AdamW state: " + which + " has moments but step " + std::to_string(steps[i]) +
                                   " (expected a step count >= 1)");
     if (!m[i].defined() && steps[i] != 0)
-      throw std::invalid_argument("AdamW state: " + which + " has step " + std::to_string(steps[i]) + " but no moments");
+      throw std::invalid_argument("AdamW state: " + which + " has step " + std::to_string(steps[i]) +
+                                  " but no moments");
   }
   m_ = std::move(m);
   v_ = std::move(v);

@@ -74,7 +74,8 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator& gen) {
 Tensor tensor(const std::vector<double>& values, const Shape& shape, DType dtype) {
   const Shape s = shape.empty() ? Shape{static_cast<int64_t>(values.size())} : shape;
   if (numel(s) != static_cast<int64_t>(values.size()))
-    throw std::invalid_argument("tensor: " + std::to_string(values.size()) + " values do not fill shape " + to_string(s));
+    throw std::invalid_argument("tensor: " + std::to_string(values.size()) + " values do not fill shape " +
+                                to_string(s));
   Tensor t = Tensor::empty(s, dtype);
   dispatch_all(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -84,7 +85,9 @@ Tensor tensor(const std::vector<double>& values, const Shape& shape, DType dtype
   return t;
 }
 
-Tensor tensor(std::initializer_list<double> values, DType dtype) { return tensor(std::vector<double>(values), {}, dtype); }
+Tensor tensor(std::initializer_list<double> values, DType dtype) {
+  return tensor(std::vector<double>(values), {}, dtype);
+}
 
 Tensor tensor_i64(const std::vector<int64_t>& values, const Shape& shape) {
   const Shape s = shape.empty() ? Shape{static_cast<int64_t>(values.size())} : shape;

@@ -59,7 +59,8 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
   const auto major = static_cast<unsigned char>(bytes[6]);
   std::size_t header_len = 0, header_start = 0;
   if (major == 1) {
-    header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+    header_len =
+        static_cast<unsigned char>(bytes[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
     header_start = 10;
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12) throw npy_error(name, "truncated header");
@@ -73,11 +74,16 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
   const std::string descr = dict_value(header, "descr", name);
   const std::string fortran = dict_value(header, "fortran_order", name);
   const std::string shape_text = dict_value(header, "shape", name);
-  if (fortran.rfind("True", 0) == 0) throw npy_error(name, "Fortran-order arrays are not supported (save a C-order copy)");
+  if (fortran.rfind("True", 0) == 0)
+    throw npy_error(name, "Fortran-order arrays are not supported (save a C-order copy)");
   if (shape_text.empty() || shape_text.front() != '(') throw npy_error(name, "shape is not a tuple");
   const Shape shape = parse_shape(shape_text, name);
 
-  struct Kind { const char* descr; DType dtype; std::size_t size; };
+  struct Kind {
+    const char* descr;
+    DType dtype;
+    std::size_t size;
+  };
   static const Kind kinds[] = {{"'<f4'", DType::Float32, 4}, {"'<f8'", DType::Float64, 8}, {"'<i8'", DType::Int64, 8},
                                {"'<i4'", DType::Int64, 4},   {"'|u1'", DType::Int64, 1},   {"'|b1'", DType::Int64, 1}};
   const Kind* kind = nullptr;
@@ -91,7 +97,8 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
   const std::size_t expected = *size, have = bytes.size() - data_start, count = expected / kind->size;
   if (have != expected)
     throw npy_error(name, "data is " + std::to_string(have) + " bytes, shape " + to_string(shape) + " of " + descr +
-                              " needs " + std::to_string(expected) + (have < expected ? " (truncated)" : " (trailing bytes)"));
+                              " needs " + std::to_string(expected) +
+                              (have < expected ? " (truncated)" : " (trailing bytes)"));
   Tensor t = Tensor::empty(shape, kind->dtype);
   const char* src = bytes.data() + data_start;
   if (kind->size == element_size(kind->dtype)) {
@@ -124,7 +131,14 @@ void save_npy(const std::string& path, const Tensor& t) {
   const std::size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  const unsigned char preamble[10] = {0x93,
+                                      'N',
+                                      'U',
+                                      'M',
+                                      'P',
+                                      'Y',
+                                      1,
+                                      0,
                                       static_cast<unsigned char>(header.size() & 0xff),
                                       static_cast<unsigned char>(header.size() >> 8)};
   std::string bytes(reinterpret_cast<const char*>(preamble), 10);

@@ -48,7 +48,8 @@ std::optional<std::size_t> byte_size(const Shape& s, std::size_t element_bytes) 
   } catch (const std::invalid_argument&) {
     return std::nullopt;
   }
-  if (element_bytes == 0 || static_cast<uint64_t>(n) > static_cast<uint64_t>(INT64_MAX) / element_bytes) return std::nullopt;
+  if (element_bytes == 0 || static_cast<uint64_t>(n) > static_cast<uint64_t>(INT64_MAX) / element_bytes)
+    return std::nullopt;
   return static_cast<std::size_t>(n) * element_bytes;
 }
 

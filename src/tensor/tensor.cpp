@@ -1,8 +1,8 @@
 #include "regrad/tensor/tensor.h"
 
+#include <malloc.h>
 #include <cmath>
 #include <cstdlib>
-#include <malloc.h>
 #include <cstring>
 
 #include "parallel.h"
@@ -51,12 +51,16 @@ void* Tensor::raw_data() const {
   return static_cast<char*>(impl().storage->data) + impl().offset * static_cast<int64_t>(element_size(dtype()));
 }
 
-template <typename T> T* Tensor::data() {
+template <typename T>
+T* Tensor::data() {
   if (dtype() != dtype_of<T>::value)
     throw std::invalid_argument("data<" + to_string(dtype_of<T>::value) + ">() on a " + to_string(dtype()) + " tensor");
   return static_cast<T*>(raw_data());
 }
-template <typename T> const T* Tensor::data() const { return const_cast<Tensor*>(this)->data<T>(); }
+template <typename T>
+const T* Tensor::data() const {
+  return const_cast<Tensor*>(this)->data<T>();
+}
 template float* Tensor::data<float>();
 template double* Tensor::data<double>();
 template int64_t* Tensor::data<int64_t>();
@@ -72,7 +76,8 @@ static int64_t flat_index(const Tensor& t, const std::vector<int64_t>& index) {
   for (int64_t d = 0; d < t.dim(); ++d) {
     int64_t i = index[d] < 0 ? index[d] + t.shape()[d] : index[d];
     if (i < 0 || i >= t.shape()[d])
-      throw std::out_of_range("at: index " + to_string(Shape(index)) + " out of range for shape " + to_string(t.shape()));
+      throw std::out_of_range("at: index " + to_string(Shape(index)) + " out of range for shape " +
+                              to_string(t.shape()));
     flat = flat * t.shape()[d] + i;
   }
   return flat;

@@ -51,7 +51,8 @@ void save_checkpoint(const std::string& path, const NamedTensors& tensors) {
     for (int64_t d : t.shape()) put<int64_t>(out, d);
     out.append(static_cast<const char*>(t.raw_data()), static_cast<std::size_t>(t.numel()) * element_size(t.dtype()));
   }
-  put<uint32_t>(out, static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(out.data()), static_cast<uInt>(out.size()))));
+  put<uint32_t>(
+      out, static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(out.data()), static_cast<uInt>(out.size()))));
 
   write_file_atomic(path, out);
 }
@@ -63,11 +64,12 @@ NamedTensors parse_checkpoint(const std::string& bytes, const std::string& name)
   if (bytes.size() < sizeof kMagic + 12) throw std::runtime_error(name + ": checkpoint is truncated");
   uint32_t stored;
   std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
-  const uint32_t actual =
-      static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
+  const uint32_t actual = static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
   Reader r{bytes, name, sizeof kMagic};
   const uint32_t version = r.get<uint32_t>();
-  if (version != kVersion) throw std::runtime_error(name + ": unsupported checkpoint version " + std::to_string(version));
+  if (version != kVersion)
+    throw std::runtime_error(name + ": unsupported checkpoint version " + std::to_string(version));
   if (stored != actual) throw std::runtime_error(name + ": checksum mismatch (the file is corrupt or truncated)");
   const uint32_t count = r.get<uint32_t>();
   NamedTensors out;
@@ -77,7 +79,8 @@ NamedTensors parse_checkpoint(const std::string& bytes, const std::string& name)
     std::string tname = bytes.substr(r.pos, len);
     r.pos += len;
     const uint8_t code = r.get<uint8_t>(), ndim = r.get<uint8_t>();
-    if (code > 2) throw std::runtime_error(name + ": tensor '" + tname + "' has unknown dtype code " + std::to_string(code));
+    if (code > 2)
+      throw std::runtime_error(name + ": tensor '" + tname + "' has unknown dtype code " + std::to_string(code));
     Shape shape;
     for (uint8_t d = 0; d < ndim; ++d) {
       shape.push_back(r.get<int64_t>());

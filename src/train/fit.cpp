@@ -28,8 +28,8 @@ struct Progress {
   double best_val = INFINITY;
 };
 
-NamedTensors training_state(nn::Module& model, const optim::Optimizer& opt, const Generator& aug_gen,
-                            const Progress& p, const NamedTensors& best) {
+NamedTensors training_state(nn::Module& model, const optim::Optimizer& opt, const Generator& aug_gen, const Progress& p,
+                            const NamedTensors& best) {
   NamedTensors s;
   for (const auto& [n, t] : model.state_dict()) s.emplace_back("model." + n, t);
   for (const auto& [n, t] : opt.state()) s.emplace_back("optim." + n, t);
@@ -59,7 +59,8 @@ Progress restore(const std::string& path, nn::Module& model, optim::Optimizer& o
                  NamedTensors& best) {
   const NamedTensors state = load_checkpoint(path);
   const std::vector<double> v = find_tensor(state, "meta.progress", path).tolist();
-  if (v.size() != 6) throw std::runtime_error(path + ": 'meta.progress' has " + std::to_string(v.size()) + " values, expected 6");
+  if (v.size() != 6)
+    throw std::runtime_error(path + ": 'meta.progress' has " + std::to_string(v.size()) + " values, expected 6");
   model.load_state_dict(with_prefix(state, "model."));
   opt.load_state(with_prefix(state, "optim."));
   best = with_prefix(state, "best.");
@@ -76,7 +77,8 @@ Progress restore(const std::string& path, nn::Module& model, optim::Optimizer& o
 
 report::Table epoch_log() {
   return {{"epoch", "train_loss", "train_acc", "val_nll", "val_acc", "val_ece", "lr", "seconds", "images_per_s",
-           "val_last_nll"}, {}};
+           "val_last_nll"},
+          {}};
 }
 
 // The rows of an existing per-epoch CSV for epochs before `first_epoch` (a resumed run keeps them).
@@ -151,8 +153,8 @@ FitResult fit(nn::Module& model, const data::Splits& d, const FitOptions& o) {
         const Shape shape = batch.x.shape();
         batch.x = o.transform_inputs(batch.x, aug_gen);
         if (batch.x.shape() != shape)
-          throw std::invalid_argument("fit: transform_inputs returned " + to_string(batch.x.shape()) + " for a batch of " +
-                                      to_string(shape));
+          throw std::invalid_argument("fit: transform_inputs returned " + to_string(batch.x.shape()) +
+                                      " for a batch of " + to_string(shape));
       }
       Tensor target = batch.y;  // class indices, or soft targets after Mixup/CutMix
       if (o.mixup > 0 || o.cutmix > 0) {
@@ -165,8 +167,9 @@ FitResult fit(nn::Module& model, const data::Splits& d, const FitOptions& o) {
       }
       const Tensor logits = model(batch.x);
       if (!is_floating(target.dtype()) && logits.dim() != target.dim() + 1)
-        throw std::invalid_argument("fit: the model's logits " + to_string(logits.shape()) + " do not fit the targets " +
-                                    to_string(target.shape()) + " (a character Transformer's ModelOptions::objective "
+        throw std::invalid_argument("fit: the model's logits " + to_string(logits.shape()) +
+                                    " do not fit the targets " + to_string(target.shape()) +
+                                    " (a character Transformer's ModelOptions::objective "
                                     "and data::SplitOptions::objective must be the same)");
       const Tensor loss = cross_entropy(logits, target, Reduction::Mean, o.label_smoothing);
       const double l = loss.item();
@@ -188,10 +191,10 @@ FitResult fit(nn::Module& model, const data::Splits& d, const FitOptions& o) {
       targets_seen += n_targets;
       seen += batch.x.size(0);
       if (o.step_progress && ((b + 1) % std::max<int64_t>(1, steps_per_epoch / 5) == 0 || b + 1 == steps_per_epoch))
-        say(o, "  epoch %lld/%lld [%4lld/%lld] loss %.4f acc %.4f  %.0f img/s  lr %.4g\n", static_cast<long long>(epoch),
-            static_cast<long long>(o.epochs), static_cast<long long>(b + 1), static_cast<long long>(steps_per_epoch),
-            loss_sum / static_cast<double>(targets_seen), correct / static_cast<double>(targets_seen),
-            static_cast<double>(seen) / seconds_since(t_epoch), opt->lr);
+        say(o, "  epoch %lld/%lld [%4lld/%lld] loss %.4f acc %.4f  %.0f img/s  lr %.4g\n",
+            static_cast<long long>(epoch), static_cast<long long>(o.epochs), static_cast<long long>(b + 1),
+            static_cast<long long>(steps_per_epoch), loss_sum / static_cast<double>(targets_seen),
+            correct / static_cast<double>(targets_seen), static_cast<double>(seen) / seconds_since(t_epoch), opt->lr);
     }
     if (result.diverged) break;
     EpochRecord r;

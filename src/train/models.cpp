@@ -53,12 +53,14 @@ std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::
     net->add(std::make_shared<nn::Conv2d>(channels, 32, 3, 1, 1, norm == "none", gen));
     add_norm(32, size, 8);
     net->add(std::make_shared<nn::ReLU>());
-    net->add(std::make_shared<nn::ResidualConvBlock>(32, norm_layer(norm, 32, size, 8), norm_layer(norm, 32, size, 8), gen));
+    net->add(
+        std::make_shared<nn::ResidualConvBlock>(32, norm_layer(norm, 32, size, 8), norm_layer(norm, 32, size, 8), gen));
     const int64_t half = (size - 1) / 2 + 1;  // 3×3 conv, stride 2, padding 1
     net->add(std::make_shared<nn::Conv2d>(32, 64, 3, 2, 1, norm == "none", gen));
     add_norm(64, half, 8);
     net->add(std::make_shared<nn::ReLU>());
-    net->add(std::make_shared<nn::ResidualConvBlock>(64, norm_layer(norm, 64, half, 8), norm_layer(norm, 64, half, 8), gen));
+    net->add(
+        std::make_shared<nn::ResidualConvBlock>(64, norm_layer(norm, 64, half, 8), norm_layer(norm, 64, half, 8), gen));
     net->add(std::make_shared<nn::GlobalAvgPool2d>());
     if (dropout > 0) net->add(std::make_shared<nn::Dropout>(dropout));
     net->add(std::make_shared<nn::Linear>(64, classes, true, gen));
@@ -69,8 +71,8 @@ std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::
 }
 
 CharTransformer::CharTransformer(int64_t vocab, int64_t block_size, int64_t embed, int64_t heads, int64_t layers,
-                                 nn::NormPlacement placement, const std::string& norm, uint64_t seed,
-                                 double dropout, bool all_positions)
+                                 nn::NormPlacement placement, const std::string& norm, uint64_t seed, double dropout,
+                                 bool all_positions)
     : drop_(std::make_shared<nn::Dropout>(dropout)), block_size_(block_size), all_positions_(all_positions) {
   Generator gen(seed);
   tok_ = std::make_shared<nn::Embedding>(vocab, embed, gen);
@@ -78,7 +80,8 @@ CharTransformer::CharTransformer(int64_t vocab, int64_t block_size, int64_t embe
   register_module("tok", tok_);
   register_module("pos", pos_);
   for (int64_t l = 0; l < layers; ++l) {
-    blocks_.push_back(std::make_shared<nn::TransformerBlock>(embed, heads, placement, norm, gen, DType::Float32, dropout));
+    blocks_.push_back(
+        std::make_shared<nn::TransformerBlock>(embed, heads, placement, norm, gen, DType::Float32, dropout));
     register_module("block" + std::to_string(l), blocks_.back());
   }
   if (placement == nn::NormPlacement::Pre) {  // post-norm blocks already end normalised
@@ -92,13 +95,13 @@ CharTransformer::CharTransformer(int64_t vocab, int64_t block_size, int64_t embe
 
 Tensor CharTransformer::forward(const Tensor& tokens) {
   if (tokens.dim() != 2 || tokens.size(1) != block_size_ || tokens.dtype() != DType::Int64)
-    throw std::invalid_argument("CharTransformer: expected int64 tokens (N, " + std::to_string(block_size_) + "), got " +
-                                to_string(tokens.dtype()) + " " + to_string(tokens.shape()));
+    throw std::invalid_argument("CharTransformer: expected int64 tokens (N, " + std::to_string(block_size_) +
+                                "), got " + to_string(tokens.dtype()) + " " + to_string(tokens.shape()));
   const int64_t n = tokens.size(0), T = block_size_;
   Tensor h = (*drop_)((*tok_)(tokens) + pos_->weight);  // (N, T, C) + (T, C)
   for (auto& b : blocks_) h = (*b)(h);
   if (final_norm_) h = (*final_norm_)(h);
-  if (all_positions_) return transpose((*head_)(h), 1, 2);  // (N, T, vocab) → cross_entropy's (N, vocab, T)
+  if (all_positions_) return transpose((*head_)(h), 1, 2);     // (N, T, vocab) → cross_entropy's (N, vocab, T)
   const Tensor last = slice(h, 1, T - 1, T).reshape({n, -1});  // the last position predicts the next character
   return (*head_)(last);
 }

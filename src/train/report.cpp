@@ -63,8 +63,8 @@ bool plot_png(const std::string& csv_path, const std::string& png_path, const st
   }
   std::string script = "set terminal pngcairo size 900,540 noenhanced\nset output '" + png_path + "'\n" +
                        "set datafile separator ','\nset key autotitle columnhead\nset grid\n" + "set title '" + title +
-                       "'\nset xlabel '" + xlabel + "'\nset ylabel '" + ylabel + "'\n" + (log_y ? "set logscale y\n" : "") +
-                       "plot ";
+                       "'\nset xlabel '" + xlabel + "'\nset ylabel '" + ylabel + "'\n" +
+                       (log_y ? "set logscale y\n" : "") + "plot ";
   for (std::size_t i = 0; i < y_cols.size(); ++i)
     script += (i ? ", " : "") + std::string("'") + csv_path + "' using " + std::to_string(x_col) + ":" +
               std::to_string(y_cols[i]) + " with lines lw 2";
@@ -122,7 +122,8 @@ bool plot_png(const std::string& png_path, const std::vector<Plot>& panels, int 
         script += "\n";
       }
       script += "EOD\n";
-      plot += (i ? ", " : "") + name + (s.err.empty() ? " using 1:2 with linespoints" : " using 1:2:3 with yerrorlines") +
+      plot += (i ? ", " : "") + name +
+              (s.err.empty() ? " using 1:2 with linespoints" : " using 1:2:3 with yerrorlines") +
               " lw 2 pt 7 ps 0.6 title " + quoted(s.title);
     }
     script += (p.series.empty() ? "plot NaN notitle" : plot) + "\n";

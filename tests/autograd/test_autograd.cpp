@@ -50,7 +50,7 @@ TEST_CASE("intermediate gradients are kept only with retain_grad") {
   Tensor x = leaf({1.0, -2.0});
   Tensor h = x * 2.0;
   h.retain_grad();
-  Tensor k = h * 5.0;  // not retained
+  Tensor k = h * 5.0;        // not retained
   Tensor y = (k * h).sum();  // y = 5h², dy/dh = 10h, h = 2x
   y.backward();
   check_values(h.grad(), {20.0, -40.0}, 0);

@@ -55,7 +55,8 @@ TEST_CASE("every op that records a backward has a gradcheck case") {
   namespace fs = std::filesystem;
   std::set<std::string> in_src;
   int variable_calls = 0;
-  const std::regex literal(R"re(\brecord\(\s*"([A-Za-z0-9_]+)")re"), any(R"re(\brecord\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,)re");
+  const std::regex literal(R"re(\brecord\(\s*"([A-Za-z0-9_]+)")re"),
+      any(R"re(\brecord\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,)re");
   for (const auto& f : fs::recursive_directory_iterator(fs::path(REGRAD_SOURCE_DIR) / "src")) {
     if (f.path().extension() != ".cpp" && f.path().extension() != ".h") continue;
     if (f.path().filename() == "engine.cpp") continue;  // the definition of record itself

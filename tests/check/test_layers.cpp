@@ -11,9 +11,8 @@
 
 TEST_CASE("no source file includes a header from a layer above its own") {
   namespace fs = std::filesystem;
-  const std::map<std::string, int> rank{{"tensor", 0}, {"autograd", 1}, {"ops", 2},   {"functional", 3},
-                                        {"nn", 4},     {"optim", 5},    {"data", 5}, {"train", 6},
-                                        {"check", 7},  {"cli", 8}};
+  const std::map<std::string, int> rank{{"tensor", 0}, {"autograd", 1}, {"ops", 2},   {"functional", 3}, {"nn", 4},
+                                        {"optim", 5},  {"data", 5},     {"train", 6}, {"check", 7},      {"cli", 8}};
   const std::regex include(R"re(#include\s+"(?:regrad/|\.\./)([a-z]+)/)re");
   int files = 0, includes = 0;
   for (const char* root : {"src", "include/regrad"}) {

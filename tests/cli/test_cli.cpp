@@ -1,9 +1,9 @@
 // The command line as a user meets it: exit codes, usage on bad arguments, files written.
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include <stb_image_write.h>
 
@@ -63,8 +63,8 @@ TEST_CASE("regrad gradcheck checks one op and rejects unknown ones") {
 TEST_CASE("regrad op writes outputs in the input's dtype") {
   const std::string d = ref + "gn_3x6x5_g3_wb_f64/", out = tmp("cli_gn");
   fs::remove_all(out);
-  const Run r = run("op group_norm --x " + d + "x.npy --weight " + d + "weight.npy --bias " + d + "bias.npy --grad-out " +
-                    d + "grad_out.npy --groups 3 --eps 1e-05 --out " + out);
+  const Run r = run("op group_norm --x " + d + "x.npy --weight " + d + "weight.npy --bias " + d +
+                    "bias.npy --grad-out " + d + "grad_out.npy --groups 3 --eps 1e-05 --out " + out);
   CHECK(r.rc == 0);
   for (const char* f : {"y", "dx", "dweight", "dbias"}) {
     const rg::Tensor got = rg::load_npy(out + "/" + f + ".npy");
@@ -185,15 +185,18 @@ TEST_CASE("regrad train: a short real run prints the final metrics line; bad fla
   CHECK(bad.rc == 2);
   CHECK(contains(bad.out, "/nonexistent/train-images-idx3-ubyte.gz: cannot open"));
   // A learning rate that blows up stops with a message naming the step.
-  bad = run("train --epochs 1 --val-size 55000 --batch-size 250 --lr 1e30 --norm none --schedule const --log " + tmp("nan.csv"));
+  bad = run("train --epochs 1 --val-size 55000 --batch-size 250 --lr 1e30 --norm none --schedule const --log " +
+            tmp("nan.csv"));
   CHECK(bad.rc == 1);
   CHECK(contains(bad.out, "at epoch 1, step"));
   fs::remove(tmp("nan.csv"));
 }
 
 TEST_CASE("regrad train: augmentation, Mixup and CutMix flags run; unknown augmentations are refused") {
-  const Run r = run("train --epochs 1 --val-size 55000 --batch-size 250 --augment flip,crop --random-erasing 0.25 "
-                    "--mixup 0.2 --cutmix 1.0 --log " + tmp("aug.csv"));
+  const Run r =
+      run("train --epochs 1 --val-size 55000 --batch-size 250 --augment flip,crop --random-erasing 0.25 "
+          "--mixup 0.2 --cutmix 1.0 --log " +
+          tmp("aug.csv"));
   CHECK(r.rc == 0);
   CHECK(contains(r.out, "augment 'flip,crop', erasing 0.25, mixup 0.2, cutmix 1"));
   CHECK(metric(r.out, "test_acc=") > 0.45);  // 5,000 augmented images, one epoch: 0.63; untrained ~0.1
@@ -219,10 +222,13 @@ TEST_CASE("regrad augment writes a grid; bad arguments give a clear error") {
 }
 
 TEST_CASE("regrad train --resume continues exactly like an uninterrupted run") {
-  const std::string flags = " --val-size 55000 --batch-size 500 --dropout 0.2 --augment flip --schedule const "
-                            "--optimizer adamw --lr 0.002 --seed 5";
-  const Run whole = run("train --epochs 3" + flags + " --log " + tmp("whole.csv") + " --checkpoint " + tmp("best.ckpt"));
-  const Run first = run("train --epochs 1" + flags + " --log " + tmp("part.csv") + " --save-state " + tmp("state.ckpt"));
+  const std::string flags =
+      " --val-size 55000 --batch-size 500 --dropout 0.2 --augment flip --schedule const "
+      "--optimizer adamw --lr 0.002 --seed 5";
+  const Run whole =
+      run("train --epochs 3" + flags + " --log " + tmp("whole.csv") + " --checkpoint " + tmp("best.ckpt"));
+  const Run first =
+      run("train --epochs 1" + flags + " --log " + tmp("part.csv") + " --save-state " + tmp("state.ckpt"));
   const Run rest = run("train --epochs 3" + flags + " --log " + tmp("part.csv") + " --resume " + tmp("state.ckpt"));
   REQUIRE(whole.rc == 0);
   REQUIRE(first.rc == 0);
@@ -249,10 +255,13 @@ TEST_CASE("regrad train reads CIFAR-10 binaries and image folders") {
     }
     return b;
   };
-  for (int k = 1; k <= 5; ++k) std::ofstream(cifar + "/data_batch_" + std::to_string(k) + ".bin", std::ios::binary) << batch(20, k);
+  for (int k = 1; k <= 5; ++k)
+    std::ofstream(cifar + "/data_batch_" + std::to_string(k) + ".bin", std::ios::binary) << batch(20, k);
   std::ofstream(cifar + "/test_batch.bin", std::ios::binary) << batch(10, 9);
-  Run r = run("train --dataset cifar10 --data-dir " + cifar + " --val-size 20 --batch-size 16 --epochs 1 --model cnn "
-              "--augment flip,crop,rotate,jitter,randaugment --log " + tmp("cifar.csv"));
+  Run r = run("train --dataset cifar10 --data-dir " + cifar +
+              " --val-size 20 --batch-size 16 --epochs 1 --model cnn "
+              "--augment flip,crop,rotate,jitter,randaugment --log " +
+              tmp("cifar.csv"));
   CHECK(r.rc == 0);
   CHECK(contains(r.out, "80 train, 20 val, 10 test images"));
   fs::remove_all(cifar);
@@ -265,8 +274,10 @@ TEST_CASE("regrad train reads CIFAR-10 binaries and image folders") {
       stbi_write_png((folder + "/" + cls + "/" + std::to_string(k) + ".png").c_str(), 12, 12, 3, px.data(), 36);
     }
   }
-  r = run("train --dataset image-folder --data-dir " + folder + " --image-size 8 --val-size 2 --batch-size 4 --epochs 2 "
-          "--log " + tmp("folder.csv"));
+  r = run("train --dataset image-folder --data-dir " + folder +
+          " --image-size 8 --val-size 2 --batch-size 4 --epochs 2 "
+          "--log " +
+          tmp("folder.csv"));
   CHECK(r.rc == 0);
   CHECK(contains(r.out, "test_acc="));
   r = run("train --dataset image-folder --epochs 1");
@@ -282,7 +293,8 @@ TEST_CASE("regrad train: a character-level Transformer on the word list, pre- or
   for (const char* placement : {"pre", "post"}) {
     const Run r = run(std::string("train --dataset words --model transformer-char --norm ln --placement ") + placement +
                       " --block-size 6 --embed 16 --heads 2 --layers 1 --epochs 1 --train-subset 3000 --batch-size 100"
-                      " --optimizer adamw --lr 0.003 --log " + log);
+                      " --optimizer adamw --lr 0.003 --log " +
+                      log);
     CHECK(r.rc == 0);
     CHECK(contains(r.out, "contexts from /usr/share/dict/words (objective all: every position's next character)"));
     CHECK(contains(r.out, "val nll of the last position alone"));
@@ -292,14 +304,18 @@ TEST_CASE("regrad train: a character-level Transformer on the word list, pre- or
     CHECK(metric(r.out, "test_nll=") < 3.2);
   }
   // The defaults work for the word list: transformer-char with LayerNorm, and --val-size is honoured.
-  const Run d = run("train --dataset words --block-size 4 --embed 8 --heads 2 --layers 1 --epochs 1 --train-subset 500 "
-                    "--val-size 300 --batch-size 100 --optimizer adamw --lr 0.003 --log " + log);
+  const Run d =
+      run("train --dataset words --block-size 4 --embed 8 --heads 2 --layers 1 --epochs 1 --train-subset 500 "
+          "--val-size 300 --batch-size 100 --optimizer adamw --lr 0.003 --log " +
+          log);
   CHECK(d.rc == 0);
   CHECK(contains(d.out, "regrad train: transformer-char"));
   CHECK(contains(d.out, "data: 500 train, 300 val,"));
   // The older objective: only the last position's next character.
-  const Run l = run("train --dataset words --model transformer-char --objective last --block-size 6 --embed 16 --heads 2 "
-                    "--layers 1 --epochs 1 --train-subset 3000 --batch-size 100 --optimizer adamw --lr 0.003 --log " + log);
+  const Run l =
+      run("train --dataset words --model transformer-char --objective last --block-size 6 --embed 16 --heads 2 "
+          "--layers 1 --epochs 1 --train-subset 3000 --batch-size 100 --optimizer adamw --lr 0.003 --log " +
+          log);
   CHECK(l.rc == 0);
   CHECK(contains(l.out, "(objective last: the last position's next character)"));
   CHECK(!contains(l.out, "val nll of the last position alone"));

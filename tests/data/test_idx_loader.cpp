@@ -60,7 +60,8 @@ TEST_CASE("IDX files are read through zlib, gzip or plain, and corrupt gzip is r
   } catch (const std::runtime_error& e) {
     CHECK(contains(e.what(), bad));
   }
-  CHECK_THROWS_WITH_AS(data::read_idx("/nonexistent.gz"), doctest::Contains("/nonexistent.gz: cannot open"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(data::read_idx("/nonexistent.gz"), doctest::Contains("/nonexistent.gz: cannot open"),
+                       std::runtime_error);
   std::remove(plain.c_str());
   std::remove(gz.c_str());
   std::remove(bad.c_str());

@@ -37,7 +37,8 @@ TEST_CASE("CIFAR-10 batches: records, planes, and bad files named") {
   fs::create_directories(dir);
   std::ofstream(dir + "/test_batch.bin", std::ios::binary) << cifar_record(4, 128);
   CHECK(data::load_cifar10(dir, false).labels.at({0}) == 4);
-  CHECK_THROWS_WITH_AS(data::load_cifar10(dir, true), doctest::Contains("data_batch_1.bin: cannot open"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(data::load_cifar10(dir, true), doctest::Contains("data_batch_1.bin: cannot open"),
+                       std::runtime_error);
   fs::remove_all(dir);
 }
 
@@ -74,8 +75,8 @@ TEST_CASE("image folders: classes sorted, images resized, empty classes and corr
 
 TEST_CASE("decode_image: formats other than PNG/JPEG/BMP are refused before stb_image sees them") {
   // "P5P" made stb_image's PNM parser assert (abort the process); found by make fuzz.
-  CHECK_THROWS_WITH_AS(data::decode_image("P5P", "x.pgm", 8, 3), doctest::Contains("x.pgm: not a PNG, JPEG or BMP image"),
-                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(data::decode_image("P5P", "x.pgm", 8, 3),
+                       doctest::Contains("x.pgm: not a PNG, JPEG or BMP image"), std::runtime_error);
   CHECK_THROWS_WITH_AS(data::decode_image(std::string("\x89PNG\r\n\x1a\n", 8) + "junk", "t.png", 8, 3),
                        doctest::Contains("t.png: cannot decode image"), std::runtime_error);
   // A 2x2 PNG with shuffled IDAT bytes: stb_image fails without setting a reason, and the null
@@ -85,8 +86,9 @@ TEST_CASE("decode_image: formats other than PNG/JPEG/BMP are refused before stb_
       0x02, 0x00, 0x00, 0x00, 0x02, 0x08, 0x02, 0x00, 0x00, 0x00, 0xfd, 0x00, 0x00, 0x00, 0xd4, 0x73, 0x9a, 0x11, 0x49,
       0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xc0, 0xf0, 0x1f, 0x8c, 0x80, 0x18, 0x00, 0x1d, 0xf0, 0x03,
       0xfd, 0xd3, 0xd0, 0x7d, 0x26, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
-  CHECK_THROWS_WITH_AS(data::decode_image(std::string(reinterpret_cast<const char*>(shuffled), sizeof shuffled), "s.png", 8, 3),
-                       doctest::Contains("s.png: cannot decode image"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+      data::decode_image(std::string(reinterpret_cast<const char*>(shuffled), sizeof shuffled), "s.png", 8, 3),
+      doctest::Contains("s.png: cannot decode image"), std::runtime_error);
 }
 
 TEST_CASE("PNG grids decode back to the right size and pixels") {

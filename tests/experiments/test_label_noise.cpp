@@ -25,6 +25,6 @@ TEST_CASE("with_label_noise changes exactly round(fraction·N) labels, each to a
   CHECK(dd::with_label_noise(y, 10, 0.2, 3).tolist() == noisy.tolist());
   CHECK(dd::with_label_noise(y, 10, 0.2, 4).tolist() != noisy.tolist());
   CHECK(dd::with_label_noise(y, 10, 0.0, 3).tolist() == y.tolist());
-  CHECK(rg::test::contains(rg::test::invalid_argument_message([&] { dd::with_label_noise(y, 10, 1.5, 0); }),
-                           "fraction"));
+  CHECK(
+      rg::test::contains(rg::test::invalid_argument_message([&] { dd::with_label_noise(y, 10, 1.5, 0); }), "fraction"));
 }

@@ -37,14 +37,16 @@ TEST_CASE("Results::load names the file and the line of a malformed CSV") {
   CHECK(test::contains(message("norm,seed,acc\nbn,0,0.5\ngn,0\n"), path + ":3: 2 cells, 3 columns"));
   CHECK(test::contains(message("norm,seed,acc\nbn,0,high\n"), path + ":2: a seed or metric is not a number"));
   CHECK(test::contains(message(""), "no 'seed' column"));
-  CHECK(test::contains([&] {
-    try {
-      rx::Results::load(test::tmp_path("results/missing.csv"));
-    } catch (const std::runtime_error& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  }(), "missing.csv: cannot be read"));
+  CHECK(test::contains(
+      [&] {
+        try {
+          rx::Results::load(test::tmp_path("results/missing.csv"));
+        } catch (const std::runtime_error& e) {
+          return std::string(e.what());
+        }
+        return std::string();
+      }(),
+      "missing.csv: cannot be read"));
 }
 
 TEST_CASE("the verdicts' rule: a paired difference is significant above 2 std, from two seeds on") {

@@ -65,7 +65,7 @@ TEST_CASE("batch_norm: the lecture's example x = [1, 3, 5, 7], γ = 2, β = 0.5"
     check_values(y, {-2.1833, -0.3944, 1.3944, 3.1833}, 5e-5);  // the lecture's four decimals
     const double s = std::sqrt(5 + 1e-5);
     check_values(y, {-6 / s + 0.5, -2 / s + 0.5, 2 / s + 0.5, 6 / s + 0.5}, dt == DType::Float64 ? 1e-15 : 1e-6);
-    check_values(rm, {0.1 * 4}, dt == DType::Float64 ? 1e-15 : 1e-7);  // μ = 4
+    check_values(rm, {0.1 * 4}, dt == DType::Float64 ? 1e-15 : 1e-7);                 // μ = 4
     check_values(rv, {0.9 + 0.1 * 20.0 / 3.0}, dt == DType::Float64 ? 1e-15 : 1e-6);  // unbiased: 20/3
   }
 }
@@ -150,7 +150,9 @@ TEST_CASE("fused layers reject bad input with clear messages") {
   const Tensor x = zeros({4, 3});
   auto msg = [](auto f) { return invalid_argument_message(f); };
   CHECK(contains(msg([&] { batch_norm(x, {}, {}, ones({4}), {}, true); }), "weight has shape [4], expected [3]"));
-  CHECK(contains(msg([&] { batch_norm(zeros({1, 3}), {}, {}, {}, {}, true); }),
+  CHECK(contains(msg([&] {
+                   batch_norm(zeros({1, 3}), {}, {}, {}, {}, true);
+                 }),
                  "expected more than 1 value per channel when training, got input size [1, 3]"));
   CHECK(contains(msg([&] { batch_norm(x, {}, {}, {}, {}, false); }), "eval mode"));
   CHECK(contains(msg([&] { batch_norm(x, {}, {}, {}, {}, true, 0.1, -1e-5); }), "eps must be >= 0"));
@@ -163,10 +165,19 @@ TEST_CASE("fused layers reject bad input with clear messages") {
   CHECK(contains(msg([&] { rms_norm(x, {3}, ones({2})); }), "weight has shape [2], expected [3]"));
   CHECK(contains(msg([&] { dropout(x, 1.5); }), "p (the drop probability) must be in [0, 1], got 1.5"));
   CHECK(contains(msg([&] { dropout(x, -0.1); }), "must be in [0, 1]"));
-  CHECK(contains(msg([&] { dropout_with_mask(x, zeros({3, 4}), 0.5); }), "mask shape [3, 4] differs from input shape [4, 3]"));
+  CHECK(contains(msg([&] {
+                   dropout_with_mask(x, zeros({3, 4}), 0.5);
+                 }),
+                 "mask shape [3, 4] differs from input shape [4, 3]"));
   CHECK(contains(msg([&] { dropout_with_mask(x, full({4, 3}, 0.5), 0.5); }), "only 0 and 1"));
-  CHECK(contains(msg([&] { cross_entropy(x, tensor_i64({0, 1, 3, 0})); }), "target 3 at position 2 is out of range for 3 classes"));
+  CHECK(contains(msg([&] {
+                   cross_entropy(x, tensor_i64({0, 1, 3, 0}));
+                 }),
+                 "target 3 at position 2 is out of range for 3 classes"));
   CHECK(contains(msg([&] { cross_entropy(x, tensor_i64({0, -1, 0, 0})); }), "target -1"));
-  CHECK(contains(msg([&] { cross_entropy(x, tensor_i64({0, 1, 2, 0}), Reduction::Mean, 1.5); }), "label_smoothing must be in [0, 1]"));
+  CHECK(contains(msg([&] {
+                   cross_entropy(x, tensor_i64({0, 1, 2, 0}), Reduction::Mean, 1.5);
+                 }),
+                 "label_smoothing must be in [0, 1]"));
   CHECK(contains(msg([&] { cross_entropy(x, tensor_i64({0, 1, 2, 0}), Reduction::Mean, -0.1); }), "label_smoothing"));
 }

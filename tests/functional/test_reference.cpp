@@ -87,8 +87,8 @@ static Counts compare_with_pytorch(bool reference) {
       ++n.tensors;
     }
     // Nothing regrad computes goes unchecked: every output it returns has a PyTorch value.
-    CHECK_MESSAGE(produced == static_cast<int>(out.size()), dir.filename().string(), ": ", out.size(),
-                  " outputs, ", produced, " with a reference");
+    CHECK_MESSAGE(produced == static_cast<int>(out.size()), dir.filename().string(), ": ", out.size(), " outputs, ",
+                  produced, " with a reference");
   }
   MESSAGE("PyTorch reference, ", std::string(reference ? "reference" : "fast"), " kernels: ", n.cases, " cases, ",
           n.tensors, " tensors compared (", n.skipped, " skipped); worst max abs diff float32 ", worst[0], ", float64 ",

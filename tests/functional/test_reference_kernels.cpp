@@ -74,8 +74,8 @@ TEST_CASE("fast kernels match the reference kernels in float64, on many shapes")
   std::map<std::string, Tally> tally;
 
   // BatchNorm: one column, prime sizes, the fast kernel's 64-row blocks (S = 1) and S > 1.
-  const std::vector<Shape> bn_shapes = {{2, 1},       {3, 7},       {64, 13},    {65, 3},   {130, 5},
-                                        {257, 1},     {4, 1, 17},   {5, 3, 1},   {3, 5, 2}, {7, 3, 31},
+  const std::vector<Shape> bn_shapes = {{2, 1},       {3, 7},       {64, 13},     {65, 3},     {130, 5},
+                                        {257, 1},     {4, 1, 17},   {5, 3, 1},    {3, 5, 2},   {7, 3, 31},
                                         {2, 3, 5, 7}, {3, 1, 4, 4}, {1, 2, 3, 3}, {2, 4, 8, 8}};
   for (const Shape& s : bn_shapes) {
     const int64_t C = s[1];
@@ -114,9 +114,10 @@ TEST_CASE("fast kernels match the reference kernels in float64, on many shapes")
   // GroupNorm: spatial sizes on both sides of the fast kernel's run-length switch (S ≥ 64: loops
   // per channel; below: parameters repeated over whole groups), every group count.
   const std::vector<std::pair<Shape, std::vector<int64_t>>> gn_shapes = {
-      {{3, 1, 5}, {1}},          {{2, 1, 70}, {1}},         {{2, 6}, {1, 2, 3, 6}},    {{3, 6, 5}, {1, 2, 3, 6}},
-      {{2, 6, 63}, {1, 2, 3, 6}}, {{2, 6, 8, 8}, {1, 2, 3, 6}}, {{1, 6, 67}, {1, 2, 3, 6}}, {{2, 6, 11, 13}, {1, 3, 6}},
-      {{3, 7, 16}, {1, 7}},      {{2, 7, 65}, {1, 7}}};
+      {{3, 1, 5}, {1}},           {{2, 1, 70}, {1}},           {{2, 6}, {1, 2, 3, 6}},
+      {{3, 6, 5}, {1, 2, 3, 6}},  {{2, 6, 63}, {1, 2, 3, 6}},  {{2, 6, 8, 8}, {1, 2, 3, 6}},
+      {{1, 6, 67}, {1, 2, 3, 6}}, {{2, 6, 11, 13}, {1, 3, 6}}, {{3, 7, 16}, {1, 7}},
+      {{2, 7, 65}, {1, 7}}};
   for (const auto& [s, groups] : gn_shapes)
     for (int64_t G : groups)
       for (int affine = 0; affine < 4; ++affine) {  // none, weight and bias, weight only, bias only
@@ -124,8 +125,9 @@ TEST_CASE("fast kernels match the reference kernels in float64, on many shapes")
         q.groups = G;
         if (affine == 1 || affine == 2) q.inputs["weight"] = r({s[1]});
         if (affine == 1 || affine == 3) q.inputs["bias"] = r({s[1]});
-        compare_fast_and_reference(q, "group_norm " + str(s) + " G " + std::to_string(G) + " affine " +
-                                          std::to_string(affine), tally["group_norm"]);
+        compare_fast_and_reference(
+            q, "group_norm " + str(s) + " G " + std::to_string(G) + " affine " + std::to_string(affine),
+            tally["group_norm"]);
       }
 
   // Dropout: word boundaries of the 32-bit mask (31, 32, 33), p from 0 to 1, two seeds, a given
@@ -157,23 +159,25 @@ TEST_CASE("fast kernels match the reference kernels in float64, on many shapes")
             q.op = "cross_entropy";
             q.inputs["x"] = r({N, K});
             const std::string k = kind;
-            q.inputs["target"] = k == "hard" ? randint(0, K, {N}, gen)
+            q.inputs["target"] = k == "hard"   ? randint(0, K, {N}, gen)
                                  : k == "soft" ? softmax(randn({N, K}, gen, DType::Float64), 1)
                                                : rand({N, K}, gen, DType::Float64);
             q.label_smoothing = eps;
             q.reduction = reduction;
-            q.inputs["grad_out"] = std::string(reduction) == "none" ? randn({N}, gen, DType::Float64)
-                                                                     : scalar_tensor(1.7, DType::Float64);
-            compare_fast_and_reference(q, "cross_entropy " + str({N, K}) + " " + kind + " eps " + str(eps) +
-                                              " " + reduction, tally["cross_entropy"]);
+            q.inputs["grad_out"] =
+                std::string(reduction) == "none" ? randn({N}, gen, DType::Float64) : scalar_tensor(1.7, DType::Float64);
+            compare_fast_and_reference(
+                q, "cross_entropy " + str({N, K}) + " " + kind + " eps " + str(eps) + " " + reduction,
+                tally["cross_entropy"]);
             // Per-class weights, and for class indices some targets ignored.
             q.inputs["class_weight"] = rand({K}, gen, DType::Float64) + 0.5;
             if (k == "hard" && N >= 3 && K >= 10) {  // (all ignored: a mean over nothing, NaN)
               q.ignore_index = 0;
               q.inputs["target"] = randint(0, K, {N}, gen);
             }
-            compare_fast_and_reference(q, "cross_entropy " + str({N, K}) + " " + kind + " weighted eps " + str(eps) +
-                                              " " + reduction + (q.ignore_index ? " ignore 0" : ""),
+            compare_fast_and_reference(q,
+                                       "cross_entropy " + str({N, K}) + " " + kind + " weighted eps " + str(eps) + " " +
+                                           reduction + (q.ignore_index ? " ignore 0" : ""),
                                        tally["cross_entropy"]);
           }
 
@@ -395,8 +399,8 @@ TEST_CASE("reference kernels: backward passes agree with central differences in 
     const std::vector<double> v = rand_vec(N);
     const auto fwd = [&](const Arrays& a) {
       std::vector<double> loss(N), lse(N);
-      reference::cross_entropy_forward(loss.data(), lse.data(), a[0].data(), t, q ? a[1].data() : nullptr, ptr(w), N,
-                                       K, eps);
+      reference::cross_entropy_forward(loss.data(), lse.data(), a[0].data(), t, q ? a[1].data() : nullptr, ptr(w), N, K,
+                                       eps);
       return loss;
     };
     std::vector<double> loss(N), lse(N);

@@ -46,12 +46,10 @@ void check_thread_independent(const char* name, const std::vector<Tensor>& input
 TEST_CASE("fused layers: the same bits at 1, 2 and 4 threads") {
   Generator gen(11);
   const auto r = [&](const Shape& s) { return randn(s, gen) * 1.5 + 0.3; };
-  check_thread_independent("batch_norm (N, C)", {r({2048, 64}), r({64}), r({64})}, [](V x) {
-    return batch_norm(x[0], Tensor(), Tensor(), x[1], x[2], true);
-  });
-  check_thread_independent("batch_norm (N, C, L)", {r({64, 16, 100}), r({16}), r({16})}, [](V x) {
-    return batch_norm(x[0], Tensor(), Tensor(), x[1], x[2], true);
-  });
+  check_thread_independent("batch_norm (N, C)", {r({2048, 64}), r({64}), r({64})},
+                           [](V x) { return batch_norm(x[0], Tensor(), Tensor(), x[1], x[2], true); });
+  check_thread_independent("batch_norm (N, C, L)", {r({64, 16, 100}), r({16}), r({16})},
+                           [](V x) { return batch_norm(x[0], Tensor(), Tensor(), x[1], x[2], true); });
   check_thread_independent("layer_norm", {r({700, 256}), r({256}), r({256})},
                            [](V x) { return layer_norm(x[0], {256}, x[1], x[2]); });
   check_thread_independent("rms_norm", {r({700, 256}), r({256})}, [](V x) { return rms_norm(x[0], {256}, x[1]); });
@@ -66,9 +64,8 @@ TEST_CASE("fused layers: the same bits at 1, 2 and 4 threads") {
   Tensor seq = randint(0, 65, {16, 128}, gen);
   for (int64_t i = 0; i < seq.numel(); i += 7) seq.data<int64_t>()[i] = -100;
   const Tensor cw = rand({65}, gen) + 0.5;
-  check_thread_independent("cross_entropy (N, K, T), weight, ignore_index", {r({16, 65, 128})}, [seq, cw](V x) {
-    return cross_entropy(x[0], seq, {.weight = cw, .label_smoothing = 0.1});
-  });
+  check_thread_independent("cross_entropy (N, K, T), weight, ignore_index", {r({16, 65, 128})},
+                           [seq, cw](V x) { return cross_entropy(x[0], seq, {.weight = cw, .label_smoothing = 0.1}); });
   const Tensor probs = softmax(randn({600, 50}, gen), 1);
   check_thread_independent("cross_entropy, probabilities", {r({600, 50}), probs},
                            [](V x) { return cross_entropy(x[0], x[1], Reduction::Sum, 0.2); });
@@ -77,13 +74,16 @@ TEST_CASE("fused layers: the same bits at 1, 2 and 4 threads") {
 TEST_CASE("conv2d: the same bits at 1, 2 and 4 threads") {
   Generator gen(12);
   // The CNN's second convolution: 226 KB of columns per sample, so 8 chunks of 5 samples.
-  check_thread_independent("conv2d, 8 chunks", {randn({40, 32, 14, 14}, gen), randn({64, 32, 3, 3}, gen), randn({64}, gen)},
+  check_thread_independent("conv2d, 8 chunks",
+                           {randn({40, 32, 14, 14}, gen), randn({64, 32, 3, 3}, gen), randn({64}, gen)},
                            [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); });
   // The first, with a batch of 3: 3 chunks of one sample, fewer than the threads.
-  check_thread_independent("conv2d, 3 chunks of 1", {randn({3, 1, 28, 28}, gen), randn({32, 1, 3, 3}, gen), randn({32}, gen)},
+  check_thread_independent("conv2d, 3 chunks of 1",
+                           {randn({3, 1, 28, 28}, gen), randn({32, 1, 3, 3}, gen), randn({32}, gen)},
                            [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); });
   // One sample: one chunk, its GEMMs kept on one thread.
-  check_thread_independent("conv2d, 1 sample", {randn({1, 32, 14, 14}, gen), randn({64, 32, 3, 3}, gen), randn({64}, gen)},
+  check_thread_independent("conv2d, 1 sample",
+                           {randn({1, 32, 14, 14}, gen), randn({64, 32, 3, 3}, gen), randn({64}, gen)},
                            [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); });
   check_thread_independent("conv2d, stride 2", {randn({16, 8, 15, 15}, gen), randn({16, 8, 3, 3}, gen)},
                            [](V x) { return conv2d(x[0], x[1], Tensor(), 2, 1); });

@@ -42,8 +42,9 @@ TEST_CASE("causal_attention agrees with its composed twin (permuted heads, maske
     // The Transformer's shape (embed 64, 4 heads, context 8), odd sizes, a context of 1, larger heads.
     for (const auto& [shape, heads] :
          {std::pair<Shape, int64_t>{{4, 8, 192}, 4}, {{3, 7, 36}, 3}, {{2, 1, 12}, 2}, {{2, 40, 192}, 2}}) {
-      check_twins("causal_attention", {randn(shape, gen, dt) * 2.0}, [h = heads](V x) { return causal_attention(x[0], h); },
-                  [h = heads](V x) { return composed::causal_attention(x[0], h); }, {"dqkv"});
+      check_twins(
+          "causal_attention", {randn(shape, gen, dt) * 2.0}, [h = heads](V x) { return causal_attention(x[0], h); },
+          [h = heads](V x) { return composed::causal_attention(x[0], h); }, {"dqkv"});
     }
   }
   CHECK_THROWS_WITH_AS(causal_attention(zeros({2, 3, 12}), 3), doctest::Contains("[2, 3, 12]"), std::invalid_argument);
@@ -56,50 +57,73 @@ TEST_CASE("fused layers agree with their composed twins, in double and float") {
     const Tensor none;
     for (const Shape& s : {Shape{16, 5}, Shape{4, 3, 7}, Shape{3, 4, 5, 6}}) {
       const int64_t C = s[1];
-      check_twins("batch_norm train", {r(s), r({C}), r({C})},
-                  [none](V x) { return batch_norm(x[0], none, none, x[1], x[2], true); },
-                  [none](V x) { return composed::batch_norm(x[0], none, none, x[1], x[2], true); });
-      check_twins("batch_norm train, no affine", {r(s)}, [none](V x) { return batch_norm(x[0], none, none, none, none, true); },
-                  [none](V x) { return composed::batch_norm(x[0], none, none, none, none, true); });
+      check_twins(
+          "batch_norm train", {r(s), r({C}), r({C})},
+          [none](V x) { return batch_norm(x[0], none, none, x[1], x[2], true); },
+          [none](V x) { return composed::batch_norm(x[0], none, none, x[1], x[2], true); });
+      check_twins(
+          "batch_norm train, no affine", {r(s)}, [none](V x) { return batch_norm(x[0], none, none, none, none, true); },
+          [none](V x) { return composed::batch_norm(x[0], none, none, none, none, true); });
       const Tensor rm = r({C}), rv = rand({C}, gen, dt) + 0.5;
-      check_twins("batch_norm eval", {r(s), r({C}), r({C})},
-                  [rm, rv](V x) { return batch_norm(x[0], rm, rv, x[1], x[2], false); },
-                  [rm, rv](V x) { return composed::batch_norm(x[0], rm, rv, x[1], x[2], false); });
-      check_twins("group_norm", {r(s), r({C}), r({C})}, [](V x) { return group_norm(x[0], 1, x[1], x[2]); },
-                  [](V x) { return composed::group_norm(x[0], 1, x[1], x[2]); });
+      check_twins(
+          "batch_norm eval", {r(s), r({C}), r({C})},
+          [rm, rv](V x) { return batch_norm(x[0], rm, rv, x[1], x[2], false); },
+          [rm, rv](V x) { return composed::batch_norm(x[0], rm, rv, x[1], x[2], false); });
+      check_twins(
+          "group_norm", {r(s), r({C}), r({C})}, [](V x) { return group_norm(x[0], 1, x[1], x[2]); },
+          [](V x) { return composed::group_norm(x[0], 1, x[1], x[2]); });
       // One group per channel; for (N, C) that leaves one element per group, x̂ ≡ 0: checked in
       // double only, since float rounding in the twin's backward (rstd² ≈ 1e3) is the larger error.
       if (s.size() > 2 || dt == DType::Float64)
-        check_twins("group_norm C groups", {r(s), r({C}), r({C})},
-                  [C](V x) { return group_norm(x[0], C, x[1], x[2], 1e-3); },
-                  [C](V x) { return composed::group_norm(x[0], C, x[1], x[2], 1e-3); });
+        check_twins(
+            "group_norm C groups", {r(s), r({C}), r({C})}, [C](V x) { return group_norm(x[0], C, x[1], x[2], 1e-3); },
+            [C](V x) { return composed::group_norm(x[0], C, x[1], x[2], 1e-3); });
     }
-    check_twins("group_norm 2 of 6", {r({3, 6, 4}), r({6}), r({6})}, [](V x) { return group_norm(x[0], 2, x[1], x[2]); },
-                [](V x) { return composed::group_norm(x[0], 2, x[1], x[2]); });
+    check_twins(
+        "group_norm 2 of 6", {r({3, 6, 4}), r({6}), r({6})}, [](V x) { return group_norm(x[0], 2, x[1], x[2]); },
+        [](V x) { return composed::group_norm(x[0], 2, x[1], x[2]); });
     // Spatial size >= 64: the kernels' per-channel runs.
-    check_twins("group_norm long runs", {r({3, 6, 8, 9}), r({6}), r({6})},
-                [](V x) { return group_norm(x[0], 3, x[1], x[2]); },
-                [](V x) { return composed::group_norm(x[0], 3, x[1], x[2]); });
-    check_twins("group_norm long runs, no affine", {r({2, 4, 100})}, [none](V x) { return group_norm(x[0], 2); },
-                [none](V x) { return composed::group_norm(x[0], 2); });
-    check_twins("layer_norm", {r({70, 33}), r({33}), r({33})}, [](V x) { return layer_norm(x[0], {33}, x[1], x[2]); },
-                [](V x) { return composed::layer_norm(x[0], {33}, x[1], x[2]); });
-    check_twins("layer_norm 2 dims, no affine", {r({2, 3, 4, 5})}, [none](V x) { return layer_norm(x[0], {4, 5}); },
-                [none](V x) { return composed::layer_norm(x[0], {4, 5}); });
-    check_twins("rms_norm", {r({70, 33}), r({33})}, [](V x) { return rms_norm(x[0], {33}, x[1], 1e-6); },
-                [](V x) { return composed::rms_norm(x[0], {33}, x[1], 1e-6); });
-    check_twins("rms_norm default eps, no weight", {r({5, 2, 8})}, [](V x) { return rms_norm(x[0], {2, 8}); },
-                [](V x) { return composed::rms_norm(x[0], {2, 8}); });
+    check_twins(
+        "group_norm long runs", {r({3, 6, 8, 9}), r({6}), r({6})}, [](V x) { return group_norm(x[0], 3, x[1], x[2]); },
+        [](V x) { return composed::group_norm(x[0], 3, x[1], x[2]); });
+    check_twins(
+        "group_norm long runs, no affine", {r({2, 4, 100})}, [none](V x) { return group_norm(x[0], 2); },
+        [none](V x) { return composed::group_norm(x[0], 2); });
+    check_twins(
+        "layer_norm", {r({70, 33}), r({33}), r({33})}, [](V x) { return layer_norm(x[0], {33}, x[1], x[2]); },
+        [](V x) { return composed::layer_norm(x[0], {33}, x[1], x[2]); });
+    check_twins(
+        "layer_norm 2 dims, no affine", {r({2, 3, 4, 5})},
+        [none](V x) {
+          return layer_norm(x[0], {4, 5});
+        },
+        [none](V x) {
+          return composed::layer_norm(x[0], {4, 5});
+        });
+    check_twins(
+        "rms_norm", {r({70, 33}), r({33})}, [](V x) { return rms_norm(x[0], {33}, x[1], 1e-6); },
+        [](V x) { return composed::rms_norm(x[0], {33}, x[1], 1e-6); });
+    check_twins(
+        "rms_norm default eps, no weight", {r({5, 2, 8})},
+        [](V x) {
+          return rms_norm(x[0], {2, 8});
+        },
+        [](V x) {
+          return composed::rms_norm(x[0], {2, 8});
+        });
     const Tensor mask = bernoulli({9, 13}, 0.6, gen, dt);
-    check_twins("dropout", {r({9, 13})}, [mask](V x) { return dropout_with_mask(x[0], mask, 0.4); },
-                [mask](V x) { return composed::dropout_with_mask(x[0], mask, 0.4); });
+    check_twins(
+        "dropout", {r({9, 13})}, [mask](V x) { return dropout_with_mask(x[0], mask, 0.4); },
+        [mask](V x) { return composed::dropout_with_mask(x[0], mask, 0.4); });
     const Tensor targets = randint(0, 7, {12}, gen), probs = softmax(randn({12, 7}, gen, dt), 1);
     for (Reduction red : {Reduction::Mean, Reduction::Sum, Reduction::None})
       for (double ls : {0.0, 0.1, 1.0}) {
-        check_twins("cross_entropy", {r({12, 7})}, [&](V x) { return cross_entropy(x[0], targets, red, ls); },
-                    [&](V x) { return composed::cross_entropy(x[0], targets, red, ls); });
-        check_twins("cross_entropy soft", {r({12, 7})}, [&](V x) { return cross_entropy(x[0], probs, red, ls); },
-                    [&](V x) { return composed::cross_entropy(x[0], probs, red, ls); });
+        check_twins(
+            "cross_entropy", {r({12, 7})}, [&](V x) { return cross_entropy(x[0], targets, red, ls); },
+            [&](V x) { return composed::cross_entropy(x[0], targets, red, ls); });
+        check_twins(
+            "cross_entropy soft", {r({12, 7})}, [&](V x) { return cross_entropy(x[0], probs, red, ls); },
+            [&](V x) { return composed::cross_entropy(x[0], probs, red, ls); });
       }
   }
 }

@@ -9,12 +9,12 @@
 
 namespace {
 
+using rg::detail::verf;
 using rg::detail::vexp_full;
 using rg::detail::vgelu;
 using rg::detail::vgelu_grad;
 using rg::detail::vsigmoid;
 using rg::detail::vtanh;
-using rg::detail::verf;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
@@ -50,7 +50,9 @@ void sweep(F f) {
   for (int i = -20 * 4096; i <= 20 * 4096; ++i) f(static_cast<float>(i) / 4096.0f);
 }
 
-double gelu_ref(double x) { return x >= 0 ? 0.5 * x * (1 + std::erf(x * M_SQRT1_2)) : 0.5 * x * std::erfc(-x * M_SQRT1_2); }
+double gelu_ref(double x) {
+  return x >= 0 ? 0.5 * x * (1 + std::erf(x * M_SQRT1_2)) : 0.5 * x * std::erfc(-x * M_SQRT1_2);
+}
 
 }  // namespace
 
@@ -159,7 +161,7 @@ TEST_CASE("verf(float) is within 1.5 ulp of erf over the float range") {
   CHECK(verf(-kInf) == -1.0f);
   CHECK(std::isnan(verf(kNaN)));
   CHECK(ulps(verf(1e-30f), static_cast<double>(1e-30f) * M_2_SQRTPI) <= 1.0);  // 2x/√π, relatively exact
-  CHECK(verf(0.5) == std::erf(0.5));  // double is libm's
+  CHECK(verf(0.5) == std::erf(0.5));                                           // double is libm's
 }
 
 TEST_CASE("vgelu(float): ≤ 4 ulp for x ≥ −1.27, ≤ (x²/2 + 5) ulp further left") {
@@ -181,8 +183,8 @@ TEST_CASE("vgelu(float): ≤ 4 ulp for x ≥ −1.27, ≤ (x²/2 + 5) ulp furthe
       worst_tail_excess = std::max(worst_tail_excess, e - 0.5 * x * x);
     }
   });
-  MESSAGE("vgelu: worst ", worst_core, " ulp at x = ", at_core, " (x ≥ −1.27); tail ", worst_tail, " ulp at x = ",
-          at_tail, ", at most x²/2 + ", worst_tail_excess);
+  MESSAGE("vgelu: worst ", worst_core, " ulp at x = ", at_core, " (x ≥ −1.27); tail ", worst_tail,
+          " ulp at x = ", at_tail, ", at most x²/2 + ", worst_tail_excess);
   CHECK(worst_core <= 4.0);
   CHECK(worst_tail_excess <= 5.0);
   CHECK(too_big == 0);

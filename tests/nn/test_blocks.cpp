@@ -109,7 +109,8 @@ TEST_CASE("CharTransformer: logits per context, and clear errors") {
   train::CharTransformer t(27, 6, 16, 2, 2, nn::NormPlacement::Pre, "rms", 1);
   const Tensor tokens = tensor_i64(std::vector<int64_t>(3 * 6, 5), {3, 6});
   CHECK(t(tokens).shape() == Shape{3, 27});
-  CHECK_THROWS_WITH_AS(t(tensor_i64({1, 2}, {1, 2})), doctest::Contains("expected int64 tokens (N, 6)"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(t(tensor_i64({1, 2}, {1, 2})), doctest::Contains("expected int64 tokens (N, 6)"),
+                       std::invalid_argument);
   CHECK_THROWS_AS(train::CharTransformer(27, 6, 16, 2, 1, nn::NormPlacement::Post, "bn", 1), std::invalid_argument);
   // With dropout: the same weights, and in eval mode the same logits as without.
   train::CharTransformer d(27, 6, 16, 2, 2, nn::NormPlacement::Pre, "rms", 1, 0.3);

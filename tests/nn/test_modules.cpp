@@ -104,7 +104,10 @@ TEST_CASE("BatchNorm without running statistics uses batch statistics in eval to
 TEST_CASE("modules reject wrong input shapes and bad constructor arguments") {
   nn::BatchNorm1d bn1(3);
   CHECK(contains(invalid_argument_message([&] { bn1(zeros({2, 3, 4, 5})); }), "BatchNorm1d: expected 2D or 3D input"));
-  CHECK(contains(invalid_argument_message([&] { bn1(zeros({2, 4})); }), "expected 3 channels (dim 1), got input of shape [2, 4]"));
+  CHECK(contains(invalid_argument_message([&] {
+                   bn1(zeros({2, 4}));
+                 }),
+                 "expected 3 channels (dim 1), got input of shape [2, 4]"));
   nn::BatchNorm2d bn2(3);
   CHECK(contains(invalid_argument_message([&] { bn2(zeros({2, 3, 4})); }), "BatchNorm2d: expected 4D input"));
   CHECK(contains(invalid_argument_message([] { nn::GroupNorm(4, 6); }), "must be divisible by num_groups 4"));

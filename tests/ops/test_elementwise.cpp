@@ -13,7 +13,9 @@ TEST_CASE("elementwise values match closed forms") {
   check_values(exp(x), {std::exp(-2), std::exp(-0.5), 1, std::exp(0.5), std::exp(2)}, 1e-15);
   check_values(tanh(x), {std::tanh(-2), std::tanh(-0.5), 0, std::tanh(0.5), std::tanh(2)}, 1e-15);
   check_values(relu(x), {0, 0, 0, 0.5, 2}, 0);
-  check_values(sigmoid(x), {1 / (1 + std::exp(2)), 1 / (1 + std::exp(0.5)), 0.5, 1 / (1 + std::exp(-0.5)), 1 / (1 + std::exp(-2))}, 1e-15);
+  check_values(sigmoid(x),
+               {1 / (1 + std::exp(2)), 1 / (1 + std::exp(0.5)), 0.5, 1 / (1 + std::exp(-0.5)), 1 / (1 + std::exp(-2))},
+               1e-15);
   check_values(abs(x), {2, 0.5, 0, 0.5, 2}, 0);
   check_values(-x, {2, 0.5, 0, -0.5, -2}, 0);
   const Tensor p = tensor({0.25, 1, 4}, DType::Float64);
@@ -28,8 +30,8 @@ TEST_CASE("elementwise values match closed forms") {
 
 TEST_CASE("float exp overflows to inf and underflows through the denormals, as libm") {
   // Every length, so that both the vector body and the scalar remainder of the loop are checked.
-  const std::vector<float> xs{88.72283f, 88.72284f, 100, -87.5f, -100, -103.5f, -104, 0, 1, -1,
-                              -INFINITY, INFINITY, NAN};
+  const std::vector<float> xs{88.72283f, 88.72284f, 100, -87.5f,    -100,     -103.5f, -104,
+                              0,         1,         -1,  -INFINITY, INFINITY, NAN};
   for (std::size_t n = 1; n <= xs.size(); ++n) {
     std::vector<double> v(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(n));
     const Tensor y = exp(tensor(v, {static_cast<int64_t>(n)}));
@@ -75,6 +77,7 @@ TEST_CASE("shape mismatch throws std::invalid_argument naming both shapes") {
   CHECK(contains(msg, "[2, 3]"));
   CHECK(contains(msg, "[4]"));
   CHECK(contains(invalid_argument_message([] { mul(zeros({3, 2}), zeros({2, 3})); }), "[3, 2] and [2, 3]"));
-  CHECK(contains(invalid_argument_message([] { add(zeros({2}), zeros({2}, DType::Float64)); }), "float32 [2] vs float64 [2]"));
+  CHECK(contains(invalid_argument_message([] { add(zeros({2}), zeros({2}, DType::Float64)); }),
+                 "float32 [2] vs float64 [2]"));
   CHECK(contains(invalid_argument_message([] { exp(tensor_i64({1})); }), "exp: expected a floating-point tensor"));
 }

@@ -108,22 +108,37 @@ TEST_CASE("cross_entropy over (N, K, d1, d2) is the (N·d1·d2, K) loss with the
   const Tensor rows = permute(x, {0, 2, 3, 1}).reshape({-1, 5});
   for (Reduction red : {Reduction::None, Reduction::Mean, Reduction::Sum}) {
     const Tensor a = cross_entropy(x, t, {.ignore_index = 3, .reduction = red, .label_smoothing = 0.1});
-    const Tensor b = cross_entropy(rows, t.reshape({-1}), {.ignore_index = 3, .reduction = red, .label_smoothing = 0.1});
+    const Tensor b =
+        cross_entropy(rows, t.reshape({-1}), {.ignore_index = 3, .reduction = red, .label_smoothing = 0.1});
     CHECK(a.shape() == (red == Reduction::None ? Shape{2, 3, 4} : Shape{}));
     CHECK(cmp("loss", a.reshape({-1}), b.reshape({-1}), 0, 1e-14).approximate);
   }
 }
 
 TEST_CASE("cross_entropy rejects bad targets clearly") {
-  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), tensor_i64({0, 3})); }),
+  CHECK(contains(invalid_argument_message([] {
+                   cross_entropy(zeros({2, 3}), tensor_i64({0, 3}));
+                 }),
                  "target 3 at position 1 is out of range for 3 classes"));
-  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), tensor_i64({0})); }), "logits [2, 3] and target [1]"));
-  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), zeros({2})); }), "probabilities must have the logits' shape"));
-  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3, 4}), tensor_i64({0, 1})); }),
+  CHECK(contains(invalid_argument_message([] {
+                   cross_entropy(zeros({2, 3}), tensor_i64({0}));
+                 }),
+                 "logits [2, 3] and target [1]"));
+  CHECK(contains(invalid_argument_message([] {
+                   cross_entropy(zeros({2, 3}), zeros({2}));
+                 }),
+                 "probabilities must have the logits' shape"));
+  CHECK(contains(invalid_argument_message([] {
+                   cross_entropy(zeros({2, 3, 4}), tensor_i64({0, 1}));
+                 }),
                  "class indices must have the logits' shape without the class dim, [2, 4]"));
-  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), zeros({2, 3}), {.ignore_index = 0}); }),
+  CHECK(contains(invalid_argument_message([] {
+                   cross_entropy(zeros({2, 3}), zeros({2, 3}), {.ignore_index = 0});
+                 }),
                  "ignore_index (0) is not supported for probability targets"));
-  CHECK(contains(invalid_argument_message([] { cross_entropy(zeros({2, 3}), tensor_i64({0, 1}), {.weight = ones({2})}); }),
+  CHECK(contains(invalid_argument_message([] {
+                   cross_entropy(zeros({2, 3}), tensor_i64({0, 1}), {.weight = ones({2})});
+                 }),
                  "weight is float32 [2], expected float32 [3]"));
   CHECK(contains(invalid_argument_message([] {
                    cross_entropy(zeros({2, 3}), tensor_i64({0, 1}), {.weight = ones({3}).requires_grad_()});

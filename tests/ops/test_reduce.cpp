@@ -18,9 +18,9 @@ TEST_CASE("sum, mean and var over dims with and without keepdim") {
   check_values(mean(x, {-1}), {2, 5}, 0);
   check_values(mean(x), {3.5}, 0);
   const Tensor v = tensor({1, 2, 3, 4}, DType::Float64);
-  check_values(var(v), {5.0 / 3.0}, 1e-15);             // Σ(x − 2.5)² = 5, ÷ (n − 1)
-  check_values(var(v, {0}, false), {1.25}, 1e-15);      // ÷ n
-  check_values(var(x, {0}), {4.5, 4.5, 4.5}, 1e-15);    // pairs 3 apart: 2·1.5² ÷ 1
+  check_values(var(v), {5.0 / 3.0}, 1e-15);           // Σ(x − 2.5)² = 5, ÷ (n − 1)
+  check_values(var(v, {0}, false), {1.25}, 1e-15);    // ÷ n
+  check_values(var(x, {0}), {4.5, 4.5, 4.5}, 1e-15);  // pairs 3 apart: 2·1.5² ÷ 1
   CHECK(var(x, {1}, true, true).shape() == Shape{2, 1});
   const Tensor y = tensor({1, 2, 3, 4, 5, 6, 7, 8}, {2, 2, 2}, DType::Float64);
   check_values(sum(y, {0, 2}), {1 + 2 + 5 + 6, 3 + 4 + 7 + 8}, 0);

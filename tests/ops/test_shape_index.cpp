@@ -45,7 +45,8 @@ TEST_CASE("index_select, embedding and gather index as PyTorch does") {
   const Tensor x = tensor({1, 2, 3, 4, 5, 6}, {2, 3});
   check_values(gather(x, 1, tensor_i64({2, 0, 1, 1}, {2, 2})), {3, 1, 5, 5}, 0);
   check_values(gather(x, 0, tensor_i64({1, 0, 1}, {1, 3})), {4, 2, 6}, 0);
-  CHECK(contains(invalid_argument_message([&] { index_select(w, 0, tensor_i64({4})); }), "index 4 out of range [0, 4)"));
+  CHECK(
+      contains(invalid_argument_message([&] { index_select(w, 0, tensor_i64({4})); }), "index 4 out of range [0, 4)"));
   CHECK(contains(invalid_argument_message([&] { embedding(tensor({1.0}), w); }), "index must be int64"));
   CHECK(contains(invalid_argument_message([&] { gather(x, 1, tensor_i64({0, 0, 0}, {3, 1})); }), "[3, 1]"));
 }

@@ -39,7 +39,7 @@ TEST_CASE("SGD momentum and Nesterov follow torch.optim.SGD") {
   plain.step();
   nesterov.step();
   for (int i = 0; i < 2; ++i) {
-    const double buf1 = g1[i], buf2 = 0.9 * buf1 + g2[i];                   // b₁ = g₁, b₂ = μb₁ + g₂
+    const double buf1 = g1[i], buf2 = 0.9 * buf1 + g2[i];  // b₁ = g₁, b₂ = μb₁ + g₂
     const double p_plain = (i ? -1.0 : 1.0) - 0.1 * buf1 - 0.1 * buf2;
     const double p_nest = (i ? -1.0 : 1.0) - 0.1 * (g1[i] + 0.9 * buf1) - 0.1 * (g2[i] + 0.9 * buf2);
     CHECK(std::abs(a.at({i}) - p_plain) < 1e-15);
@@ -54,7 +54,8 @@ TEST_CASE("AdamW: decoupled decay, bias-corrected moments") {
   set_grad(p, {0.3, -0.4});
   opt.step();
   // Step 1: m̂ = g, v̂ = g², so p ← p·(1 − lr·wd) − lr·g/(|g| + eps).
-  check_values(p, {1.0 * (1 - 0.001) - 0.01 * 0.3 / (0.3 + 1e-8), -2.0 * (1 - 0.001) + 0.01 * 0.4 / (0.4 + 1e-8)}, 1e-15);
+  check_values(p, {1.0 * (1 - 0.001) - 0.01 * 0.3 / (0.3 + 1e-8), -2.0 * (1 - 0.001) + 0.01 * 0.4 / (0.4 + 1e-8)},
+               1e-15);
   // Step 2 by hand.
   const double m = 0.9 * 0.1 * 0.3 + 0.1 * 0.5, v = 0.999 * 0.001 * 0.09 + 0.001 * 0.25;
   const double mhat = m / (1 - 0.81), vhat = v / (1 - 0.999 * 0.999);
@@ -90,8 +91,7 @@ TEST_CASE("AdamW loads a state with one shared 'step' and refuses inconsistent o
     oa.step();
   }
   optim::Optimizer::State legacy;  // as written before per-parameter counts
-  for (const auto& [name, t] : oa.state())
-    legacy.emplace_back(name == "step.0" ? "step" : name, t);
+  for (const auto& [name, t] : oa.state()) legacy.emplace_back(name == "step.0" ? "step" : name, t);
   ob.load_state(legacy);
   {
     NoGradGuard ng;

@@ -63,9 +63,11 @@ TEST_CASE("Philox4x32-10 gives Random123's known answers") {
   };
   const Kat kats[] = {
       {{0, 0, 0, 0}, {0, 0}, {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
-      {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, {0xffffffff, 0xffffffff},
+      {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+       {0xffffffff, 0xffffffff},
        {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
-      {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0},
+      {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+       {0xa4093822, 0x299f31d0},
        {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
   };
   for (const Kat& k : kats) {
@@ -201,8 +203,9 @@ TEST_CASE("malformed .npy files give a clear error naming the file") {
   CHECK(contains(npy_error(npy_bytes(good, 24, 9)), "unsupported format version 9"));
   // Shapes whose element or byte count overflows int64 (found by make fuzz: undefined behaviour
   // in numel before).
-  CHECK(contains(npy_error(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", 0)),
-                 "is too large"));
+  CHECK(
+      contains(npy_error(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", 0)),
+               "is too large"));
   CHECK(contains(npy_error(npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693952,), }", 0)),
                  "is too large"));
   try {
@@ -214,9 +217,11 @@ TEST_CASE("malformed .npy files give a clear error naming the file") {
 }
 
 TEST_CASE(".npy widens int32, uint8 and bool to int64") {
-  std::string b = npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", 0) + std::string("\x01\x02\xff", 3);
+  std::string b =
+      npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", 0) + std::string("\x01\x02\xff", 3);
   check_values(parse_npy(b, "u1.npy"), {1, 2, 255});
-  std::string i4 = npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", 0) + std::string("\xfe\xff\xff\xff", 4);
+  std::string i4 =
+      npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", 0) + std::string("\xfe\xff\xff\xff", 4);
   check_values(parse_npy(i4, "i4.npy"), {-2});
 }
 
@@ -225,8 +230,8 @@ TEST_CASE("shapes past int64 are an error, not an overflow") {
   // Zero elements, but the strides of the other sizes would overflow: refused too.
   CHECK_THROWS_AS(numel({0, int64_t{1} << 40, int64_t{1} << 40}), std::invalid_argument);
   CHECK(numel({int64_t{1} << 31, int64_t{1} << 31}) == int64_t{1} << 62);
-  CHECK_THROWS_WITH_AS(numel({int64_t{1} << 40, int64_t{1} << 40}), doctest::Contains("more elements than fit in int64"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(numel({int64_t{1} << 40, int64_t{1} << 40}),
+                       doctest::Contains("more elements than fit in int64"), std::invalid_argument);
   CHECK(!byte_size({int64_t{1} << 61}, 8).has_value());
   CHECK(byte_size({int64_t{1} << 59}, 8) == std::optional<std::size_t>(std::size_t{1} << 62));
   CHECK_THROWS_WITH_AS(Tensor::empty({int64_t{1} << 62}, DType::Float32), doctest::Contains("more bytes than fit"),

@@ -23,8 +23,10 @@ static std::string checkpoint_error(const std::string& bytes) {
 
 TEST_CASE("checkpoints round-trip names, dtypes, shapes and values, and leave no temporary file") {
   Generator gen(1);
-  const train::NamedTensors state{{"w", randn({3, 4}, gen)}, {"b", randn({2}, gen, DType::Float64)},
-                                  {"steps", tensor_i64({7})}, {"scalar", scalar_tensor(1.5)}};
+  const train::NamedTensors state{{"w", randn({3, 4}, gen)},
+                                  {"b", randn({2}, gen, DType::Float64)},
+                                  {"steps", tensor_i64({7})},
+                                  {"scalar", scalar_tensor(1.5)}};
   const std::string dir = rg::test::tmp_path("ck"), path = dir + "/model.ckpt";  // save creates the folder
   std::filesystem::remove_all(dir);
   train::save_checkpoint(path, state);
@@ -47,7 +49,8 @@ TEST_CASE("checkpoints round-trip names, dtypes, shapes and values, and leave no
   std::string v2 = good;
   v2[8] = 2;
   CHECK(contains(checkpoint_error(v2), "unsupported checkpoint version 2"));
-  CHECK_THROWS_WITH_AS(train::load_checkpoint("/nonexistent.ckpt"), doctest::Contains("/nonexistent.ckpt"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(train::load_checkpoint("/nonexistent.ckpt"), doctest::Contains("/nonexistent.ckpt"),
+                       std::runtime_error);
   std::filesystem::remove_all(dir);
 }
 
@@ -85,8 +88,11 @@ TEST_CASE("models: shapes, norms and bad names") {
     CHECK(train::make_model("cnn", norm, 0.2, 0)->forward(x).shape() == Shape{2, 10});
   }
   CHECK(train::make_model("resnet-small", "bn", 0.1, 0)->forward(x).shape() == Shape{2, 10});
-  CHECK(train::make_model("resnet-small", "gn", 0.0, 0, 3, 32, 5)->forward(randn({2, 3, 32, 32}, gen)).shape() == Shape{2, 5});
+  CHECK(train::make_model("resnet-small", "gn", 0.0, 0, 3, 32, 5)->forward(randn({2, 3, 32, 32}, gen)).shape() ==
+        Shape{2, 5});
   CHECK(train::make_model("cnn", "bn", 0.0, 0, 3, 32, 10)->forward(randn({2, 3, 32, 32}, gen)).shape() == Shape{2, 10});
-  CHECK_THROWS_WITH_AS(train::make_model("resnet", "bn", 0, 0), doctest::Contains("unknown model 'resnet'"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(train::make_model("mlp", "xx", 0, 0), doctest::Contains("unknown norm 'xx'"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(train::make_model("resnet", "bn", 0, 0), doctest::Contains("unknown model 'resnet'"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(train::make_model("mlp", "xx", 0, 0), doctest::Contains("unknown norm 'xx'"),
+                       std::invalid_argument);
 }

@@ -228,5 +228,6 @@ TEST_CASE("load_splits: sizes, normalisation and clear errors") {
   o.val_size = 10'000'000;
   CHECK(rg::test::contains(rg::test::invalid_argument_message([&] { data::load_splits(o); }), "val_size must be in"));
   o.dataset = "imagenet";
-  CHECK(rg::test::contains(rg::test::invalid_argument_message([&] { data::load_splits(o); }), "unknown dataset 'imagenet'"));
+  CHECK(rg::test::contains(rg::test::invalid_argument_message([&] { data::load_splits(o); }),
+                           "unknown dataset 'imagenet'"));
 }

@@ -51,11 +51,12 @@ TEST_CASE("position_targets: every position's next character, leading padding ig
   // Contexts ... → a, ..a → b, .ab → ., ... → c, ..c → . ; position t predicts context[t+1], the last y.
   const Tensor t = data::position_targets(d.X, d.Y);
   CHECK(t.shape() == Shape{5, 3});
-  rg::test::check_values(t, {-100, -100, 1,  //
-                             -100, 1, 2,     //
-                             1, 2, 0,        //
-                             -100, -100, 3,  //
-                             -100, 3, 0},
+  rg::test::check_values(t,
+                         {-100, -100, 1,  //
+                          -100, 1, 2,     //
+                          1, 2, 0,        //
+                          -100, -100, 3,  //
+                          -100, 3, 0},
                          0);
   CHECK_THROWS_WITH_AS(data::position_targets(d.X, slice(d.Y, 0, 0, 4)), doctest::Contains("[5, 3] and int64 [4]"),
                        std::invalid_argument);
@@ -115,8 +116,8 @@ TEST_CASE("transformer-char, objective all: the loss is the mean of the per-posi
   // The same through each position's (N, K) slice separately.
   double sliced = 0;
   for (int64_t t = 0; t < T; ++t)
-    sliced += cross_entropy(squeeze(slice(logits, 2, t, t + 1), 2), squeeze(slice(y, 1, t, t + 1), 1), Reduction::Sum)
-                  .item();
+    sliced +=
+        cross_entropy(squeeze(slice(logits, 2, t, t + 1), 2), squeeze(slice(y, 1, t, t + 1), 1), Reduction::Sum).item();
   CHECK(sliced / count == doctest::Approx(sum / count).epsilon(1e-6));
 
   no_grad.reset();
@@ -133,7 +134,9 @@ TEST_CASE("transformer-char, objective all: the loss is the mean of the per-posi
   o.progress = nullptr;
   o.label_smoothing = eps;
   double first = NAN;
-  o.after_backward = [&](int64_t step, double l, nn::Module&) { if (step == 0) first = l; };
+  o.after_backward = [&](int64_t step, double l, nn::Module&) {
+    if (step == 0) first = l;
+  };
   auto model = tiny("all", d.X);
   const train::FitResult r = train::fit(*model, s, o);
   CHECK(first == doctest::Approx(smooth_sum / count).epsilon(1e-5));

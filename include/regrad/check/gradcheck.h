@@ -9,19 +9,19 @@
 namespace rg {
 
 struct GradcheckOptions {
-  double eps = 1e-6;   // PyTorch's torch.autograd.gradcheck defaults
+  double eps = 1e-6;  // PyTorch's torch.autograd.gradcheck defaults
   double atol = 1e-5;
   double rtol = 1e-3;
-  uint64_t seed = 0;   // for the random upstream gradient
+  uint64_t seed = 0;  // for the random upstream gradient
   // Every entry of the Jacobian (PyTorch's gradcheck): one backward per output element and one
   // pair of evaluations per input element. Otherwise one random projection vᵀJ (cheaper).
   bool full_jacobian = false;
 };
 
 struct GradcheckResult {
-  bool ok = false;            // every comparison within tolerance, and at least one made
-  int64_t checked = 0;        // comparisons: input elements (projection) or Jacobian entries
-  double max_abs_err = 0.0;   // over all elements
+  bool ok = false;           // every comparison within tolerance, and at least one made
+  int64_t checked = 0;       // comparisons: input elements (projection) or Jacobian entries
+  double max_abs_err = 0.0;  // over all elements
   // The worst element: the largest |analytic − numeric| / (atol + rtol·|numeric|).
   int worst_input = -1;
   std::vector<int64_t> worst_index;

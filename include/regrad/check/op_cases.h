@@ -9,8 +9,8 @@
 namespace rg {
 
 struct OpCase {
-  std::string op;      // "add"
-  std::string detail;  // "broadcast [3, 1] + [4]"
+  std::string op;              // "add"
+  std::string detail;          // "broadcast [3, 1] + [4]"
   std::vector<Tensor> inputs;  // float64; those with requires_grad are checked
   TensorFn fn;
   double eps = 1e-6;  // finite-difference step (larger where the op rounds to float32)

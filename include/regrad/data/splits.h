@@ -20,20 +20,20 @@ struct Splits {
 };
 
 struct SplitOptions {
-  // fashion-mnist, mnist (the 10,000 digits in data/mnist, read from the repository root), cifar10 (binary batches), image-folder
-  // (root/class/*.png) or words (character level).
+  // fashion-mnist, mnist (the 10,000 digits in data/mnist, read from the repository root), cifar10 (binary batches),
+  // image-folder (root/class/*.png) or words (character level).
   std::string dataset = "fashion-mnist";
-  std::string data_dir;         // empty: the dataset's default location
-  int64_t val_size = 5000;      // images held out of the training set for validation (seeded)
-  int64_t train_subset = 0;     // keep only the first N training examples (0: all)
-  int64_t block_size = 8;       // words: context length
+  std::string data_dir;      // empty: the dataset's default location
+  int64_t val_size = 5000;   // images held out of the training set for validation (seeded)
+  int64_t train_subset = 0;  // keep only the first N training examples (0: all)
+  int64_t block_size = 8;    // words: context length
   // words: the training objective the targets are built for. "all": per-position targets
   // (N, block_size) from position_targets (every position learns; leading padding ignored, −100);
   // "last": the next character only (N), the last position's prediction. It must match the
   // model's (ModelOptions::objective).
   std::string objective = "all";
-  int64_t image_size = 32;      // image-folder: images resized to this size
-  double test_fraction = 0.2;   // image-folder: the share held out as the test set
+  int64_t image_size = 32;     // image-folder: images resized to this size
+  double test_fraction = 0.2;  // image-folder: the share held out as the test set
   uint64_t seed = 0;
 };
 

@@ -11,8 +11,8 @@ namespace rg {
 // there, are left out). With designated initialisers a call reads like PyTorch's:
 //   cross_entropy(logits, target, {.weight = w, .ignore_index = 0, .label_smoothing = 0.1})
 struct CrossEntropyOptions {
-  Tensor weight = {};            // per-class weight (K), the logits' dtype; undefined: all 1
-  int64_t ignore_index = -100;   // class-index targets equal to it add 0 and leave the mean
+  Tensor weight = {};           // per-class weight (K), the logits' dtype; undefined: all 1
+  int64_t ignore_index = -100;  // class-index targets equal to it add 0 and leave the mean
   Reduction reduction = Reduction::Mean;
   double label_smoothing = 0.0;  // in [0, 1]
 };

@@ -17,8 +17,8 @@ Tensor batch_norm(const Tensor& input, Tensor running_mean, Tensor running_var, 
                   const Tensor& bias = {}, bool training = false, double momentum = 0.1, double eps = 1e-5);
 
 // Normalises over the trailing dims given by normalized_shape; weight/bias have that shape.
-Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
-                  double eps = 1e-5);
+Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = {},
+                  const Tensor& bias = {}, double eps = 1e-5);
 
 // y = x · rsqrt(mean(x²) + eps) · weight over the trailing normalized_shape: no mean, no bias.
 // eps defaults to rms_norm_default_eps(input's dtype), as torch.nn.functional.rms_norm.

@@ -16,8 +16,8 @@ namespace rg::nn {
 // a data set is reset_running_stats(), momentum = nullopt, then forward passes in train mode.
 class BatchNorm : public Module {
  public:
-  Tensor weight, bias;                       // (C), ones and zeros; undefined when !affine
-  Tensor running_mean, running_var;          // (C), zeros and ones; undefined when not tracked
+  Tensor weight, bias;               // (C), ones and zeros; undefined when !affine
+  Tensor running_mean, running_var;  // (C), zeros and ones; undefined when not tracked
   int64_t num_batches_tracked = 0;
   const int64_t num_features;
   const double eps;

@@ -24,8 +24,8 @@ Tensor rsqrt(const Tensor& x);  // 1/√x
 Tensor tanh(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
-Tensor abs(const Tensor& x);    // subgradient 0 at 0, as in PyTorch
-Tensor gelu(const Tensor& x);   // x·Φ(x), the exact (erf) form: torch's default
+Tensor abs(const Tensor& x);   // subgradient 0 at 0, as in PyTorch
+Tensor gelu(const Tensor& x);  // x·Φ(x), the exact (erf) form: torch's default
 
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);

@@ -14,12 +14,25 @@ std::string to_string(DType dt);
 std::size_t element_size(DType dt);
 inline bool is_floating(DType dt) { return dt != DType::Int64; }
 
-template <typename T> struct dtype_of;
-template <> struct dtype_of<float> { static constexpr DType value = DType::Float32; };
-template <> struct dtype_of<double> { static constexpr DType value = DType::Float64; };
-template <> struct dtype_of<int64_t> { static constexpr DType value = DType::Int64; };
+template <typename T>
+struct dtype_of;
+template <>
+struct dtype_of<float> {
+  static constexpr DType value = DType::Float32;
+};
+template <>
+struct dtype_of<double> {
+  static constexpr DType value = DType::Float64;
+};
+template <>
+struct dtype_of<int64_t> {
+  static constexpr DType value = DType::Int64;
+};
 
-template <typename T> struct type_tag { using type = T; };
+template <typename T>
+struct type_tag {
+  using type = T;
+};
 
 // Calls f(type_tag<T>{}) with T = float or double; kernels are written once as templates.
 //   dispatch_float(x.dtype(), "exp", [&](auto tag) { using T = typename decltype(tag)::type; ... });

@@ -23,7 +23,10 @@ class Generator {
     offset_ += n;
     return first;
   }
-  void manual_seed(uint64_t seed) { seed_ = seed; offset_ = 0; }
+  void manual_seed(uint64_t seed) {
+    seed_ = seed;
+    offset_ = 0;
+  }
   void set_offset(uint64_t offset) { offset_ = offset; }  // resume a stream (checkpoints)
 
   // Stateless draws at an explicit counter: uniform in [0, 1) and standard normal.

@@ -1,7 +1,7 @@
 // Shapes: sizes of a contiguous row-major tensor, and the broadcasting rule.
 #pragma once
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,9 +10,9 @@ namespace rg {
 
 using Shape = std::vector<int64_t>;
 
-std::string to_string(const Shape& s);            // "[2, 3]"
-int64_t numel(const Shape& s);                    // product of sizes (1 for a 0-d shape); throws
-                                                  // std::invalid_argument past int64
+std::string to_string(const Shape& s);  // "[2, 3]"
+int64_t numel(const Shape& s);          // product of sizes (1 for a 0-d shape); throws
+                                        // std::invalid_argument past int64
 // Bytes of a contiguous tensor of shape `s` with `element_bytes`-byte elements, or nullopt when
 // they do not fit in int64 (a shape read from a file can claim anything).
 std::optional<std::size_t> byte_size(const Shape& s, std::size_t element_bytes);

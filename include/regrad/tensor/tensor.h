@@ -64,26 +64,28 @@ class Tensor {
   DType dtype() const { return impl().dtype; }
 
   // Typed access to the elements; throws if T does not match dtype().
-  template <typename T> T* data();
-  template <typename T> const T* data() const;
+  template <typename T>
+  T* data();
+  template <typename T>
+  const T* data() const;
   void* raw_data() const;
 
   // Element access by multi-index (negative indices count from the end).
   double at(const std::vector<int64_t>& index) const;
   void set(const std::vector<int64_t>& index, double value);
-  double item() const;  // the value of a one-element tensor
+  double item() const;                 // the value of a one-element tensor
   std::vector<double> tolist() const;  // flattened values, converted to double
 
   // ---- autograd ----
   bool requires_grad() const { return impl().requires_grad; }
   Tensor& requires_grad_(bool on = true);
   bool is_leaf() const { return impl().grad_fn == nullptr; }
-  Tensor grad() const;           // undefined Tensor when no gradient has been accumulated
-  void zero_grad();              // drops the gradient (PyTorch's set_to_none)
-  Tensor& retain_grad();         // keep grad() of a non-leaf after backward()
+  Tensor grad() const;    // undefined Tensor when no gradient has been accumulated
+  void zero_grad();       // drops the gradient (PyTorch's set_to_none)
+  Tensor& retain_grad();  // keep grad() of a non-leaf after backward()
   // Reverse-mode sweep from this tensor. A one-element tensor may omit `gradient` (seeded with 1).
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
-  Tensor detach() const;         // same storage, no history
+  Tensor detach() const;  // same storage, no history
   const std::shared_ptr<Node>& grad_fn() const { return impl().grad_fn; }
 
   // ---- conversions and copies ----
@@ -93,7 +95,7 @@ class Tensor {
   // ---- in-place (no autograd; refuse tensors that need grad while grad mode is on: grad_mode.h) ----
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
-  Tensor& copy_(const Tensor& src);            // same shape, any dtype
+  Tensor& copy_(const Tensor& src);                       // same shape, any dtype
   Tensor& add_(const Tensor& other, double alpha = 1.0);  // this += alpha * other (same shape)
   Tensor& mul_(double factor);
 

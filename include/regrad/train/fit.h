@@ -1,14 +1,13 @@
 // fit: the one training loop, shared by `regrad train` and every experiment.
 //
 // One epoch: for each shuffled mini-batch, set the learning rate from the schedule, augment (images
-// only), transform_inputs (any inputs, e.g. masking character contexts), mix (Mixup/CutMix → soft targets), forward, cross_entropy(…, label_smoothing), backward,
-// optional gradient clipping, optimizer step, optional L1 proximal step. Targets are class indices
-// (N) or, for a character Transformer trained on every position, (N, T) with −100 where ignored:
-// the loss, the running train loss/accuracy and the metrics are then means over the non-ignored
-// positions (label smoothing per position). After each epoch the
-// model is evaluated on the validation split (NLL, accuracy, ECE); the best model by validation
-// NLL is kept (early stopping with `patience`), and optionally written as a checkpoint. At the
-// end the best model is loaded back (keep_best) and evaluated on the test split.
+// only), transform_inputs (any inputs, e.g. masking character contexts), mix (Mixup/CutMix → soft targets), forward,
+// cross_entropy(…, label_smoothing), backward, optional gradient clipping, optimizer step, optional L1 proximal step.
+// Targets are class indices (N) or, for a character Transformer trained on every position, (N, T) with −100 where
+// ignored: the loss, the running train loss/accuracy and the metrics are then means over the non-ignored positions
+// (label smoothing per position). After each epoch the model is evaluated on the validation split (NLL, accuracy, ECE);
+// the best model by validation NLL is kept (early stopping with `patience`), and optionally written as a checkpoint. At
+// the end the best model is loaded back (keep_best) and evaluated on the test split.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -39,9 +38,9 @@ struct FitOptions {
   std::string optimizer = "sgd";
   double lr = 0.05, momentum = 0.9, weight_decay = 5e-4, l1 = 0.0;
   std::string schedule = "cosine";  // "cosine" (linear warmup, then cosine to 0) or "const"
-  int64_t warmup = 0;                // warmup steps
+  int64_t warmup = 0;               // warmup steps
   double label_smoothing = 0.0, max_grad_norm = 0.0;
-  data::AugmentSpec augment;         // images only; on raw pixels where the splits carry mean and std
+  data::AugmentSpec augment;  // images only; on raw pixels where the splits carry mean and std
   // Applied to every training batch's inputs after `augment` (images or int64 contexts), drawing
   // from the augmentation generator; returns inputs of the same shape. Empty: none.
   std::function<Tensor(const Tensor& x, Generator& gen)> transform_inputs;
@@ -50,7 +49,7 @@ struct FitOptions {
   bool keep_best = true;             // load the best model by val NLL back at the end (else: the last)
   bool evaluate_test = true;         // evaluate the final model on the test split
   int64_t eval_batch_size = 1000;
-  uint64_t seed = 0;                 // shuffling (seed), augmentation (seed + 99), dropout masks (seed)
+  uint64_t seed = 0;  // shuffling (seed), augmentation (seed + 99), dropout masks (seed)
   // Files, each written atomically; empty is none.
   std::string log_csv;     // per-epoch CSV (kept across --resume)
   std::string checkpoint;  // the best model so far

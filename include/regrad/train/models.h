@@ -46,12 +46,12 @@ class CharTransformer : public nn::Module {
 // Every reference model by name, sized for a dataset: the one model factory of `regrad train` and
 // the experiments.
 struct ModelOptions {
-  std::string model;  // mlp, cnn, resnet-small or transformer-char ("": transformer-char for words, else mlp)
-  std::string norm;   // "": bn for the image models, ln for transformer-char
+  std::string model;     // mlp, cnn, resnet-small or transformer-char ("": transformer-char for words, else mlp)
+  std::string norm;      // "": bn for the image models, ln for transformer-char
   double dropout = 0.1;  // image models
   double transformer_dropout = 0.0;  // transformer-char: embedding and residual dropout (Vaswani et al.'s P_drop)
   int64_t embed = 64, heads = 4, layers = 2;  // transformer-char (block size: the data's context length)
-  std::string placement = "pre";               // transformer-char: pre or post
+  std::string placement = "pre";              // transformer-char: pre or post
   // transformer-char: "all" (every position predicts its next character, logits (N, vocab, T)) or
   // "last" (the last position only, logits (N, vocab)); must match data::SplitOptions::objective.
   std::string objective = "all";
