@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -129,6 +130,8 @@ int main(int argc, char** argv) {
   std::printf("\n%s\n", md.c_str());
   if (layers) print_layers_verdict(table, threads);
   const std::string md_path = out_dir + "/bench.md", csv_path = out_dir + "/bench.csv";
+  std::error_code made;
+  std::filesystem::create_directories(out_dir, made);  // --out may name a folder that does not exist yet
   if (!write_file(md_path, md) || !write_file(csv_path, table.csv())) {
     std::fprintf(stderr, "regrad_bench: cannot write %s and %s\n", md_path.c_str(), csv_path.c_str());
     return 1;

@@ -103,8 +103,7 @@ NamedGrads manual_backward(const Forward& f, const Params& p, const Tensor& Xb, 
   const int64_t n = Xb.size(0);
   const double inv_n = 1.0 / static_cast<double>(n);
   // loss = −mean_i logprobs[i, Y_i]: only the picked entries get −1/n.
-  Tensor dlogprobs = zeros_like(f.logprobs);
-  for (int64_t i = 0; i < n; ++i) dlogprobs.set({i, static_cast<int64_t>(Yb.at({i}))}, -inv_n);
+  Tensor dlogprobs = -inv_n * one_hot(Yb, kVocab, f.logprobs.dtype());
   Tensor dprobs = (1.0 / f.probs.detach()) * dlogprobs;                      // d log p = dp / p
   Tensor dcounts_sum_inv = sum(f.counts.detach() * dprobs, {1}, true);       // broadcast along dim 1 → sum
   Tensor dcounts = f.counts_sum_inv.detach() * dprobs;                       // first use of counts
@@ -133,12 +132,9 @@ NamedGrads manual_backward(const Forward& f, const Params& p, const Tensor& Xb, 
   Tensor dW1 = matmul(f.embcat.detach().t(), dhprebn);
   Tensor db1 = sum(dhprebn, {0});
   Tensor demb = dembcat.reshape(f.emb.shape());
-  Tensor dC = zeros_like(p.C);  // emb = C[Xb]: each row of demb goes back to the row of C it came from
-  for (int64_t k = 0; k < n; ++k)
-    for (int64_t j = 0; j < kBlock; ++j) {
-      const int64_t ix = static_cast<int64_t>(Xb.at({k, j}));
-      for (int64_t e = 0; e < kEmbed; ++e) dC.set({ix, e}, dC.at({ix, e}) + demb.at({k, j, e}));
-    }
+  // emb = C[Xb]: each row of demb goes back to the row of C it came from, dC[c] = Σ_{Xb[k,j] = c} demb[k, j],
+  // which is the one-hot matrix of the characters, transposed, times demb.
+  Tensor dC = matmul(one_hot(Xb.reshape({n * kBlock}), kVocab, demb.dtype()).t(), demb.reshape({n * kBlock, kEmbed}));
   return {{"logprobs", dlogprobs},
           {"probs", dprobs},
           {"counts_sum_inv", dcounts_sum_inv},

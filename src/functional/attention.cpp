@@ -60,7 +60,7 @@ Tensor causal_attention(const Tensor& qkv, int64_t num_heads) {
       gemm(false, false, d.T, d.D, d.T, a, d.T, q + 2 * d.C, ld, T(0), y.data<T>() + b * d.T * d.C + h * d.D, d.C);
     });
   });
-  return record("causal_attention", y, {qkv}, [qkv, att, d](const Tensor& dy) {
+  return record("causal_attention", y, {qkv}, [qkv = qkv.detach(), att, d](const Tensor& dy) {
     Tensor dqkv = Tensor::empty(qkv.shape(), qkv.dtype());  // every element is written by one head
     dispatch_float(dy.dtype(), "causal_attention", [&](auto tag) {
       using T = typename decltype(tag)::type;

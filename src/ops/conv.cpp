@@ -178,48 +178,51 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int
           }
       });
     });
-  return record("conv2d", y, {input, weight, bias}, [input, weight, has_bias = bias.defined(), g](const Tensor& dy) {
-    Tensor dx, dw, db;
-    dispatch_float(dy.dtype(), "conv2d", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const T *x = input.data<T>(), *w = weight.data<T>(), *pdy = dy.data<T>();
-      const bool need_dx = input.requires_grad(), need_dw = weight.requires_grad();
-      if (need_dx) dx = Tensor::empty(input.shape(), input.dtype());
-      if (g.N == 0) {  // an empty batch: no chunks, dW = 0
-        if (need_dw) dw = zeros(weight.shape(), weight.dtype());
-        return;
-      }
-      if (!need_dx && !need_dw) return;  // only db
-      const int64_t K = g.K(), P = g.P(), O = g.O, chunk = g.chunk<T>(), n_chunks = (g.N + chunk - 1) / chunk;
-      std::vector<T> dw_part(need_dw ? n_chunks * O * K : 0);  // dY·colsᵀ of each chunk
-      const int team = team_size(n_chunks);
-      Scratch<T> cols_buf(team, K * chunk * P), dy_buf(team, O * chunk * P);
-      for_each_chunk(n_chunks, team, [&](int64_t c, int t) {
-        const int64_t n0 = c * chunk, nc = std::min(chunk, g.N - n0), L = nc * P;
-        T *cols = cols_buf.get(t), *dyc = dy_buf.get(t);
-        for (int64_t m = 0; m < nc; ++m)  // dY[o][m·P … m·P+P) = dy_{n0+m}[o]
-          for (int64_t o = 0; o < O; ++o) std::memcpy(dyc + o * L + m * P, pdy + ((n0 + m) * O + o) * P, P * sizeof(T));
-        if (need_dw) {
-          for (int64_t m = 0; m < nc; ++m) im2col(x + (n0 + m) * g.CHW(), cols + m * P, L, g);
-          gemm(false, true, O, K, L, dyc, L, cols, L, T(0), dw_part.data() + c * O * K, K);  // dY·colsᵀ
-        }
-        if (need_dx) {
-          gemm(true, false, K, L, O, w, K, dyc, L, T(0), cols, L);  // Wᵀ·dY
-          T* pdx = dx.data<T>();
-          for (int64_t m = 0; m < nc; ++m) col2im(cols + m * P, L, pdx + (n0 + m) * g.CHW(), g);
-        }
+  return record(
+      "conv2d", y, {input, weight, bias},
+      [input = input.detach(), weight = weight.detach(), need_dx = input.requires_grad(),
+       need_dw = weight.requires_grad(), has_bias = bias.defined() && bias.requires_grad(), g](const Tensor& dy) {
+        Tensor dx, dw, db;
+        dispatch_float(dy.dtype(), "conv2d", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          const T *x = input.data<T>(), *w = weight.data<T>(), *pdy = dy.data<T>();
+          if (need_dx) dx = Tensor::empty(input.shape(), input.dtype());
+          if (g.N == 0) {  // an empty batch: no chunks, dW = 0
+            if (need_dw) dw = zeros(weight.shape(), weight.dtype());
+            return;
+          }
+          if (!need_dx && !need_dw) return;  // only db
+          const int64_t K = g.K(), P = g.P(), O = g.O, chunk = g.chunk<T>(), n_chunks = (g.N + chunk - 1) / chunk;
+          std::vector<T> dw_part(need_dw ? n_chunks * O * K : 0);  // dY·colsᵀ of each chunk
+          const int team = team_size(n_chunks);
+          Scratch<T> cols_buf(team, K * chunk * P), dy_buf(team, O * chunk * P);
+          for_each_chunk(n_chunks, team, [&](int64_t c, int t) {
+            const int64_t n0 = c * chunk, nc = std::min(chunk, g.N - n0), L = nc * P;
+            T *cols = cols_buf.get(t), *dyc = dy_buf.get(t);
+            for (int64_t m = 0; m < nc; ++m)  // dY[o][m·P … m·P+P) = dy_{n0+m}[o]
+              for (int64_t o = 0; o < O; ++o)
+                std::memcpy(dyc + o * L + m * P, pdy + ((n0 + m) * O + o) * P, P * sizeof(T));
+            if (need_dw) {
+              for (int64_t m = 0; m < nc; ++m) im2col(x + (n0 + m) * g.CHW(), cols + m * P, L, g);
+              gemm(false, true, O, K, L, dyc, L, cols, L, T(0), dw_part.data() + c * O * K, K);  // dY·colsᵀ
+            }
+            if (need_dx) {
+              gemm(true, false, K, L, O, w, K, dyc, L, T(0), cols, L);  // Wᵀ·dY
+              T* pdx = dx.data<T>();
+              for (int64_t m = 0; m < nc; ++m) col2im(cols + m * P, L, pdx + (n0 + m) * g.CHW(), g);
+            }
+          });
+          if (need_dw) {
+            dw = Tensor::empty(weight.shape(), weight.dtype());
+            T* pdw = dw.data<T>();
+            std::copy(dw_part.begin(), dw_part.begin() + O * K, pdw);
+            for (int64_t c = 1; c < n_chunks; ++c)
+              for (int64_t i = 0; i < O * K; ++i) pdw[i] += dw_part[c * O * K + i];
+          }
+        });
+        if (has_bias) db = sum(dy, {0, 2, 3});
+        return Grads{dx, dw, db};
       });
-      if (need_dw) {
-        dw = Tensor::empty(weight.shape(), weight.dtype());
-        T* pdw = dw.data<T>();
-        std::copy(dw_part.begin(), dw_part.begin() + O * K, pdw);
-        for (int64_t c = 1; c < n_chunks; ++c)
-          for (int64_t i = 0; i < O * K; ++i) pdw[i] += dw_part[c * O * K + i];
-      }
-    });
-    if (has_bias) db = sum(dy, {0, 2, 3});
-    return Grads{dx, dw, db};
-  });
 }
 
 // Output size of a k×k pooling window at `stride` over (N, C, H, W); checks the arguments.

@@ -106,12 +106,27 @@ Tensor mul(const Tensor& a, double s) {
   return record("mul_scalar", y, {a}, [s](const Tensor& g) { return Grads{mul(g, s)}; });
 }
 
+// x^e, with the exponents that formulas use most as plain arithmetic, as PyTorch does: x·x is
+// exact where std::pow may be off by an ulp, and a libm call per element was most of the time of
+// notebook 6b's training step (pow(bndiff, 2), pow(var + ε, −0.5), …). e is the same for every
+// element, so the compiler hoists the tests out of the loop.
+template <typename T>
+static T power(T x, double e) {
+  if (e == 2.0) return x * x;
+  if (e == 1.0) return x;
+  if (e == 0.0) return T(1);
+  if (e == -1.0) return T(1) / x;
+  if (e == -2.0) return T(1) / (x * x);
+  if (e == 0.5) return std::sqrt(x);
+  if (e == -0.5) return T(1) / std::sqrt(x);
+  return std::pow(x, static_cast<T>(e));
+}
+
 Tensor pow(const Tensor& a, double e) {
-  Tensor y = unary(a, "pow", [e](auto x) { return std::pow(x, static_cast<decltype(x)>(e)); });
+  Tensor y = unary(a, "pow", [e](auto x) { return power(x, e); });
   return record("pow_scalar", y, {a}, [a = a.detach(), e](const Tensor& g) {
     return Grads{chain(g, a, "pow", [e](auto x) {  // d(x^e)/dx = e·x^(e−1)
-      using T = decltype(x);
-      return static_cast<T>(e) * std::pow(x, static_cast<T>(e - 1.0));
+      return static_cast<decltype(x)>(e) * power(x, e - 1.0);
     })};
   });
 }

@@ -22,21 +22,25 @@ static Tensor bmm(const Tensor& a, const Tensor& b) {
     for (int64_t i = 0; i < nb; ++i)
       gemm(false, false, M, N, K, a.data<T>() + i * M * K, b.data<T>() + i * K * N, y.data<T>() + i * M * N);
   });
-  return record("matmul", y, {a, b}, [a, b, nb, M, N, K](const Tensor& g) {
-    // C = A·B  ⇒  dA = dC·Bᵀ (M×K), dB = Aᵀ·dC (K×N), per batch entry.
-    Tensor ga, gb;
-    if (a.requires_grad()) ga = Tensor::empty(a.shape(), a.dtype());
-    if (b.requires_grad()) gb = Tensor::empty(b.shape(), b.dtype());
-    dispatch_float(g.dtype(), "matmul", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      for (int64_t i = 0; i < nb; ++i) {
-        const T* pg = g.data<T>() + i * M * N;
-        if (ga.defined()) gemm(false, true, M, K, N, pg, b.data<T>() + i * K * N, ga.data<T>() + i * M * K);
-        if (gb.defined()) gemm(true, false, K, N, M, a.data<T>() + i * M * K, pg, gb.data<T>() + i * K * N);
-      }
-    });
-    return Grads{ga, gb};
-  });
+  return record("matmul", y, {a, b},
+                [a = a.detach(), b = b.detach(), need_a = a.requires_grad(), need_b = b.requires_grad(), nb, M, N,
+                 K](const Tensor& g) {
+                  // C = A·B  ⇒  dA = dC·Bᵀ (M×K), dB = Aᵀ·dC (K×N), per batch entry.
+                  Tensor ga, gb;
+                  if (need_a) ga = Tensor::empty(a.shape(), a.dtype());
+                  if (need_b) gb = Tensor::empty(b.shape(), b.dtype());
+                  dispatch_float(g.dtype(), "matmul", [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    for (int64_t i = 0; i < nb; ++i) {
+                      const T* pg = g.data<T>() + i * M * N;
+                      if (ga.defined())
+                        gemm(false, true, M, K, N, pg, b.data<T>() + i * K * N, ga.data<T>() + i * M * K);
+                      if (gb.defined())
+                        gemm(true, false, K, N, M, a.data<T>() + i * M * K, pg, gb.data<T>() + i * K * N);
+                    }
+                  });
+                  return Grads{ga, gb};
+                });
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -94,22 +98,24 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       });
     }
   });
-  return record("linear", y, {x, weight, bias}, [x, weight, has_bias = bias.defined(), rows, in, out](const Tensor& g) {
-    Tensor gx, gw, gb;
-    dispatch_float(g.dtype(), "linear", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      if (x.requires_grad()) {  // dX = dY·W
-        gx = Tensor::empty(x.shape(), x.dtype());
-        gemm(false, false, rows, in, out, g.data<T>(), weight.data<T>(), gx.data<T>());
-      }
-      if (weight.requires_grad()) {  // dW = dYᵀ·X
-        gw = Tensor::empty(weight.shape(), weight.dtype());
-        gemm(true, false, out, in, rows, g.data<T>(), x.data<T>(), gw.data<T>());
-      }
-    });
-    if (has_bias) gb = sum(g.reshape({rows, out}), {0});  // db = Σ_rows dY
-    return Grads{gx, gw, gb};
-  });
+  return record("linear", y, {x, weight, bias},
+                [x = x.detach(), weight = weight.detach(), need_x = x.requires_grad(), need_w = weight.requires_grad(),
+                 need_b = bias.defined() && bias.requires_grad(), rows, in, out](const Tensor& g) {
+                  Tensor gx, gw, gb;
+                  dispatch_float(g.dtype(), "linear", [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    if (need_x) {  // dX = dY·W
+                      gx = Tensor::empty(x.shape(), x.dtype());
+                      gemm(false, false, rows, in, out, g.data<T>(), weight.data<T>(), gx.data<T>());
+                    }
+                    if (need_w) {  // dW = dYᵀ·X
+                      gw = Tensor::empty(weight.shape(), weight.dtype());
+                      gemm(true, false, out, in, rows, g.data<T>(), x.data<T>(), gw.data<T>());
+                    }
+                  });
+                  if (need_b) gb = sum(g.reshape({rows, out}), {0});  // db = Σ_rows dY
+                  return Grads{gx, gw, gb};
+                });
 }
 
 }  // namespace rg

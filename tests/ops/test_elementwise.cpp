@@ -81,3 +81,25 @@ TEST_CASE("shape mismatch throws std::invalid_argument naming both shapes") {
                  "float32 [2] vs float64 [2]"));
   CHECK(contains(invalid_argument_message([] { exp(tensor_i64({1})); }), "exp: expected a floating-point tensor"));
 }
+
+TEST_CASE("pow with the common exponents is the plain arithmetic, and its gradient checks out") {
+  const std::vector<double> xs{0.25, 0.7, 1.0, 1.5, 3.0};
+  const Tensor x = tensor(xs, {5}, DType::Float64);
+  for (double e : {2.0, 1.0, 0.0, -1.0, -2.0, 0.5, -0.5, 3.0, -1.5}) {
+    CAPTURE(e);
+    const Tensor y = pow(x, e);
+    for (std::size_t i = 0; i < xs.size(); ++i)
+      CHECK(y.at({static_cast<int64_t>(i)}) == doctest::Approx(std::pow(xs[i], e)).epsilon(1e-15));
+    Tensor xg = x.clone().detach().requires_grad_();
+    const GradcheckResult r = gradcheck([e](const std::vector<Tensor>& in) { return pow(in[0], e); }, {xg});
+    CHECK_MESSAGE(r.ok, r.summary());
+  }
+  // In float, x² is the correctly rounded product, bit for bit, and x^−½ is 1/√x.
+  const Tensor f = tensor({1.1f, 3.7f, 1e-3f, 12345.678f});
+  const Tensor f2 = pow(f, 2.0), fr = pow(f, -0.5);
+  for (int64_t i = 0; i < 4; ++i) {
+    const float v = static_cast<float>(f.at({i}));
+    CHECK(static_cast<float>(f2.at({i})) == v * v);
+    CHECK(static_cast<float>(fr.at({i})) == 1.0f / std::sqrt(v));
+  }
+}
