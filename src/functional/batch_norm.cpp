@@ -190,7 +190,8 @@ Tensor batch_norm(const Tensor& input, Tensor running_mean, Tensor running_var, 
   return record("batch_norm", y, {input, weight, bias},
                 [x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(),
                  need = detail::NeedGrads(input, weight, bias), mean, rstd, training, N, C, S](const Tensor& dy) {
-                  auto [dx, dw, db] = need.allocate(x.shape(), {C}, x.dtype());
+                  Tensor dx, dw, db;  // not a structured binding: clang 14 cannot capture one in a lambda
+                  std::tie(dx, dw, db) = need.allocate(x.shape(), {C}, x.dtype());
                   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     batch_norm_backward(detail::ptr_or_null<T>(dx), detail::ptr_or_null<T>(dw),

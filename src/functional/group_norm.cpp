@@ -54,7 +54,8 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
                 [x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(),
                  need = detail::NeedGrads(input, weight, bias), mean = std::move(mean), rstd = std::move(rstd), N, C, S,
                  G, F, E](const Tensor& dy) {
-                  auto [dx, dw, db] = need.allocate(x.shape(), {C}, x.dtype());
+                  Tensor dx, dw, db;  // not a structured binding: clang 14 cannot capture one in a lambda
+                  std::tie(dx, dw, db) = need.allocate(x.shape(), {C}, x.dtype());
                   dispatch_float(x.dtype(), "group_norm", [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     const std::vector<T> we = expand_per_channel<T>(w, C, E);

@@ -26,7 +26,8 @@ Tensor row_norm(const char* op, const Tensor& input, const Shape& normalized_sha
       op, y, {input, weight, bias},
       [op, x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(), need = NeedGrads(input, weight, bias),
        mean = std::move(mean), rstd = std::move(rstd), rows, D, center, pshape = normalized_shape](const Tensor& dy) {
-        auto [dx, dw, db] = need.allocate(x.shape(), pshape, x.dtype());
+        Tensor dx, dw, db;  // not a structured binding: clang 14 cannot capture one in a lambda
+        std::tie(dx, dw, db) = need.allocate(x.shape(), pshape, x.dtype());
         std::vector<double> sw(need.w ? D : 0), sb(need.b ? D : 0);  // dγ, dβ in double
         dispatch_float(x.dtype(), op, [&](auto tag) {
           using T = typename decltype(tag)::type;
