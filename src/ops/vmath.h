@@ -29,20 +29,29 @@
 
 namespace rg::detail {
 
-inline float vexp(float x) {
-  // Saturate to [e^−87.3, e^88]: results stay normal floats, 2ⁿ stays representable (std::fmin
-  // would be a library call and block vectorisation).
-  x = x < -87.3f ? -87.3f : x > 88.0f ? 88.0f : x;
+// The reduction both exps share: eˣ = eʳ·2ⁿ with n = round(x / ln 2) and r = x − n·ln 2 (ln 2
+// split in two for exactness), eʳ by a polynomial on |r| ≤ ln 2 / 2.
+struct ExpReduced {
+  float er, n;
+};
+inline ExpReduced exp_reduce(float x) {
   const float n = std::floor(x * 1.44269504088896341f + 0.5f);
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // ln 2 split in two for exactness
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float er = p * r * r + r + 1.0f;
-  return er * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+  return {p * r * r + r + 1.0f, n};
+}
+
+inline float vexp(float x) {
+  // Saturate to [e^−87.3, e^88]: results stay normal floats, 2ⁿ stays representable (std::fmin
+  // would be a library call and block vectorisation).
+  x = x < -87.3f ? -87.3f : x > 88.0f ? 88.0f : x;
+  const ExpReduced e = exp_reduce(x);
+  return e.er * std::bit_cast<float>((static_cast<int32_t>(e.n) + 127) << 23);
 }
 
 inline double vexp(double x) { return std::exp(x); }
@@ -50,22 +59,14 @@ inline double vexp(double x) { return std::exp(x); }
 // eˣ over the whole float range, for the exp op (vexp's clamp keeps results normal for the
 // functions built on it; the op must not clamp): +inf above x = 0x1.62e42ep6 ≈ 88.72283 (the last
 // float whose eˣ rounds to a finite float), denormals down to e^−103.97, 0 below, NaN for NaN.
-// The same reduction and polynomial as vexp, and 2ⁿ applied as 2^⌊n/2⌋ · 2^(n−⌊n/2⌋): both factors
+// exp_reduce as vexp, and 2ⁿ applied as 2^⌊n/2⌋ · 2^(n−⌊n/2⌋): both factors
 // are normal floats for n ∈ [−150, 128], the first product is exact, the second rounds once
 // (into the denormals where the result is one).
 inline float vexp_full(float x) {
   const float xc = x > -104.0f ? (x < 89.0f ? x : 89.0f) : -104.0f;  // NaN lands on −104; replaced below
-  const float n = std::floor(xc * 1.44269504088896341f + 0.5f);
-  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float er = p * r * r + r + 1.0f;
-  const int32_t k = static_cast<int32_t>(n), k1 = k >> 1, k2 = k - k1;
-  const float y = er * std::bit_cast<float>((k1 + 127) << 23) * std::bit_cast<float>((k2 + 127) << 23);
+  const ExpReduced e = exp_reduce(xc);
+  const int32_t k = static_cast<int32_t>(e.n), k1 = k >> 1, k2 = k - k1;
+  const float y = e.er * std::bit_cast<float>((k1 + 127) << 23) * std::bit_cast<float>((k2 + 127) << 23);
   const float finite = y < 0x1.fffffep127f ? y : 0x1.fffffep127f;  // no rounding error may overflow
   return x != x ? x : x > 0x1.62e42ep6f ? std::numeric_limits<float>::infinity() : finite;
 }
