@@ -61,14 +61,29 @@ void SGD::step() {
     T* b = momentum != 0 ? buf_[k].template data<T>() : nullptr;
     const T wd = static_cast<T>(weight_decay), mu = static_cast<T>(momentum), lr_ = static_cast<T>(lr);
     const T damp = first ? T(1) : static_cast<T>(1 - dampening);
-    detail::parallel_for(n, detail::kGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        T d = g[i] + wd * p[i];
-        if (b) {
-          b[i] = mu * b[i] + damp * d;  // at the first step b = 0, so b = d
-          d = nesterov ? d + mu * b[i] : b[i];
+    const bool nest = nesterov;
+    detail::parallel_for(n, detail::kGrain, [=](int64_t i0, int64_t i1) {
+      // Locals, not the closure's members (a store to p[i] could alias a float member, so they
+      // would be reloaded every iteration), and one loop per case, each vectorised.
+      T *pp = p, *pb = b;
+      const T* pg = g;
+      const T w = wd, m = mu, dm = damp, l = lr_;
+      if (!pb) {
+#pragma omp simd
+        for (int64_t i = i0; i < i1; ++i) pp[i] -= l * (pg[i] + w * pp[i]);
+      } else if (!nest) {
+#pragma omp simd
+        for (int64_t i = i0; i < i1; ++i) {
+          pb[i] = m * pb[i] + dm * (pg[i] + w * pp[i]);  // at the first step b = 0, so b = d
+          pp[i] -= l * pb[i];
         }
-        p[i] -= lr_ * d;
+      } else {
+#pragma omp simd
+        for (int64_t i = i0; i < i1; ++i) {
+          const T d = pg[i] + w * pp[i];
+          pb[i] = m * pb[i] + dm * d;
+          pp[i] -= l * (d + m * pb[i]);
+        }
       }
     });
   });
