@@ -18,8 +18,10 @@ namespace {
 // M = N·S elements of each channel; results in double. Every element is read once, as a stream:
 //  S = 1: rows are contiguous, so fixed blocks of 64 rows each sum into their own row of partials
 //         (in T, in parallel), and the blocks are added in order in double;
-//  S > 1: each channel's N pieces of S contiguous elements are summed by one thread.
-// Either way the order of additions does not depend on the thread count.
+//  S > 1: each channel's N pieces of S contiguous elements are summed by one thread into 16
+//         running sums (lanes, so the loop vectorises), added in lane order at the end.
+// Either way the order of additions is fixed by the shapes: not by the thread count, nor by the
+// vector width the compiler picks.
 template <typename T, typename F>
 void channel_sums(int64_t N, int64_t C, int64_t S, double* sum_a, double* sum_b, F f) {
   if (S == 1) {
@@ -46,12 +48,19 @@ void channel_sums(int64_t N, int64_t C, int64_t S, double* sum_a, double* sum_b,
     return;
   }
   detail::parallel_for(C, detail::grain_for(N * S), [&](int64_t c0, int64_t c1) {
+    constexpr int64_t kLanes = 16;  // running sums per channel: piece element s goes to lane s mod 16
     for (int64_t c = c0; c < c1; ++c) {
-      double a = 0, b = 0;
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t s = 0, base = (n * C + c) * S; s < S; ++s) f(c, base + s, a, b);
-      sum_a[c] = a;
-      sum_b[c] = b;
+      double a[kLanes] = {}, b[kLanes] = {};
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t base = (n * C + c) * S;
+        int64_t s = 0;
+        for (; s + kLanes <= S; s += kLanes)
+#pragma omp simd
+          for (int64_t j = 0; j < kLanes; ++j) f(c, base + s + j, a[j], b[j]);
+        for (int64_t j = 0; s < S; ++s, ++j) f(c, base + s, a[j], b[j]);
+      }
+      sum_a[c] = sum_b[c] = 0.0;
+      for (int64_t j = 0; j < kLanes; ++j) sum_a[c] += a[j], sum_b[c] += b[j];
     }
   });
 }
@@ -66,7 +75,8 @@ void for_each_by_sample(int64_t N, int64_t C, int64_t S, F f) {
         for (int64_t c = 0; c < C; ++c) f(c, n * C + c);
       } else {
         for (int64_t c = 0; c < C; ++c)
-          for (int64_t s = 0, base = (n * C + c) * S; s < S; ++s) f(c, base + s);
+#pragma omp simd
+          for (int64_t s = 0; s < S; ++s) f(c, (n * C + c) * S + s);
       }
     }
   });

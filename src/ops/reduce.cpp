@@ -109,10 +109,31 @@ Tensor sum(const Tensor& x) {
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   const std::vector<int64_t> dims = normalize_dims(dims_in, x.dim(), "sum");
-  Tensor y = x.detach();
-  for (auto it = dims.rbegin(); it != dims.rend(); ++it)
-    y = dispatch_float(x.dtype(), "sum",
-                       [&](auto tag) { return sum_dim_kernel<typename decltype(tag)::type>(y, *it); });
+  // Adjacent dims that are both summed (or both kept) are one dim of the contiguous buffer, so
+  // they are merged first: one pass each where there would be several (a conv's bias gradient sums
+  // (N, C, H, W) over {0, 2, 3}, which is (N, C, H·W) over {0, 2}).
+  Shape merged;
+  std::vector<int64_t> merged_dims;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    const bool reduced = std::binary_search(dims.begin(), dims.end(), d);
+    const bool with_previous = d > 0 && reduced == std::binary_search(dims.begin(), dims.end(), d - 1);
+    if (with_previous) {
+      merged.back() *= x.shape()[d];
+    } else {
+      merged.push_back(x.shape()[d]);
+      if (reduced) merged_dims.push_back(static_cast<int64_t>(merged.size()) - 1);
+    }
+  }
+  Tensor y = x.detach().reshape(merged);
+  if (merged.size() == 1 && merged_dims.size() == 1) {  // every element: the chunked, parallel sum
+    y = dispatch_float(x.dtype(), "sum", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      return scalar_tensor(sum_all_kernel<T>(y.data<T>(), y.numel()), x.dtype());
+    });
+  } else
+    for (auto it = merged_dims.rbegin(); it != merged_dims.rend(); ++it)
+      y = dispatch_float(x.dtype(), "sum",
+                         [&](auto tag) { return sum_dim_kernel<typename decltype(tag)::type>(y, *it); });
   if (dims.empty()) y = x.detach().clone();  // 0-d input: nothing to reduce
   y = y.reshape(reduced_shape(x.shape(), dims, keepdim));
   // ∂/∂x Σ_k x[.., k, ..] = 1 for every summed element: broadcast g back over the reduced dims.
