@@ -92,7 +92,12 @@ void col2im(const T* cols, int64_t ld, T* x, const Geometry& g) {
           if (h < 0 || h >= g.H) continue;
           T* out = x + (c * g.H + h) * g.W - g.pad + j;
           const T* in = row + oh * g.Wo;
-          for (int64_t ow = lo; ow < hi; ++ow) out[ow * g.stride] += in[ow];
+          if (g.stride == 1) {  // contiguous: a vector loop, not a strided one
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow] += in[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow * g.stride] += in[ow];
+          }
         }
       }
 }
