@@ -36,6 +36,29 @@ TEST_CASE("element access writes through and reshape shares storage") {
   CHECK_THROWS_AS(t.data<double>(), std::invalid_argument);
 }
 
+TEST_CASE("the buffer cache hands a freed buffer to the next tensor of its size, and frees it when off") {
+  set_buffer_cache(true);
+  const std::size_t before = cached_buffer_bytes();
+  const void* first;
+  {
+    Tensor a = Tensor::empty({1000});  // 4,000 bytes, 4,032 rounded to the 64-byte alignment
+    first = a.data<float>();
+  }
+  CHECK(cached_buffer_bytes() == before + 4032);
+  {
+    Tensor b = Tensor::empty({1000});
+    CHECK(b.data<float>() == first);  // the same buffer again
+    CHECK(reinterpret_cast<std::uintptr_t>(b.data<float>()) % 64 == 0);
+    CHECK(cached_buffer_bytes() == before);
+  }
+  set_buffer_cache(false);
+  CHECK(cached_buffer_bytes() == 0);
+  {
+    Tensor d = Tensor::empty({1000});  // off: freed, not kept
+  }
+  CHECK(cached_buffer_bytes() == 0);
+}
+
 TEST_CASE("random draws are reproducible and independent of the thread count") {
   Generator g1(42), g2(42), g3(43);
   const Tensor a = randn({1000}, g1), b = randn({1000}, g2), c = randn({1000}, g3);

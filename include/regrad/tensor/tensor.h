@@ -24,9 +24,16 @@ struct Node;  // autograd/autograd.h
 
 // Tells glibc to keep freed large blocks on the heap instead of returning them to the system, so
 // that the next tensor of the same size reuses warm pages (a fresh 16 MiB activation would otherwise
-// fault in ~4,000 pages, several ms). A process-wide choice, so the library never makes it on its
-// own: programs that train (regrad, the experiments, the bench) call it first thing.
+// fault in ~4,000 pages, several ms), and turns on the buffer cache. A process-wide choice, so the
+// library never makes it on its own: programs that train (regrad, the experiments, the bench) call
+// it first thing.
 void keep_freed_memory();
+
+// The buffer cache: while on, a freed tensor buffer is kept (up to 1 GiB in all) and handed to the
+// next tensor of the same size, instead of going through malloc and free each time (a training
+// step allocates the same sizes every step). Turning it off frees what it holds.
+void set_buffer_cache(bool on);
+std::size_t cached_buffer_bytes();
 
 // A 64-byte aligned, uninitialised buffer.
 struct Storage {
