@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -70,7 +71,7 @@ int main(int argc, char** argv) {
         "  --out DIR   where bench.md and bench.csv are written (default " REGRAD_BENCH_OUT
         ")\n"
         "environment: REGRAD_BENCH_PYTHON, the interpreter whose torch is the baseline\n"
-        "  (default /usr/bin/python3, Debian's python3-torch)\n");
+        "  (default /usr/bin/python3, Debian's python3-torch); OMP_WAIT_POLICY applies to both sides\n");
   };
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -116,8 +117,10 @@ int main(int argc, char** argv) {
     if (training) bench_train(table, threads, torch);
     if (small) bench_small(table, threads, torch);
   }
+  const char* wait = std::getenv("OMP_WAIT_POLICY");
   std::string preamble = "## regrad bench, " + utc_now() + "\n\n" + cpu_model() + "; " + openblas_get_config() +
-                         "; PyTorch baseline: " + torch_line + ".\n";
+                         "; PyTorch baseline: " + torch_line + "; OMP_WAIT_POLICY " +
+                         (wait ? std::string(wait) : "unset (libgomp spins, then sleeps)") + ", for both.\n";
   preamble += repeat > 1 ? "Each cell: the median of " + std::to_string(repeat) +
                                " runs and, in brackets, the range (min-max) over the runs; each ratio is formed "
                                "within one run, then its median and range are taken.\n"

@@ -2,8 +2,8 @@
 """PyTorch's side of `make bench` (Debian's python3-torch 1.13, CPU).
 
 Prints one CSV line per case: op,shape,fwd_ms,fwdbwd_ms (the smallest of 3 round medians), for the same ops, shapes,
-dtype (float32) and arguments as bench/bench_layers.cpp. The caller sets OMP_NUM_THREADS,
-OMP_WAIT_POLICY=passive and glibc's MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ before this
+dtype (float32) and arguments as bench/bench_layers.cpp. The caller sets OMP_NUM_THREADS and
+glibc's MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_, and passes on its own OMP_WAIT_POLICY, before this
 process starts (thread pools and malloc read them at start-up); --threads is applied again with
 torch.set_num_threads. RMSNorm is composed (torch 1.13 has no RMSNorm), as users of 1.13 write it.
 """

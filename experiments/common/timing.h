@@ -68,16 +68,18 @@ inline const std::string& torch_version() {
 
 // The output lines of the Python script at `script_path` (its arguments `args`, then
 // --threads N) run with PyTorch at `threads` threads, or none when torch is not installed.
-// PyTorch is configured as fairly as regrad: thread counts fixed before import, passive OpenMP
-// waiting, and glibc told to keep freed memory (as rg::keep_freed_memory() does for regrad), so
-// that large tensors are not returned to the OS on every call. Python writes no bytecode cache.
+// PyTorch is configured as fairly as regrad: thread counts fixed before import, the same OpenMP
+// wait policy (the child inherits OMP_WAIT_POLICY, or its absence, from this process: a torch
+// with passive waiting against a regrad that spins took 1.3-1.4x longer per step at 2 threads),
+// and glibc told to keep freed memory (as rg::keep_freed_memory() does for regrad), so that large
+// tensors are not returned to the OS on every call. Python writes no bytecode cache.
 inline std::vector<std::string> run_torch_script(const std::string& script_path, int threads,
                                                  const std::string& args = "") {
   std::vector<std::string> lines;
   if (torch_version().empty()) return lines;
   const std::string t = std::to_string(threads);
   const std::string cmd = "OMP_NUM_THREADS=" + t + " MKL_NUM_THREADS=" + t + " OPENBLAS_NUM_THREADS=" + t +
-                          " OMP_WAIT_POLICY=passive MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824"
+                          " MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824"
                           " PYTHONDONTWRITEBYTECODE=1 " +
                           torch_python() + " " + script_path + " --threads " + t + (args.empty() ? "" : " " + args);
   FILE* p = popen(cmd.c_str(), "r");
