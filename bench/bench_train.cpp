@@ -3,10 +3,10 @@
 // and the step's time against the time of its GEMMs alone (cblas_sgemm on the same shapes); then
 // the character Transformer's step (2 and 6 pre-norm blocks, embed 64, 4 heads, context 8, batch
 // 128, every position's next character, AdamW), the model of the pre-/post-norm and RMSNorm
-// experiments, against the same model in PyTorch. Section "small": the MLP and CNN steps at batch 2
-// and 8 (the norm-vs-batch-size experiment's regime, where per-op overhead sets the time), and
-// notebook 6b's training loop with its hand-written backward (experiments/bn_by_hand) against the
-// same loop in PyTorch (bench/bench_torch_bn_by_hand.py).
+// experiments, against the same model in PyTorch and against its GEMMs alone. Section "small": the MLP and CNN steps at
+// batch 2 and 8 (the norm-vs-batch-size experiment's regime, where per-op overhead sets the time), and notebook 6b's
+// training loop with its hand-written backward (experiments/bn_by_hand) against the same loop in PyTorch
+// (bench/bench_torch_bn_by_hand.py).
 #include <cblas.h>
 
 #include <cmath>
@@ -124,14 +124,72 @@ double step_ms(const std::string& model, int64_t batch, int reps) {
 
 // The character Transformer's training step: 128 contexts of 8 characters (27 symbols), every
 // position predicting the next one, AdamW.
-double transformer_step_ms(int64_t layers) {
-  Generator g(1);
-  const Tensor x = randint(0, 27, {128, 8}, g), y = randint(0, 27, {128, 8}, g);
+constexpr int64_t kContexts = 128, kBlock = 8, kSymbols = 27;
+
+std::shared_ptr<nn::Module> transformer(int64_t layers, const Tensor& x) {
   train::ModelOptions m;
   m.model = "transformer-char";
   m.layers = layers;
   m.objective = "all";
-  auto net = train::make_model(m, x, 27);
+  return train::make_model(m, x, kSymbols);
+}
+
+// The GEMMs of the Transformer's step. Each Linear (weight out×in, read off the parameters) on
+// B·T rows: forward and both gradients, as in step_gemms.
+std::vector<Gemm> transformer_linear_gemms(int64_t layers) {
+  Generator g(1);
+  auto net = transformer(layers, randint(0, kSymbols, {kContexts, kBlock}, g));
+  const int64_t rows = kContexts * kBlock;
+  std::vector<Gemm> gemms;
+  for (const auto& [name, p] : net->named_parameters()) {
+    if (p.dim() != 2 || name.rfind("tok.", 0) == 0 || name.rfind("pos.", 0) == 0) continue;  // embeddings
+    const int64_t out = p.size(0), in = p.size(1);
+    gemms.push_back({false, true, rows, out, in});
+    gemms.push_back({true, false, out, in, rows});
+    gemms.push_back({false, false, rows, in, out});
+  }
+  return gemms;
+}
+
+// Attention's GEMMs, as causal_attention runs them: per block and (sequence, head) pair, on the
+// head's columns inside one packed (B, T, 3C) buffer (row stride 3C), T×T scores, head width D:
+// S = q·kᵀ, y = A·v, and backward dv = Aᵀ·dy, dA = dy·vᵀ, dq = dS·k, dk = dSᵀ·q.
+double attention_gemms_ms(int64_t layers, int reps) {
+  const train::ModelOptions defaults;
+  const int64_t T = kBlock, C = defaults.embed, H = defaults.heads, D = C / H, ld = 3 * C;
+  Generator g(0);
+  const Tensor qkv = randn({kContexts, T, ld}, g), dy = randn({kContexts, T, C}, g);
+  Tensor dqkv = randn({kContexts, T, ld}, g), y = randn({kContexts, T, C}, g), a = randn({T, T}, g),
+         ds = randn({T, T}, g);
+  float *pa = a.data<float>(), *pds = ds.data<float>();
+  return bench::median_ms(
+      [&] {
+        for (int64_t l = 0; l < layers; ++l)
+          for (int64_t b = 0; b < kContexts; ++b)
+            for (int64_t h = 0; h < H; ++h) {
+              const float* q = qkv.data<float>() + b * T * ld + h * D;
+              const float* gy = dy.data<float>() + b * T * C + h * D;
+              float* dq = dqkv.data<float>() + b * T * ld + h * D;
+              auto sgemm = [](bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                              const float* B, int64_t ldb, float* Cm, int64_t ldc) {
+                cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
+                            1.0f, A, lda, B, ldb, 0.0f, Cm, ldc);
+              };
+              sgemm(false, true, T, T, D, q, ld, q + C, ld, pa, T);                                        // S
+              sgemm(false, false, T, D, T, pa, T, q + 2 * C, ld, y.data<float>() + b * T * C + h * D, C);  // y
+              sgemm(true, false, T, D, T, pa, T, gy, C, dq + 2 * C, ld);                                   // dv
+              sgemm(false, true, T, T, D, gy, C, q + 2 * C, ld, pds, T);                                   // dA
+              sgemm(false, false, T, D, T, pds, T, q + C, ld, dq, ld);                                     // dq
+              sgemm(true, false, T, D, T, pds, T, q, ld, dq + C, ld);                                      // dk
+            }
+      },
+      reps);
+}
+
+double transformer_step_ms(int64_t layers) {
+  Generator g(1);
+  const Tensor x = randint(0, kSymbols, {kContexts, kBlock}, g), y = randint(0, kSymbols, {kContexts, kBlock}, g);
+  auto net = transformer(layers, x);
   optim::AdamW opt(net->parameters(), 1e-3);
   return bench::median_ms(
       [&] {
@@ -189,14 +247,19 @@ void bench_train(bench::Table& table, const std::vector<int>& thread_counts, boo
     for (int64_t layers : {2, 6}) {
       double ms = 1e30;
       for (int round = 0; round < 3; ++round) ms = std::min(ms, transformer_step_ms(layers));
+      const double gemm = gemms_ms(transformer_linear_gemms(layers), 21) + attention_gemms_ms(layers, 21);
       const std::string name = "transformer-" + std::to_string(layers);
       const double t = torch_or_nan(torch, name);
-      std::printf("char transformer, %lld blocks, %d thread(s): %.3f ms, torch %.3f ms (%.2fx)\n",
-                  static_cast<long long>(layers), threads, ms, t, t / ms);
-      // Without torch the row still records regrad's time, against no baseline.
-      table.add("train", "char transformer step, " + std::to_string(layers) + " blocks (AdamW)", "batch 128", threads,
-                ms, with_torch ? "torch" : "", t, with_torch ? bench::Ratio::BaselineOverRegrad : bench::Ratio::None,
-                "images/s", 128.0);
+      std::printf(
+          "char transformer, %lld blocks, %d thread(s): %.3f ms, GEMMs alone %.3f ms (%.2f), torch %.3f ms "
+          "(%.2fx)\n",
+          static_cast<long long>(layers), threads, ms, gemm, ms / gemm, t, t / ms);
+      const std::string row = "char transformer step, " + std::to_string(layers) + " blocks (AdamW)";
+      if (with_torch)
+        table.add("train", row, "batch 128", threads, ms, "torch", t, bench::Ratio::BaselineOverRegrad, "images/s",
+                  128.0);
+      table.add("train", row, "batch 128", threads, ms, "GEMMs", gemm, bench::Ratio::RegradOverBaseline, "images/s",
+                128.0);
     }
   }
 }
