@@ -3,6 +3,7 @@
 #pragma once
 #include <cblas.h>
 
+#include <algorithm>
 #include <string>
 
 #include "../tensor/parallel.h"
@@ -14,20 +15,6 @@ inline void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
   if (a.dtype() != b.dtype())
     throw std::invalid_argument(std::string(op) + ": dtype mismatch, " + to_string(a.dtype()) + " " +
                                 to_string(a.shape()) + " vs " + to_string(b.dtype()) + " " + to_string(b.shape()));
-}
-
-// C = op(A)·op(B) + beta·C, row-major: C is M×N with row stride ldc, op(A) is M×K, op(B) is K×N,
-// op(X) = Xᵀ when its flag is set; lda and ldb are the row strides of A and B as stored. Inside an
-// OpenMP parallel region OpenBLAS runs it on the calling thread alone.
-inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-                 int64_t ldb, float beta, float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B,
-              ldb, beta, C, ldc);
-}
-inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,
-                 int64_t ldb, double beta, double* C, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0, A, lda, B,
-              ldb, beta, C, ldc);
 }
 
 // While alive outside a parallel region, GEMMs run on the calling thread: OpenBLAS sizes its
@@ -49,6 +36,50 @@ class OneBlasThread {
   int saved_;
   bool set_;
 };
+
+inline void blas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                      int64_t ldb, float beta, float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B,
+              ldb, beta, C, ldc);
+}
+inline void blas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,
+                      int64_t ldb, double beta, double* C, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0, A, lda, B,
+              ldb, beta, C, ldc);
+}
+
+// Multiply-adds below which a GEMM runs on one thread (a parallel region costs microseconds).
+constexpr int64_t kGemmSplitWork = int64_t{1} << 20;
+
+// C = op(A)·op(B) + beta·C, row-major: C is M×N with row stride ldc, op(A) is M×K, op(B) is K×N,
+// op(X) = Xᵀ when its flag is set; lda and ldb are the row strides of A and B as stored.
+// Outside a parallel region a large GEMM is cut into blocks of C's rows (or, when C is wider than
+// tall, of its columns), one per thread, each computed by OpenBLAS on its thread alone. Every
+// element of C then comes out of the same single-threaded kernel over the same K, whatever the
+// thread count, so the result does not depend on it, which OpenBLAS's own threaded GEMM does not
+// give; and the threads meet once per GEMM instead of inside OpenBLAS's blocking.
+template <typename T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T beta,
+          T* C, int64_t ldc) {
+  const bool by_rows = M >= N;
+  const int64_t len = by_rows ? M : N;
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int parts =
+      static_cast<int>(std::min<int64_t>({threads, len / 8, std::max<int64_t>(1, M * N * K / kGemmSplitWork)}));
+  if (parts <= 1) {
+    OneBlasThread one;
+    blas_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#pragma omp parallel num_threads(parts)
+  {
+    const int64_t t = omp_get_thread_num(), lo = len * t / parts, n = len * (t + 1) / parts - lo;
+    if (by_rows)  // rows lo … lo+n of op(A) and of C
+      blas_gemm(ta, tb, n, N, K, A + (ta ? lo : lo * lda), lda, B, ldb, beta, C + lo * ldc, ldc);
+    else  // columns lo … lo+n of op(B) and of C
+      blas_gemm(ta, tb, M, n, K, A, lda, B + (tb ? lo * ldb : lo), ldb, beta, C + lo, ldc);
+  }
+}
 
 // The same for dense operands: C (M×N) = op(A)·op(B), every matrix stored without padding.
 template <typename T>

@@ -1,3 +1,6 @@
+#include <omp.h>
+
+#include <array>
 #include <cmath>
 
 #include "../test_util.h"
@@ -30,6 +33,31 @@ TEST_CASE("matmul agrees with the naive product, in float and double") {
                naive_matmul(slice(a, 0, 1, 2).reshape({4, 3}), slice(b, 0, 1, 2).reshape({3, 5})), 1e-13);
   CHECK(matmul(randn({3}, gen), randn({3, 2}, gen)).shape() == Shape{2});
   CHECK(matmul(randn({2, 3}, gen), randn({3}, gen)).shape() == Shape{2});
+}
+
+TEST_CASE("GEMMs cut across threads by rows or by columns agree with the naive product") {
+  // At 2 threads a GEMM above 2^20 multiply-adds is cut into blocks of C's rows (C taller than
+  // wide) or columns (wider than tall); linear's backward adds the transposed operands.
+  const int threads = omp_get_max_threads();
+  for (int t : {1, 2}) {
+    omp_set_num_threads(t);
+    Generator gen(12);
+    for (auto [M, K, N] : {std::array<int64_t, 3>{300, 200, 100}, {40, 200, 300}}) {
+      const Tensor a = randn({M, K}, gen, DType::Float64), b = randn({K, N}, gen, DType::Float64);
+      check_values(matmul(a, b), naive_matmul(a, b), 1e-12);
+    }
+    for (auto [rows, out] : {std::array<int64_t, 2>{300, 100}, {40, 300}}) {
+      const Tensor x = randn({rows, 200}, gen, DType::Float64).requires_grad_();
+      const Tensor w = randn({out, 200}, gen, DType::Float64).requires_grad_();
+      const Tensor g = randn({rows, out}, gen, DType::Float64);
+      const Tensor y = linear(x, w, Tensor());
+      y.backward(g);
+      check_values(y, naive_matmul(x.detach(), transpose(w.detach(), 0, 1)), 1e-12);  // x·wᵀ
+      check_values(x.grad(), naive_matmul(g, w.detach()), 1e-12);                     // dx = g·w
+      check_values(w.grad(), naive_matmul(transpose(g, 0, 1), x.detach()), 1e-12);    // dw = gᵀ·x
+    }
+  }
+  omp_set_num_threads(threads);
 }
 
 TEST_CASE("matmul shape mismatch names both shapes") {
