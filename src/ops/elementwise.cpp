@@ -208,9 +208,33 @@ Tensor abs(const Tensor& x) {
 
 Tensor gelu(const Tensor& x) {
   // x·Φ(x), Φ(x) = ½(1 + erf(x/√2)); float: vectorised, see src/ops/vmath.h for its accuracy.
-  Tensor y = unary(x, "gelu", [](auto v) { return detail::vgelu(v); });
-  return record("gelu", y, {x}, [x = x.detach()](const Tensor& g) {
-    return Grads{chain(g, x, "gelu", [](auto v) { return detail::vgelu_grad(v); })};  // Φ(x) + x·φ(x)
+  if (!needs_grad({x})) return unary(x, "gelu", [](auto v) { return detail::vgelu(v); });
+  // For the backward pass the forward keeps Φ(x), most of GELU's arithmetic (its erf takes two
+  // polynomials, an exp and a division), so the backward computes only φ(x), one exp.
+  Tensor y = Tensor::empty(x.shape(), x.dtype()), cdf = Tensor::empty(x.shape(), x.dtype());
+  dispatch_float(x.dtype(), "gelu", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    detail::parallel_for(x.numel(), detail::kGrain,
+                         [&, px = x.data<T>(), py = y.data<T>(), pc = cdf.data<T>()](int64_t b, int64_t e) {
+#pragma omp simd
+                           for (int64_t i = b; i < e; ++i) {
+                             pc[i] = detail::normal_cdf(px[i]);
+                             py[i] = px[i] * pc[i];
+                           }
+                         });
+  });
+  return record("gelu", y, {x}, [x = x.detach(), cdf](const Tensor& g) {
+    Tensor dx = Tensor::empty(x.shape(), x.dtype());
+    dispatch_float(x.dtype(), "gelu", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      detail::parallel_for(
+          x.numel(), detail::kGrain,
+          [&, px = x.data<T>(), pc = cdf.data<T>(), pg = g.data<T>(), pd = dx.data<T>()](int64_t b, int64_t e) {
+#pragma omp simd
+            for (int64_t i = b; i < e; ++i) pd[i] = pg[i] * detail::vgelu_grad_from_cdf(px[i], pc[i]);  // Φ + x·φ
+          });
+    });
+    return Grads{dx};
   });
 }
 

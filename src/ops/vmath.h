@@ -161,21 +161,26 @@ inline float normal_cdf(float x) {
   return au >= 0.9f ? (u > 0.0f ? left : 1.0f - c) : 0.5f - 0.5f * erf_small(u);
 }
 
-// GELU x·Φ(x), PyTorch's default (exact) form, and its derivative Φ(x) + x·φ(x).
+// GELU x·Φ(x), PyTorch's default (exact) form, and its derivative Φ(x) + x·φ(x), also from a
+// Φ(x) already computed (the gelu op keeps the forward's for the backward pass).
 inline float vgelu(float x) { return x * normal_cdf(x); }
 
-inline float vgelu_grad(float x) {
+inline float vgelu_grad_from_cdf(float x, float cdf) {
   const float xx = x * x;  // φ(x)·x is below 1e−36 for x² ≥ 174.6, and inf·0 would be NaN
   const float pdf = vexp(xx < 174.6f ? -0.5f * xx : -87.3f) * 0.398942280f;  // 1/√(2π)
-  return normal_cdf(x) + (xx < 174.6f ? x * pdf : 0.0f);
+  return cdf + (xx < 174.6f ? x * pdf : 0.0f);
 }
 
-inline double vgelu(double x) { return 0.5 * x * (1 + std::erf(x * M_SQRT1_2)); }
+inline float vgelu_grad(float x) { return vgelu_grad_from_cdf(x, normal_cdf(x)); }
 
-inline double vgelu_grad(double x) {
-  const double cdf = 0.5 * (1 + std::erf(x * M_SQRT1_2));
-  const double pdf = std::exp(-0.5 * x * x) * 0.3989422804014327;
-  return cdf + x * pdf;
+inline double normal_cdf(double x) { return 0.5 * (1 + std::erf(x * M_SQRT1_2)); }
+
+inline double vgelu(double x) { return x * normal_cdf(x); }
+
+inline double vgelu_grad_from_cdf(double x, double cdf) {
+  return cdf + x * (std::exp(-0.5 * x * x) * 0.3989422804014327);  // Φ + x·φ
 }
+
+inline double vgelu_grad(double x) { return vgelu_grad_from_cdf(x, normal_cdf(x)); }
 
 }  // namespace rg::detail

@@ -211,3 +211,20 @@ TEST_CASE("vgelu_grad(float) is within 2e-7 of Φ(x) + x·φ(x)") {
   CHECK(std::isnan(vgelu_grad(kNaN)));
   CHECK(vgelu_grad(0.0f) == 0.5f);
 }
+
+TEST_CASE("the gelu op in float: y = vgelu(x) and, from the Φ(x) it keeps, dx = dy·vgelu_grad(x)") {
+  // The op computes Φ(x) once in the forward pass and reuses it in the backward pass: the same
+  // operations as vgelu and vgelu_grad, so the same bits.
+  rg::Generator gen(3);
+  const rg::Tensor x = (rg::randn({4097}, gen) * 4.0).requires_grad_(), dy = rg::randn({4097}, gen);
+  const rg::Tensor y = rg::gelu(x);
+  y.backward(dy);
+  const float *px = x.data<float>(), *py = y.data<float>(), *pg = dy.data<float>(), *pd = x.grad().data<float>();
+  int64_t y_off = 0, dx_off = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    y_off += py[i] != vgelu(px[i]);
+    dx_off += pd[i] != pg[i] * vgelu_grad(px[i]);
+  }
+  CHECK(y_off == 0);
+  CHECK(dx_off == 0);
+}
