@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <numeric>
 #include <vector>
 
 #include "../tensor/parallel.h"
@@ -83,18 +84,21 @@ void for_each_by_sample(int64_t N, int64_t C, int64_t S, F f) {
   });
 }
 
-// Per-channel coefficient arrays that a streaming pass reads while it stores to `out`. A load
-// whose address has the low 12 bits of a store still in flight waits for that store (4K
-// aliasing), and when a row is a multiple of 4 KiB (C = 1024 floats) coef[c] and out[n·C + c] keep
-// the same low bits on every row if the arrays happen to start at out's offset in a page: BatchNorm1d's
-// fwd+bwd at 4096×1024 took 6.7 instead of 5.5 ms (docs/performance.md). So the arrays start half
-// a page away from out.
+// Per-channel coefficient arrays that a streaming pass over rows of C elements reads while it
+// stores to `out`. A load whose address has the low 12 bits of a store still in flight waits for
+// that store (4K aliasing). Row n's stores start at out + n·R (R = C·sizeof(T) bytes), so modulo
+// 4 KiB they start at the multiples of g = gcd(R, 4096); an array starting at one of those offsets
+// collides on every row that starts there (with C = 1024 floats, every row: BatchNorm1d's fwd+bwd at
+// 4096×1024 took 6.7 instead of 5.5 ms, docs/performance.md). So the arrays start halfway between
+// two of them, g/2 bytes past out's offset modulo g.
 template <typename T>
 class ChannelArrays {
  public:
   ChannelArrays(int64_t count, int64_t C, const T* out) : C_(C), buf_(count * C + 2 * 4096 / sizeof(T)) {
     const auto at = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 4096; };
-    const std::uintptr_t skip = (at(out) + 2048 + 4096 - at(buf_.data())) % 4096;  // bytes, a multiple of sizeof(T)
+    const std::uintptr_t g = std::gcd<std::uintptr_t>(C * sizeof(T), 4096);
+    const std::uintptr_t half = g / 2 / sizeof(T) * sizeof(T);                     // bytes
+    const std::uintptr_t skip = (at(out) + half + 4096 - at(buf_.data())) % 4096;  // a multiple of sizeof(T)
     base_ = buf_.data() + skip / sizeof(T);
   }
   T* operator[](int64_t k) { return base_ + k * C_; }
