@@ -53,6 +53,13 @@ struct Gemm {
 //   y = W·cols (O × B·Ho·Wo × C·k·k), dW = dy·colsᵀ (O × C·k·k × B·Ho·Wo), dcols = Wᵀ·dy
 //   (C·k·k × B·Ho·Wo × O). The first layer's input needs no gradient, so it has no dx / dcols GEMM.
 // im2col and col2im are not included: this is the GEMM floor of the step.
+// A Linear in→out on B rows: y = x·Wᵀ, dW = dyᵀ·x and, when its input needs a gradient, dx = dy·W.
+void add_linear_gemms(std::vector<Gemm>& gemms, int64_t B, int64_t out, int64_t in, bool with_dx) {
+  gemms.push_back({false, true, B, out, in});
+  gemms.push_back({true, false, out, in, B});
+  if (with_dx) gemms.push_back({false, false, B, in, out});
+}
+
 std::vector<Gemm> step_gemms(const std::string& model, const Tensor& x) {
   auto net = train::make_model(model, "bn", 0.1, 0);
   NoGradGuard no_grad;
@@ -64,10 +71,7 @@ std::vector<Gemm> step_gemms(const std::string& model, const Tensor& x) {
     const Tensor y = m(h);
     const int64_t B = h.size(0);
     if (const auto* lin = dynamic_cast<const nn::Linear*>(&m)) {
-      const int64_t in = lin->in_features, out = lin->out_features;
-      gemms.push_back({false, true, B, out, in});
-      gemms.push_back({true, false, out, in, B});
-      if (!first) gemms.push_back({false, false, B, in, out});
+      add_linear_gemms(gemms, B, lin->out_features, lin->in_features, !first);
       first = false;
     } else if (const auto* conv = dynamic_cast<const nn::Conv2d*>(&m)) {
       const int64_t O = y.size(1), BP = B * y.size(2) * y.size(3), K = conv->weight.numel() / O;
@@ -143,10 +147,7 @@ std::vector<Gemm> transformer_linear_gemms(int64_t layers) {
   std::vector<Gemm> gemms;
   for (const auto& [name, p] : net->named_parameters()) {
     if (p.dim() != 2 || name.rfind("tok.", 0) == 0 || name.rfind("pos.", 0) == 0) continue;  // embeddings
-    const int64_t out = p.size(0), in = p.size(1);
-    gemms.push_back({false, true, rows, out, in});
-    gemms.push_back({true, false, out, in, rows});
-    gemms.push_back({false, false, rows, in, out});
+    add_linear_gemms(gemms, rows, p.size(0), p.size(1), true);
   }
   return gemms;
 }
@@ -162,6 +163,11 @@ double attention_gemms_ms(int64_t layers, int reps) {
   Tensor dqkv = randn({kContexts, T, ld}, g), y = randn({kContexts, T, C}, g), a = randn({T, T}, g),
          ds = randn({T, T}, g);
   float *pa = a.data<float>(), *pds = ds.data<float>();
+  const auto sgemm = [](bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                        int64_t ldb, float* Cm, int64_t ldc) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B,
+                ldb, 0.0f, Cm, ldc);
+  };
   return bench::median_ms(
       [&] {
         for (int64_t l = 0; l < layers; ++l)
@@ -170,11 +176,6 @@ double attention_gemms_ms(int64_t layers, int reps) {
               const float* q = qkv.data<float>() + b * T * ld + h * D;
               const float* gy = dy.data<float>() + b * T * C + h * D;
               float* dq = dqkv.data<float>() + b * T * ld + h * D;
-              auto sgemm = [](bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
-                              const float* B, int64_t ldb, float* Cm, int64_t ldc) {
-                cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
-                            1.0f, A, lda, B, ldb, 0.0f, Cm, ldc);
-              };
               sgemm(false, true, T, T, D, q, ld, q + C, ld, pa, T);                                        // S
               sgemm(false, false, T, D, T, pa, T, q + 2 * C, ld, y.data<float>() + b * T * C + h * D, C);  // y
               sgemm(true, false, T, D, T, pa, T, gy, C, dq + 2 * C, ld);                                   // dv

@@ -151,7 +151,8 @@ template <typename T>
 void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const double* mean, const double* rstd,
                          const T* weight, bool training, int64_t N, int64_t C, int64_t S) {
   std::vector<double> sum_dy(C), sum_dy_xhat(C);
-  std::vector<T> mu(C), rs(C);
+  ChannelArrays<T> arrays(5, C, dx ? dx : dy);
+  T *mu = arrays[0], *rs = arrays[1], *k1 = arrays[2], *k2 = arrays[3], *k3 = arrays[4];
   for (int64_t c = 0; c < C; ++c) mu[c] = static_cast<T>(mean[c]), rs[c] = static_cast<T>(rstd[c]);
   channel_sums<T>(N, C, S, sum_dy.data(), sum_dy_xhat.data(), [&](int64_t c, int64_t i, auto& a, auto& b) {
     a += dy[i];
@@ -163,16 +164,13 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
   }
   if (!dx) return;
   const double M = static_cast<double>(N * S);
-  ChannelArrays<T> arrays(4, C, dx);
-  T *k1 = arrays[0], *k2 = arrays[1], *k3 = arrays[2], *mu_dx = arrays[3];
-  std::copy(mu.begin(), mu.end(), mu_dx);
   for (int64_t c = 0; c < C; ++c) {
     const double g = (weight ? weight[c] : 1.0) * rstd[c];  // γ·rstd
     k1[c] = static_cast<T>(g);
     k2[c] = static_cast<T>(training ? -g * rstd[c] * sum_dy_xhat[c] / M : 0.0);  // −γ·rstd²·Σ(dy·x̂)/M
     k3[c] = static_cast<T>(training ? -g * sum_dy[c] / M : 0.0);                 // −γ·rstd·Σdy/M
   }
-  for_each_by_sample(N, C, S, [&](int64_t c, int64_t i) { dx[i] = k1[c] * dy[i] + k2[c] * (x[i] - mu_dx[c]) + k3[c]; });
+  for_each_by_sample(N, C, S, [&](int64_t c, int64_t i) { dx[i] = k1[c] * dy[i] + k2[c] * (x[i] - mu[c]) + k3[c]; });
 }
 
 }  // namespace

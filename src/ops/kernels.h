@@ -54,10 +54,10 @@ constexpr int64_t kGemmSplitWork = int64_t{1} << 20;
 // C = op(A)·op(B) + beta·C, row-major: C is M×N with row stride ldc, op(A) is M×K, op(B) is K×N,
 // op(X) = Xᵀ when its flag is set; lda and ldb are the row strides of A and B as stored.
 // Outside a parallel region a large GEMM is cut into blocks of C's rows (or, when C is wider than
-// tall, of its columns), one per thread, each computed by OpenBLAS on its thread alone. Every
-// element of C then comes out of the same single-threaded kernel over the same K, whatever the
-// thread count, so the result does not depend on it, which OpenBLAS's own threaded GEMM does not
-// give; and the threads meet once per GEMM instead of inside OpenBLAS's blocking.
+// tall, of its columns), one per thread, each computed by OpenBLAS on its thread alone: the threads
+// meet once per GEMM instead of inside OpenBLAS's blocking (docs/performance.md). The result still
+// depends on the thread count: OpenBLAS gives other bits for a block of rows than for the same rows
+// inside the whole product.
 template <typename T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T beta,
           T* C, int64_t ldc) {

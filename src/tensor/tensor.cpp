@@ -65,8 +65,11 @@ std::size_t cached_buffer_bytes() {
   return cache.bytes;
 }
 
+// The bytes actually allocated for n: a whole number of 64-byte lines, at least one.
+static std::size_t allocated_bytes(std::size_t n) { return n ? (n + 63) / 64 * 64 : 64; }
+
 Storage::Storage(std::size_t n) : nbytes(n) {
-  const std::size_t rounded = n ? (n + 63) / 64 * 64 : 64;
+  const std::size_t rounded = allocated_bytes(n);
   BufferCache& cache = buffer_cache();
   if (cache.on) {
     std::lock_guard<std::mutex> lock(cache.mutex);
@@ -83,7 +86,7 @@ Storage::Storage(std::size_t n) : nbytes(n) {
 }
 
 Storage::~Storage() {
-  const std::size_t rounded = nbytes ? (nbytes + 63) / 64 * 64 : 64;
+  const std::size_t rounded = allocated_bytes(nbytes);
   BufferCache& cache = buffer_cache();
   if (cache.on) {
     std::lock_guard<std::mutex> lock(cache.mutex);
