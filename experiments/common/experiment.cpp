@@ -51,7 +51,8 @@ std::string machine() {
     if (line.rfind("model name", 0) == 0) model = line.substr(colon + 2);
     if (line.rfind("cpu family", 0) == 0) family = ", family " + line.substr(colon + 2);
   }
-  return model + family + " (" + std::to_string(omp_get_num_procs()) + " cores)";
+  return model + family + " (" + std::to_string(omp_get_num_procs()) + " cores), OpenBLAS " + blas_kernels() +
+         " kernels";
 }
 
 double load_average() {

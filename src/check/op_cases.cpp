@@ -140,6 +140,9 @@ std::vector<OpCase> op_cases(uint64_t seed) {
                }});
   c.push_back(
       {"causal_attention", "(1, 4, 3·4), 1 head", {normal({1, 4, 12})}, [](V x) { return causal_attention(x[0], 1); }});
+  c.push_back({"causal_attention", "(2, 3, 3·17), 1 head of 17 columns (GEMMs)", {normal({2, 3, 51})}, [](V x) {
+                 return causal_attention(x[0], 1);
+               }});
   c.push_back({"batch_norm", "train (N, C) affine", {normal({6, 4}), normal({4}), normal({4})}, bn_train});
   c.push_back({"batch_norm", "train (N, C, L) affine", {normal({3, 4, 5}), normal({4}), normal({4})}, bn_train});
   c.push_back({"batch_norm", "train (N, C, H, W) affine", {normal({2, 3, 3, 4}), normal({3}), normal({3})}, bn_train});

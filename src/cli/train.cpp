@@ -115,10 +115,10 @@ int run_train(TrainOptions o) {
   for (const Tensor& p : model->parameters()) count += p.numel();
   std::printf(
       "regrad train: %s (%lld parameters) on %s, %s, lr %g, weight decay %g, l1 %g, label smoothing %g, "
-      "augment '%s', erasing %g, mixup %g, cutmix %g, seed %llu, %d threads\n",
+      "augment '%s', erasing %g, mixup %g, cutmix %g, seed %llu, %d threads, OpenBLAS kernels %s\n",
       name.c_str(), static_cast<long long>(count), o.data.dataset.c_str(), o.fit.optimizer.c_str(), o.fit.lr,
       o.fit.weight_decay, o.fit.l1, o.fit.label_smoothing, o.augment.c_str(), o.random_erasing, o.fit.mixup,
-      o.fit.cutmix, static_cast<unsigned long long>(o.fit.seed), omp_get_max_threads());
+      o.fit.cutmix, static_cast<unsigned long long>(o.fit.seed), omp_get_max_threads(), blas_kernels().c_str());
   std::printf("data: %lld train, %lld val, %lld test %s from %s%s\n", static_cast<long long>(d.x_train.size(0)),
               static_cast<long long>(d.x_val.size(0)), static_cast<long long>(d.x_test.size(0)),
               d.images ? "images" : "contexts", d.source.c_str(),

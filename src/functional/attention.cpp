@@ -1,14 +1,22 @@
 // Causal self-attention on packed q, k, v with a hand-derived backward
-// (docs/derivations.md#attention). Every (batch, head) pair is independent: its GEMMs address
-// the head's columns inside qkv (row stride 3C), dy and y (row stride C) and run on one thread;
-// pairs are shared out across threads, so the result is the same bits at any thread count.
+// (docs/derivations.md#attention). Every (batch, head) pair is independent: its matrix products
+// address the head's columns inside qkv (row stride 3C), dy and y (row stride C) and run on one
+// thread; pairs are shared out across threads, so the result is the same bits at any thread count.
+//
+// Each head's products are computed one of two ways, chosen by the head's size alone:
+//  - GEMM calls, as the formulas read (large heads);
+//  - loops over rows (small heads, T ≤ 32 and D ≤ 16): in the experiments a head is 8×16
+//    (context 8, 64 channels, 4 heads), and a cblas_sgemm call costs more than its 1,024
+//    multiply-adds; the loops also skip the masked half of A (docs/performance.md, *Attention*).
 #include "regrad/functional/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
 
 #include "../ops/kernels.h"
+#include "../ops/vmath.h"
 #include "regrad/autograd/autograd.h"
 
 namespace rg {
@@ -18,17 +26,121 @@ using detail::gemm;
 
 struct Dims {
   int64_t B, T, C, H, D;
+  bool small() const { return T <= 32 && D <= 16; }
 };
 
-// Calls f(b, h, scratch) for every (batch, head) pair, with a T×T scratch buffer per thread.
+// Calls f(b, h, buffer) for every (batch, head) pair, with a buffer of T·(T + D) values per thread.
 template <typename T, typename F>
 void for_each_head(const Dims& d, F f) {
   detail::parallel_for(d.B * d.H, detail::grain_for(4 * d.T * (d.T + d.D)), [&](int64_t p0, int64_t p1) {
     detail::OneBlasThread one;  // on the serial path (few pairs), large heads' GEMMs stay on one thread too
-    std::unique_ptr<T[]> scratch(new T[d.T * d.T]);
-    for (int64_t p = p0; p < p1; ++p) f(p / d.H, p % d.H, scratch.get());
+    std::unique_ptr<T[]> buffer(new T[d.T * (d.T + d.D)]);
+    for (int64_t p = p0; p < p1; ++p) f(p / d.H, p % d.H, buffer.get());
   });
 }
+
+// Row t of A from row t of S = q·kᵀ, in place: A_ts = softmax over s ≤ t of c·S_ts, 0 for s > t.
+template <typename T>
+void softmax_row(T* r, int64_t t, int64_t n, T c) {
+  for (int64_t s = 0; s <= t; ++s) r[s] *= c;
+  const T m = *std::max_element(r, r + t + 1);
+  double z = 0;
+  for (int64_t s = 0; s <= t; ++s) z += r[s] = detail::vexp(r[s] - m);
+  const T inv = static_cast<T>(1.0 / z);
+  for (int64_t s = 0; s <= t; ++s) r[s] *= inv;
+  std::fill(r + t + 1, r + n, T(0));
+}
+
+// Row t of dS from row t of dA, in place: dS_ts = c·A_ts·(dA_ts − Σ_{s' ≤ t} dA_ts'·A_ts'), which is
+// 0 where A is (s > t).
+template <typename T>
+void softmax_backward_row(T* r, const T* a, int64_t t, int64_t n, T c) {
+  T dot = 0;
+  for (int64_t s = 0; s <= t; ++s) dot += r[s] * a[s];
+  for (int64_t s = 0; s < n; ++s) r[s] = c * a[s] * (r[s] - dot);
+}
+
+// xt (cols×rows) = the transpose of x (rows×cols, row stride ld).
+template <typename T>
+void transpose(const T* x, int64_t ld, int64_t rows, int64_t cols, T* xt) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) xt[c * rows + r] = x[r * ld + c];
+}
+
+// out[0, n) = Σ_i w[i·w_stride] · x[i·ld + (0, n)] over i < m: one row of a matrix product, as a
+// combination of m rows of x. Each output adds its m terms in order i = 0, 1, …; eight outputs at
+// a time stay in registers (one AVX2 vector) until their sums are done.
+template <typename T>
+void combine_rows(const T* w, int64_t w_stride, int64_t m, const T* x, int64_t ld, int64_t n, T* out) {
+  constexpr int64_t kWidth = 8;
+  int64_t j = 0;
+  for (; j + kWidth <= n; j += kWidth) {
+    T acc[kWidth] = {};
+    for (int64_t i = 0; i < m; ++i) {
+      const T wi = w[i * w_stride];
+      const T* xi = x + i * ld + j;
+#pragma omp simd
+      for (int64_t l = 0; l < kWidth; ++l) acc[l] += wi * xi[l];
+    }
+    std::copy(acc, acc + kWidth, out + j);
+  }
+  for (; j < n; ++j) {  // the last n mod 8 outputs
+    T acc = 0;
+    for (int64_t i = 0; i < m; ++i) acc += w[i * w_stride] * x[i * ld + j];
+    out[j] = acc;
+  }
+}
+
+// One head: q, k, v and y (or dq, dk, dv and dy) are T×D with row strides ld (qkv) and C (y, dy);
+// a is A (T×T), buffer has T·(T + D) values.
+template <typename T>
+struct Head {
+  const Dims& d;
+  int64_t ld;
+  T c;  // 1/√D
+  const T *q, *k, *v;
+  T* a;
+
+  void forward(T* y, T* buffer) const {
+    if (!d.small()) {
+      gemm(false, true, d.T, d.T, d.D, q, ld, k, ld, T(0), a, d.T);  // S = q·kᵀ
+      for (int64_t t = 0; t < d.T; ++t) softmax_row(a + t * d.T, t, d.T, c);
+      gemm(false, false, d.T, d.D, d.T, a, d.T, v, ld, T(0), y, d.C);  // y = A·v
+      return;
+    }
+    T* kt = buffer;
+    transpose(k, ld, d.T, d.D, kt);
+    for (int64_t t = 0; t < d.T; ++t) {
+      T* at = a + t * d.T;
+      combine_rows(q + t * ld, 1, d.D, kt, d.T, d.T, at);  // S_t = Σ_j q_tj·(kᵀ)_j
+      softmax_row(at, t, d.T, c);
+      combine_rows(at, 1, t + 1, v, ld, d.D, y + t * d.C);  // y_t = Σ_{s ≤ t} A_ts·v_s
+    }
+  }
+
+  void backward(const T* g, T* dq, T* dk, T* dv, T* buffer) const {
+    T* ds = buffer;  // dA, then dS
+    if (!d.small()) {
+      gemm(true, false, d.T, d.D, d.T, a, d.T, g, d.C, T(0), dv, ld);  // dv = Aᵀ·dy
+      gemm(false, true, d.T, d.T, d.D, g, d.C, v, ld, T(0), ds, d.T);  // dA = dy·vᵀ
+      for (int64_t t = 0; t < d.T; ++t) softmax_backward_row(ds + t * d.T, a + t * d.T, t, d.T, c);
+      gemm(false, false, d.T, d.D, d.T, ds, d.T, k, ld, T(0), dq, ld);  // dq = dS·k
+      gemm(true, false, d.T, d.D, d.T, ds, d.T, q, ld, T(0), dk, ld);   // dk = dSᵀ·q
+      return;
+    }
+    T* vt = buffer + d.T * d.T;
+    transpose(v, ld, d.T, d.D, vt);
+    for (int64_t t = 0; t < d.T; ++t) {
+      combine_rows(g + t * d.C, 1, d.D, vt, d.T, d.T, ds + t * d.T);  // dA_t = Σ_j dy_tj·(vᵀ)_j
+      softmax_backward_row(ds + t * d.T, a + t * d.T, t, d.T, c);
+    }
+    for (int64_t t = 0; t < d.T; ++t) {  // dS and A are 0 above the diagonal: s ≤ t in row t
+      combine_rows(ds + t * d.T, 1, t + 1, k, ld, d.D, dq + t * ld);                   // dq_t = Σ_{s ≤ t} dS_ts·k_s
+      combine_rows(ds + t * d.T + t, d.T, d.T - t, q + t * ld, ld, d.D, dk + t * ld);  // dk_t = Σ_{s ≥ t} dS_st·q_s
+      combine_rows(a + t * d.T + t, d.T, d.T - t, g + t * d.C, d.C, d.D, dv + t * ld);  // dv_t = Σ_{s ≥ t} A_st·dy_s
+    }
+  }
+};
 
 }  // namespace
 
@@ -39,49 +151,28 @@ Tensor causal_attention(const Tensor& qkv, int64_t num_heads) {
   const Dims d{qkv.size(0), qkv.size(1), qkv.size(2) / 3, num_heads, qkv.size(2) / 3 / num_heads};
   Tensor y = Tensor::empty({d.B, d.T, d.C}, qkv.dtype());
   auto att = std::make_shared<Tensor>(Tensor::empty({d.B, d.H, d.T, d.T}, qkv.dtype()));  // A per head
+  // Head h of (batch entry b): q, k and v start at these offsets in qkv, y at y_offset in y.
+  const auto qkv_offset = [d](int64_t b, int64_t h) { return b * d.T * 3 * d.C + h * d.D; };
+  const auto y_offset = [d](int64_t b, int64_t h) { return b * d.T * d.C + h * d.D; };
   dispatch_float(qkv.dtype(), "causal_attention", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d.D)));
-    const int64_t ld = 3 * d.C;
-    for_each_head<T>(d, [&](int64_t b, int64_t h, T*) {
-      const T* q = qkv.data<T>() + b * d.T * ld + h * d.D;  // head h of q; k and v are C and 2C further
-      T* a = att->data<T>() + (b * d.H + h) * d.T * d.T;
-      gemm(false, true, d.T, d.T, d.D, q, ld, q + d.C, ld, T(0), a, d.T);  // S = q·kᵀ
-      for (int64_t t = 0; t < d.T; ++t) {  // A_t = softmax(S_t·scale) over s ≤ t, 0 for s > t
-        T* r = a + t * d.T;
-        T m = r[0] * scale;
-        for (int64_t s = 1; s <= t; ++s) m = std::max(m, r[s] * scale);
-        double z = 0;
-        for (int64_t s = 0; s <= t; ++s) z += std::exp(static_cast<double>(r[s] * scale - m));
-        const T inv = static_cast<T>(1.0 / z);
-        for (int64_t s = 0; s <= t; ++s) r[s] = std::exp(r[s] * scale - m) * inv;
-        for (int64_t s = t + 1; s < d.T; ++s) r[s] = T(0);
-      }
-      gemm(false, false, d.T, d.D, d.T, a, d.T, q + 2 * d.C, ld, T(0), y.data<T>() + b * d.T * d.C + h * d.D, d.C);
+    const T c = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d.D)));
+    for_each_head<T>(d, [&](int64_t b, int64_t h, T* buffer) {
+      const T* q = qkv.data<T>() + qkv_offset(b, h);
+      const Head<T> head{d, 3 * d.C, c, q, q + d.C, q + 2 * d.C, att->data<T>() + (b * d.H + h) * d.T * d.T};
+      head.forward(y.data<T>() + y_offset(b, h), buffer);
     });
   });
-  return record("causal_attention", y, {qkv}, [qkv = qkv.detach(), att, d](const Tensor& dy) {
+  return record("causal_attention", y, {qkv}, [qkv = qkv.detach(), att, d, qkv_offset, y_offset](const Tensor& dy) {
     Tensor dqkv = Tensor::empty(qkv.shape(), qkv.dtype());  // every element is written by one head
     dispatch_float(dy.dtype(), "causal_attention", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d.D)));
-      const int64_t ld = 3 * d.C;
-      for_each_head<T>(d, [&](int64_t b, int64_t h, T* ds) {
-        const T* q = qkv.data<T>() + b * d.T * ld + h * d.D;
-        const T* a = att->data<T>() + (b * d.H + h) * d.T * d.T;
-        const T* g = dy.data<T>() + b * d.T * d.C + h * d.D;
-        T* dq = dqkv.data<T>() + b * d.T * ld + h * d.D;
-        gemm(true, false, d.T, d.D, d.T, a, d.T, g, d.C, T(0), dq + 2 * d.C, ld);  // dv = Aᵀ·dy
-        gemm(false, true, d.T, d.T, d.D, g, d.C, q + 2 * d.C, ld, T(0), ds, d.T);  // dA = dy·vᵀ
-        for (int64_t t = 0; t < d.T; ++t) {  // dS = scale·A ⊙ (dA − Σ_s dA⊙A); 0 where A is
-          T* r = ds + t * d.T;
-          const T* at = a + t * d.T;
-          T dot = 0;
-          for (int64_t s = 0; s <= t; ++s) dot += r[s] * at[s];
-          for (int64_t s = 0; s < d.T; ++s) r[s] = scale * at[s] * (r[s] - dot);
-        }
-        gemm(false, false, d.T, d.D, d.T, ds, d.T, q + d.C, ld, T(0), dq, ld);  // dq = dS·k
-        gemm(true, false, d.T, d.D, d.T, ds, d.T, q, ld, T(0), dq + d.C, ld);   // dk = dSᵀ·q
+      const T c = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d.D)));
+      for_each_head<T>(d, [&](int64_t b, int64_t h, T* buffer) {
+        const T* q = qkv.data<T>() + qkv_offset(b, h);
+        const Head<T> head{d, 3 * d.C, c, q, q + d.C, q + 2 * d.C, att->data<T>() + (b * d.H + h) * d.T * d.T};
+        T* dq = dqkv.data<T>() + qkv_offset(b, h);
+        head.backward(dy.data<T>() + y_offset(b, h), dq, dq + d.C, dq + 2 * d.C, buffer);
       });
     });
     return Grads{dqkv};

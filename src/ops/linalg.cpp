@@ -118,4 +118,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                 });
 }
 
+std::string blas_kernels() {
+  const char* name = openblas_get_corename();
+  return name ? name : "unknown";
+}
+
 }  // namespace rg

@@ -174,6 +174,8 @@ TEST_CASE("regrad train: a short real run prints the final metrics line; bad fla
   // 10,000 images, one epoch: 0.78 on the development machine; an untrained model gets ~0.1.
   CHECK(metric(r.out, "test_acc=") > 0.6);
   CHECK(contains(r.out, "img/s"));
+  // The OpenBLAS kernels it ran (the same environment picks the same ones in this process).
+  CHECK(contains(r.out, ", OpenBLAS kernels " + rg::blas_kernels() + "\n"));
   CHECK(fs::exists(tmp("train_test.csv")));
   fs::remove(tmp("train_test.csv"));
   Run bad = run("train --model resnet");

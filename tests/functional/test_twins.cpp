@@ -39,9 +39,17 @@ using V = const std::vector<Tensor>&;
 TEST_CASE("causal_attention agrees with its composed twin (permuted heads, masked softmax), in double and float") {
   for (DType dt : {DType::Float64, DType::Float32}) {
     Generator gen(dt == DType::Float64 ? 21 : 22);
-    // The Transformer's shape (embed 64, 4 heads, context 8), odd sizes, a context of 1, larger heads.
-    for (const auto& [shape, heads] :
-         {std::pair<Shape, int64_t>{{4, 8, 192}, 4}, {{3, 7, 36}, 3}, {{2, 1, 12}, 2}, {{2, 40, 192}, 2}}) {
+    // The Transformer's shape (embed 64, 4 heads, context 8), odd sizes, a context of 1, the largest
+    // heads computed by loops (32×16, and 13 columns: a partial block of 8) and the smallest by GEMMs
+    // (33×16, 32×17, 40×32).
+    for (const auto& [shape, heads] : {std::pair<Shape, int64_t>{{4, 8, 192}, 4},
+                                       {{3, 7, 36}, 3},
+                                       {{2, 1, 12}, 2},
+                                       {{2, 32, 96}, 2},
+                                       {{2, 13, 39}, 1},
+                                       {{2, 33, 48}, 1},
+                                       {{2, 32, 51}, 1},
+                                       {{2, 40, 192}, 2}}) {
       check_twins(
           "causal_attention", {randn(shape, gen, dt) * 2.0}, [h = heads](V x) { return causal_attention(x[0], h); },
           [h = heads](V x) { return composed::causal_attention(x[0], h); }, {"dqkv"});
