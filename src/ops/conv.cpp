@@ -286,16 +286,17 @@ Tensor max_pool2d(const Tensor& input, int64_t k, int64_t stride) {
   if (stride == 0) stride = k;
   const Shape os = pool_shape(input, k, stride, "max_pool2d");
   const int64_t N = input.shape()[0], C = input.shape()[1], H = input.shape()[2], W = input.shape()[3];
-  const int64_t Ho = os[2], Wo = os[3];
+  const int64_t Ho = os[2], Wo = os[3], planes = N * C;
   Tensor y = Tensor::empty({N, C, Ho, Wo}, input.dtype());
-  auto arg = std::make_shared<std::vector<int64_t>>(N * C * Ho * Wo);  // flat input index of each max
+  // The flat input index of each window's max (every entry is written below, so not zeroed first).
+  const std::shared_ptr<int64_t[]> arg(new int64_t[planes * Ho * Wo]);
   dispatch_float(input.dtype(), "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* x = input.data<T>();
     T* py = y.data<T>();
-    int64_t* ap = arg->data();
-    detail::parallel_for(N * C, detail::grain_for(H * W), [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p)
+    int64_t* ap = arg.get();
+    detail::parallel_for(planes, detail::grain_for(H * W), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
         for (int64_t oh = 0; oh < Ho; ++oh)
           for (int64_t ow = 0; ow < Wo; ++ow) {
             const int64_t start = (p * H + oh * stride) * W + ow * stride;
@@ -312,15 +313,35 @@ Tensor max_pool2d(const Tensor& input, int64_t k, int64_t stride) {
             py[o] = bv;
             ap[o] = best;
           }
+        // A NaN fails every comparison above, so a window holding one is done again here: as
+        // PyTorch, its max is NaN, at the window's last NaN. The check is one vector pass over the
+        // plane, which the loop above has just brought into cache.
+        const T* plane = x + p * H * W;
+        int nans = 0;
+#pragma omp simd reduction(+ : nans)
+        for (int64_t i = 0; i < H * W; ++i) nans += plane[i] != plane[i];
+        if (nans == 0) continue;
+        for (int64_t o = p * Ho * Wo; o < (p + 1) * Ho * Wo; ++o) {
+          const int64_t start = (p * H + (o / Wo % Ho) * stride) * W + o % Wo * stride;
+          for (int64_t i = 0; i < k; ++i)
+            for (int64_t j = 0; j < k; ++j)
+              if (x[start + i * W + j] != x[start + i * W + j]) ap[o] = start + i * W + j;
+          py[o] = x[ap[o]];
+        }
+      }
     });
   });
-  return record("max_pool2d", y, {input}, [arg, shape = input.shape()](const Tensor& dy) {
+  return record("max_pool2d", y, {input}, [arg, shape = input.shape(), planes, out = Ho * Wo](const Tensor& dy) {
     Tensor dx = zeros(shape, dy.dtype());
     dispatch_float(dy.dtype(), "max_pool2d", [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* g = dy.data<T>();
       T* px = dx.data<T>();
-      for (std::size_t o = 0; o < arg->size(); ++o) px[(*arg)[o]] += g[o];  // windows may overlap
+      const int64_t* ap = arg.get();
+      // A window lies in one plane, so planes are independent; windows may overlap within one.
+      detail::parallel_for(planes, detail::grain_for(out), [&](int64_t p0, int64_t p1) {
+        for (int64_t o = p0 * out; o < p1 * out; ++o) px[ap[o]] += g[o];
+      });
     });
     return Grads{dx};
   });

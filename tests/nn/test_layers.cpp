@@ -75,6 +75,20 @@ TEST_CASE("max_pool2d takes window maxima") {
   CHECK(max_pool2d(x, 3, 1).shape() == Shape{1, 1, 2, 2});
 }
 
+TEST_CASE("max_pool2d: ties go to the first maximum, NaN propagates to the window's last NaN (PyTorch 1.13)") {
+  const double nan = std::nan("");
+  // Reference: torch.nn.functional.max_pool2d(x, 2, return_indices=True) and y.sum().backward():
+  // values [nan, 4, 7], flat indices [7, 3, 4], x.grad one at those indices.
+  const Tensor x = tensor({nan, 7, 3, 4, 7, 7, 5, nan, 0, -1, 7, -2}, {1, 1, 2, 6}, DType::Float64).requires_grad_();
+  const Tensor y = max_pool2d(x, 2);
+  REQUIRE(y.shape() == Shape{1, 1, 1, 3});
+  CHECK(std::isnan(y.at({0, 0, 0, 0})));
+  CHECK(y.at({0, 0, 0, 1}) == 4.0);
+  CHECK(y.at({0, 0, 0, 2}) == 7.0);
+  sum(y).backward();
+  check_values(x.grad(), {0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0}, 0);
+}
+
 TEST_CASE("Sequential chains layers and names parameters by position") {
   Generator gen(2);
   auto fc1 = std::make_shared<nn::Linear>(4, 8, true, gen);

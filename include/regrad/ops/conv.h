@@ -11,7 +11,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}
               int64_t padding = 0);
 
 // Max over kernel×kernel windows (stride defaults to the kernel size); the gradient goes to the
-// arg-max of each window.
+// arg-max of each window (the first of equal maxima). As PyTorch, a window holding a NaN gives NaN,
+// and its gradient goes to the window's last NaN.
 Tensor max_pool2d(const Tensor& input, int64_t kernel_size, int64_t stride = 0);
 
 // Mean over kernel×kernel windows (stride defaults to the kernel size); each input element of a
