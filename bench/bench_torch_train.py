@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch's side of the training-step bench (bench/bench_train.cpp): the same MLP
 (784-512-512-10, BatchNorm1d, ReLU, Dropout(0.1)) at batch 128 and CNN (2 × conv3×3 → BatchNorm2d
-→ ReLU → maxpool, Linear 3136→128, Dropout, Linear 128→10) at batch 64, label-smoothed
+→ maxpool → ReLU, the order regrad's make_model computes ReLU → maxpool in; Linear 3136→128,
+Dropout, Linear 128→10) at batch 64, label-smoothed
 cross-entropy (0.1), SGD(momentum 0.9, weight decay 5e-4), also at batch 2 and 8 (the small-batch
 rows). Prints "model-batch,ms_per_step" (the smallest of 3 round medians), e.g. "mlp-128", "cnn-8". Then the character Transformer of bench_train.cpp: token and position
 embeddings (27 symbols, context 8, width 64), 2 or 6 pre-norm blocks (LayerNorm → causal 4-head
@@ -25,8 +26,8 @@ def mlp():
 
 
 def cnn():
-    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.MaxPool2d(2), nn.ReLU(),
+                         nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.MaxPool2d(2), nn.ReLU(),
                          nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.1), nn.Linear(128, 10))
 
 

@@ -39,8 +39,11 @@ std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::
     for (int64_t out : {32, 64}) {
       net->add(std::make_shared<nn::Conv2d>(in, out, 3, 1, 1, true, gen));
       add_norm(out, hw, 8);
-      net->add(std::make_shared<nn::ReLU>());
+      // ReLU → MaxPool2, computed in the other order: both are monotone, so max(relu(·)) =
+      // relu(max(·)), with the same gradient (the window's arg-max gets g when its value is > 0,
+      // nothing gets anything otherwise); ReLU then runs on a quarter of the elements.
       net->add(std::make_shared<nn::MaxPool2d>(2));
+      net->add(std::make_shared<nn::ReLU>());
       in = out;
       hw /= 2;
     }

@@ -89,6 +89,20 @@ TEST_CASE("max_pool2d: ties go to the first maximum, NaN propagates to the windo
   check_values(x.grad(), {0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0}, 0);
 }
 
+TEST_CASE("max_pool2d and relu commute, values and gradients bit for bit (make_model's CNN relies on it)") {
+  Generator gen(5);
+  // Halves in [-2, 2], so that windows hold ties, zeros and only negative entries.
+  const Tensor z = randint(-4, 5, {2, 3, 6, 8}, gen).to(DType::Float32) * 0.5;
+  const Tensor a = z.detach().clone().requires_grad_(), b = z.detach().clone().requires_grad_();
+  const Tensor ya = max_pool2d(relu(a), 2), yb = relu(max_pool2d(b, 2));
+  CHECK(max(abs(ya - yb)).item() == 0.0);
+  const Tensor g = randn(ya.shape(), gen);
+  ya.backward(g);
+  yb.backward(g);
+  CHECK(max(abs(a.grad() - b.grad())).item() == 0.0);
+  CHECK(max(abs(a.grad())).item() > 0.0);
+}
+
 TEST_CASE("Sequential chains layers and names parameters by position") {
   Generator gen(2);
   auto fc1 = std::make_shared<nn::Linear>(4, 8, true, gen);

@@ -12,7 +12,8 @@ namespace rg::train {
 //        block, global average pooling, Linear 64→classes (conv biases dropped where a norm follows).
 // "mlp": (C·H·W)-512-512-classes, each hidden layer Linear → norm → ReLU → Dropout(dropout).
 // "cnn": [Conv3×3 → norm → ReLU → MaxPool2] × 2 (32, 64 channels) → Linear → 128 → ReLU →
-//        Dropout → Linear 128→classes.
+//        Dropout → Linear 128→classes. The Sequential holds MaxPool2 before ReLU: the same function
+//        and gradient, cheaper (models.cpp).
 // norm ∈ bn | gn | ln | rms | none (gn: 32 groups for the MLP, 8 for the CNN; ln/rms on a CNN
 // normalise over (C, H, W)). Input (N, channels, size, size): Fashion-MNIST's 1×28×28 by default.
 std::shared_ptr<nn::Sequential> make_model(const std::string& model, const std::string& norm, double dropout,
