@@ -69,7 +69,7 @@ void transpose(const T* x, int64_t ld, int64_t rows, int64_t cols, T* xt) {
 
 // out[0, n) = Σ_i w[i·w_stride] · x[i·ld + (0, n)] over i < m: one row of a matrix product, as a
 // combination of m rows of x. Each output adds its m terms in order i = 0, 1, …; eight outputs at
-// a time stay in registers (one AVX2 vector) until their sums are done.
+// a time stay in registers (one AVX2 vector of floats) until their sums are done.
 template <typename T>
 void combine_rows(const T* w, int64_t w_stride, int64_t m, const T* x, int64_t ld, int64_t n, T* out) {
   constexpr int64_t kWidth = 8;
