@@ -26,6 +26,7 @@ using detail::gemm;
 
 struct Dims {
   int64_t B, T, C, H, D;
+  int64_t ld() const { return 3 * C; }  // qkv's row stride
   bool small() const { return T <= 32 && D <= 16; }
 };
 
@@ -91,17 +92,18 @@ void combine_rows(const T* w, int64_t w_stride, int64_t m, const T* x, int64_t l
   }
 }
 
-// One head: q, k, v and y (or dq, dk, dv and dy) are T×D with row strides ld (qkv) and C (y, dy);
+// One head: q, k, v and y (or dq, dk, dv and dy) are T×D with row strides 3C (qkv) and C (y, dy);
 // a is A (T×T), buffer has T·(T + D) values.
 template <typename T>
 struct Head {
   const Dims& d;
-  int64_t ld;
   T c;  // 1/√D
-  const T *q, *k, *v;
+  const T* q;
   T* a;
+  const T *k = q + d.C, *v = q + 2 * d.C;  // the head's k and v, C and 2C columns past q
 
   void forward(T* y, T* buffer) const {
+    const int64_t ld = d.ld();
     if (!d.small()) {
       gemm(false, true, d.T, d.T, d.D, q, ld, k, ld, T(0), a, d.T);  // S = q·kᵀ
       for (int64_t t = 0; t < d.T; ++t) softmax_row(a + t * d.T, t, d.T, c);
@@ -119,6 +121,7 @@ struct Head {
   }
 
   void backward(const T* g, T* dq, T* dk, T* dv, T* buffer) const {
+    const int64_t ld = d.ld();
     T* ds = buffer;  // dA, then dS
     if (!d.small()) {
       gemm(true, false, d.T, d.D, d.T, a, d.T, g, d.C, T(0), dv, ld);  // dv = Aᵀ·dy
@@ -152,14 +155,14 @@ Tensor causal_attention(const Tensor& qkv, int64_t num_heads) {
   Tensor y = Tensor::empty({d.B, d.T, d.C}, qkv.dtype());
   auto att = std::make_shared<Tensor>(Tensor::empty({d.B, d.H, d.T, d.T}, qkv.dtype()));  // A per head
   // Head h of (batch entry b): q, k and v start at these offsets in qkv, y at y_offset in y.
-  const auto qkv_offset = [d](int64_t b, int64_t h) { return b * d.T * 3 * d.C + h * d.D; };
+  const auto qkv_offset = [d](int64_t b, int64_t h) { return b * d.T * d.ld() + h * d.D; };
   const auto y_offset = [d](int64_t b, int64_t h) { return b * d.T * d.C + h * d.D; };
   dispatch_float(qkv.dtype(), "causal_attention", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T c = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d.D)));
     for_each_head<T>(d, [&](int64_t b, int64_t h, T* buffer) {
       const T* q = qkv.data<T>() + qkv_offset(b, h);
-      const Head<T> head{d, 3 * d.C, c, q, q + d.C, q + 2 * d.C, att->data<T>() + (b * d.H + h) * d.T * d.T};
+      const Head<T> head{d, c, q, att->data<T>() + (b * d.H + h) * d.T * d.T};
       head.forward(y.data<T>() + y_offset(b, h), buffer);
     });
   });
@@ -170,7 +173,7 @@ Tensor causal_attention(const Tensor& qkv, int64_t num_heads) {
       const T c = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d.D)));
       for_each_head<T>(d, [&](int64_t b, int64_t h, T* buffer) {
         const T* q = qkv.data<T>() + qkv_offset(b, h);
-        const Head<T> head{d, 3 * d.C, c, q, q + d.C, q + 2 * d.C, att->data<T>() + (b * d.H + h) * d.T * d.T};
+        const Head<T> head{d, c, q, att->data<T>() + (b * d.H + h) * d.T * d.T};
         T* dq = dqkv.data<T>() + qkv_offset(b, h);
         head.backward(dy.data<T>() + y_offset(b, h), dq, dq + d.C, dq + 2 * d.C, buffer);
       });

@@ -295,11 +295,15 @@ Tensor max_pool2d(const Tensor& input, int64_t k, int64_t stride) {
     const T* x = input.data<T>();
     T* py = y.data<T>();
     int64_t* ap = arg.get();
+    // Flat index of the top-left element of window (oh, ow) of plane p.
+    const auto window_start = [H, W, stride](int64_t p, int64_t oh, int64_t ow) {
+      return (p * H + oh * stride) * W + ow * stride;
+    };
     detail::parallel_for(planes, detail::grain_for(H * W), [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         for (int64_t oh = 0; oh < Ho; ++oh)
           for (int64_t ow = 0; ow < Wo; ++ow) {
-            const int64_t start = (p * H + oh * stride) * W + ow * stride;
+            const int64_t start = window_start(p, oh, ow);
             int64_t best = start;
             T bv = x[start];
             for (int64_t i = 0; i < k; ++i)
@@ -321,13 +325,14 @@ Tensor max_pool2d(const Tensor& input, int64_t k, int64_t stride) {
 #pragma omp simd reduction(+ : nans)
         for (int64_t i = 0; i < H * W; ++i) nans += plane[i] != plane[i];
         if (nans == 0) continue;
-        for (int64_t o = p * Ho * Wo; o < (p + 1) * Ho * Wo; ++o) {
-          const int64_t start = (p * H + (o / Wo % Ho) * stride) * W + o % Wo * stride;
-          for (int64_t i = 0; i < k; ++i)
-            for (int64_t j = 0; j < k; ++j)
-              if (x[start + i * W + j] != x[start + i * W + j]) ap[o] = start + i * W + j;
-          py[o] = x[ap[o]];
-        }
+        for (int64_t oh = 0; oh < Ho; ++oh)
+          for (int64_t ow = 0; ow < Wo; ++ow) {
+            const int64_t start = window_start(p, oh, ow), o = (p * Ho + oh) * Wo + ow;
+            for (int64_t i = 0; i < k; ++i)
+              for (int64_t j = 0; j < k; ++j)
+                if (x[start + i * W + j] != x[start + i * W + j]) ap[o] = start + i * W + j;
+            py[o] = x[ap[o]];
+          }
       }
     });
   });
