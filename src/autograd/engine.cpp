@@ -75,6 +75,8 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   if (seed.shape() != shape())
     throw std::invalid_argument("backward: gradient shape " + to_string(seed.shape()) + " differs from tensor shape " +
                                 to_string(shape()));
+  // As PyTorch's engine, a gradient of another dtype is converted to the tensor's own.
+  if (seed.dtype() != dtype()) seed = seed.to(dtype());
   NoGradGuard no_grad;
   const auto order = topological_order(impl_ptr());
   // Gradients of intermediates live in this map, not on the tensors, unless retain_grad() asked.

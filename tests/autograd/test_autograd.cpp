@@ -95,6 +95,18 @@ TEST_CASE("backward needs an explicit gradient for non-scalars and checks its sh
   CHECK_THROWS_AS(zeros({1}).backward(), std::invalid_argument);  // nothing to differentiate
 }
 
+TEST_CASE("backward converts a gradient of another dtype to the tensor's own, as PyTorch does") {
+  // torch: x float64, (x * 2).backward(torch.ones(3)) gives x.grad float64 (and the reverse).
+  Tensor x = leaf({1.0, 2.0, 3.0});
+  (x * 2.0).backward(tensor({1.0, 0.5, -1.0}, DType::Float32));
+  CHECK(x.grad().dtype() == DType::Float64);
+  check_values(x.grad(), {2.0, 1.0, -2.0}, 0);
+  Tensor xf = tensor({1.0, 2.0}, DType::Float32).requires_grad_();
+  (xf * 3.0).backward(tensor({0.25, 1.0}, DType::Float64));
+  CHECK(xf.grad().dtype() == DType::Float32);
+  check_values(xf.grad(), {0.75, 3.0}, 0);
+}
+
 TEST_CASE("a graph 100000 ops deep does not overflow the stack") {
   Tensor x = leaf({0.5});
   Tensor y = x;
