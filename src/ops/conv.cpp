@@ -15,6 +15,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "kernels.h"
@@ -282,74 +283,145 @@ Tensor avg_pool2d(const Tensor& input, int64_t k, int64_t stride) {
   });
 }
 
+// max_pool2d's 2×2, stride-2 windows in float, the CNN's pooling: a block of L windows of one output
+// row at a time, in GCC's and Clang's vector types, so that each line below is one or two vector
+// instructions on any target (AVX2, SSE, NEON, or scalar code where there is none) and the speed
+// does not hang on what the auto-vectoriser makes of a loop (docs/performance.md: six scalar tries).
+// A block reads the L pairs of each of the two input rows (2L floats from r0 and from r1), splits
+// each into its even and odd columns, and keeps, as the scalar loop does, the first maximum in
+// row-major order: the better of each row's pair, then the bottom row's only if it is greater.
+namespace {
+
+using f32x8 = float __attribute__((vector_size(32)));
+using i32x8 = int32_t __attribute__((vector_size(32)));
+using f32x4 = float __attribute__((vector_size(16)));
+using i32x4 = int32_t __attribute__((vector_size(16)));
+
+inline void split_even_odd(f32x8 a, f32x8 b, f32x8& even, f32x8& odd) {
+  even = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+  odd = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+}
+inline void split_even_odd(f32x4 a, f32x4 b, f32x4& even, f32x4& odd) {
+  even = __builtin_shufflevector(a, b, 0, 2, 4, 6);
+  odd = __builtin_shufflevector(a, b, 1, 3, 5, 7);
+}
+
+// Windows ow0 … ow0+L−1 of the output row whose input rows start at r0 and r1 = r0 + W; `top_left`
+// is the in-plane index of r0[2·ow0]. Writes the maxima to y and their in-plane indices to arg.
+template <typename F, typename I>
+void max_pool_2x2_block(const float* r0, int64_t W, int32_t top_left, float* y, int32_t* arg) {
+  constexpr int L = sizeof(F) / sizeof(float);
+  F a0, a1, b0, b1, x00, x01, x10, x11;
+  std::memcpy(&a0, r0, sizeof(F));  // memcpy: unaligned vector loads and stores
+  std::memcpy(&a1, r0 + L, sizeof(F));
+  std::memcpy(&b0, r0 + W, sizeof(F));
+  std::memcpy(&b1, r0 + W + L, sizeof(F));
+  split_even_odd(a0, a1, x00, x01);  // x_ij: window entry (i, j) of the L windows
+  split_even_odd(b0, b1, x10, x11);
+  I i00;
+  for (int l = 0; l < L; ++l) i00[l] = top_left + 2 * l;
+  const I right_top = x01 > x00, right_bottom = x11 > x10;  // −1 where true, 0 where false
+  const F top = right_top ? x01 : x00, bottom = right_bottom ? x11 : x10;
+  const I at_top = right_top ? i00 + 1 : i00, at_bottom = (right_bottom ? i00 + 1 : i00) + static_cast<int32_t>(W);
+  const I take_bottom = bottom > top;
+  const F best = take_bottom ? bottom : top;
+  const I at = take_bottom ? at_bottom : at_top;
+  std::memcpy(y, &best, sizeof(F));
+  std::memcpy(arg, &at, sizeof(I));
+}
+
+// One plane's 2×2 windows by blocks of 8 (or, for rows of 4 to 7 windows, 4) along each output row;
+// a row's last block starts at Wo − L and overlaps the one before, so no window is left to a scalar
+// tail (the overlapped windows are written twice with the same values). False for rows under 4 windows.
+bool max_pool_2x2_plane(const float* x, int64_t W, int64_t Ho, int64_t Wo, float* y, int32_t* arg) {
+  auto rows = [&](auto block, int64_t L) {
+    for (int64_t oh = 0; oh < Ho; ++oh)
+      for (int64_t ow0 = 0; ow0 < Wo; ow0 += L) {
+        const int64_t ow = std::min(ow0, Wo - L), top_left = 2 * oh * W + 2 * ow;
+        block(x + top_left, W, static_cast<int32_t>(top_left), y + oh * Wo + ow, arg + oh * Wo + ow);
+      }
+  };
+  if (Wo >= 8) rows(max_pool_2x2_block<f32x8, i32x8>, 8);
+  else if (Wo >= 4) rows(max_pool_2x2_block<f32x4, i32x4>, 4);
+  else return false;
+  return true;
+}
+
+}  // namespace
+
 Tensor max_pool2d(const Tensor& input, int64_t k, int64_t stride) {
   if (stride == 0) stride = k;
   const Shape os = pool_shape(input, k, stride, "max_pool2d");
   const int64_t N = input.shape()[0], C = input.shape()[1], H = input.shape()[2], W = input.shape()[3];
   const int64_t Ho = os[2], Wo = os[3], planes = N * C;
+  if (H * W > std::numeric_limits<int32_t>::max())
+    throw std::invalid_argument("max_pool2d: planes of more than 2^31 − 1 elements are not supported, got " +
+                                to_string(input.shape()));
   Tensor y = Tensor::empty({N, C, Ho, Wo}, input.dtype());
-  // The flat input index of each window's max (every entry is written below, so not zeroed first).
-  const std::shared_ptr<int64_t[]> arg(new int64_t[planes * Ho * Wo]);
+  // The in-plane index of each window's max (every entry is written below, so not zeroed first).
+  const std::shared_ptr<int32_t[]> arg(new int32_t[planes * Ho * Wo]);
   dispatch_float(input.dtype(), "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* x = input.data<T>();
-    T* py = y.data<T>();
-    int64_t* ap = arg.get();
-    // Flat index of the top-left element of window (oh, ow) of plane p.
-    const auto window_start = [H, W, stride](int64_t p, int64_t oh, int64_t ow) {
-      return (p * H + oh * stride) * W + ow * stride;
-    };
+    // In-plane index of the top-left element of window (oh, ow).
+    const auto window_start = [W, stride](int64_t oh, int64_t ow) { return oh * stride * W + ow * stride; };
     detail::parallel_for(planes, detail::grain_for(H * W), [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
-        for (int64_t oh = 0; oh < Ho; ++oh)
-          for (int64_t ow = 0; ow < Wo; ++ow) {
-            const int64_t start = window_start(p, oh, ow);
-            int64_t best = start;
-            T bv = x[start];
-            for (int64_t i = 0; i < k; ++i)
-              for (int64_t j = 0; j < k; ++j) {
-                const int64_t idx = start + i * W + j;
-                const bool greater = x[idx] > bv;  // branch-free: a data-dependent branch mispredicts half the time
-                bv = greater ? x[idx] : bv;
-                best = greater ? idx : best;
-              }
-            const int64_t o = (p * Ho + oh) * Wo + ow;
-            py[o] = bv;
-            ap[o] = best;
-          }
+        const T* x = input.data<T>() + p * H * W;
+        T* py = y.data<T>() + p * Ho * Wo;
+        int32_t* ap = arg.get() + p * Ho * Wo;
+        bool done = false;
+        if constexpr (std::is_same_v<T, float>)
+          if (k == 2 && stride == 2) done = max_pool_2x2_plane(x, W, Ho, Wo, py, ap);
+        if (!done)
+          for (int64_t oh = 0; oh < Ho; ++oh)
+            for (int64_t ow = 0; ow < Wo; ++ow) {
+              const int64_t start = window_start(oh, ow);
+              int64_t best = start;
+              T bv = x[start];
+              for (int64_t i = 0; i < k; ++i)
+                for (int64_t j = 0; j < k; ++j) {
+                  const int64_t idx = start + i * W + j;
+                  const bool greater = x[idx] > bv;  // branch-free: a data-dependent branch mispredicts half the time
+                  bv = greater ? x[idx] : bv;
+                  best = greater ? idx : best;
+                }
+              py[oh * Wo + ow] = bv;
+              ap[oh * Wo + ow] = static_cast<int32_t>(best);
+            }
         // A NaN fails every comparison above, so a window holding one is done again here: as
         // PyTorch, its max is NaN, at the window's last NaN. The check is one vector pass over the
         // plane, which the loop above has just brought into cache.
-        const T* plane = x + p * H * W;
         int nans = 0;
 #pragma omp simd reduction(+ : nans)
-        for (int64_t i = 0; i < H * W; ++i) nans += plane[i] != plane[i];
+        for (int64_t i = 0; i < H * W; ++i) nans += x[i] != x[i];
         if (nans == 0) continue;
         for (int64_t oh = 0; oh < Ho; ++oh)
           for (int64_t ow = 0; ow < Wo; ++ow) {
-            const int64_t start = window_start(p, oh, ow), o = (p * Ho + oh) * Wo + ow;
+            const int64_t start = window_start(oh, ow), o = oh * Wo + ow;
             for (int64_t i = 0; i < k; ++i)
               for (int64_t j = 0; j < k; ++j)
-                if (x[start + i * W + j] != x[start + i * W + j]) ap[o] = start + i * W + j;
+                if (x[start + i * W + j] != x[start + i * W + j]) ap[o] = static_cast<int32_t>(start + i * W + j);
             py[o] = x[ap[o]];
           }
       }
     });
   });
-  return record("max_pool2d", y, {input}, [arg, shape = input.shape(), planes, out = Ho * Wo](const Tensor& dy) {
-    Tensor dx = zeros(shape, dy.dtype());
-    dispatch_float(dy.dtype(), "max_pool2d", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const T* g = dy.data<T>();
-      T* px = dx.data<T>();
-      const int64_t* ap = arg.get();
-      // A window lies in one plane, so planes are independent; windows may overlap within one.
-      detail::parallel_for(planes, detail::grain_for(out), [&](int64_t p0, int64_t p1) {
-        for (int64_t o = p0 * out; o < p1 * out; ++o) px[ap[o]] += g[o];
-      });
-    });
-    return Grads{dx};
-  });
+  return record("max_pool2d", y, {input},
+                [arg, shape = input.shape(), planes, in = H * W, out = Ho * Wo](const Tensor& dy) {
+                  Tensor dx = zeros(shape, dy.dtype());
+                  dispatch_float(dy.dtype(), "max_pool2d", [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    const T* g = dy.data<T>();
+                    T* px = dx.data<T>();
+                    const int32_t* ap = arg.get();
+                    // A window lies in one plane, so planes are independent; windows may overlap within one.
+                    detail::parallel_for(planes, detail::grain_for(out), [&](int64_t p0, int64_t p1) {
+                      for (int64_t p = p0; p < p1; ++p)
+                        for (int64_t o = p * out; o < (p + 1) * out; ++o) px[p * in + ap[o]] += g[o];
+                    });
+                  });
+                  return Grads{dx};
+                });
 }
 
 }  // namespace rg

@@ -89,6 +89,42 @@ TEST_CASE("max_pool2d: ties go to the first maximum, NaN propagates to the windo
   check_values(x.grad(), {0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0}, 0);
 }
 
+TEST_CASE("max_pool2d: the float 2x2 kernel (vector blocks) picks the maxima and positions of the generic loop") {
+  // In float, 2×2 windows of stride 2 run in vector blocks of 8 or 4 windows (rows of 4 or more
+  // windows); in double, every window runs the generic loop. The two must agree exactly: values,
+  // NaNs, and the gradient's positions (ties go to the first maximum in row-major order).
+  Generator gen(11);
+  for (const Shape& s : std::vector<Shape>{{2, 3, 28, 28},
+                                           {1, 2, 14, 14},
+                                           {1, 1, 4, 8},
+                                           {1, 1, 5, 9},
+                                           {1, 2, 3, 16},
+                                           {1, 1, 2, 17},
+                                           {1, 1, 6, 34},
+                                           {1, 1, 4, 6},
+                                           {3, 1, 2, 2}}) {
+    CAPTURE(to_string(s));
+    Tensor z = randint(-3, 4, s, gen).to(DType::Float64) * 0.5;  // halves in [−1.5, 1.5]: many ties
+    double* pz = z.data<double>();
+    for (int64_t i = 0; i < z.numel(); i += 37) pz[i] = std::nan("");
+    const Tensor xd = z.detach().clone().requires_grad_(), xf = z.to(DType::Float32).requires_grad_();
+    const Tensor yd = max_pool2d(xd, 2), yf = max_pool2d(xf, 2);
+    REQUIRE(yf.shape() == yd.shape());
+    const Tensor yd_f = yd.detach().to(DType::Float32);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < yf.numel(); ++i) {
+      const float a = yf.data<float>()[i], b = yd_f.data<float>()[i];
+      differ += !(a == b || (std::isnan(a) && std::isnan(b)));
+    }
+    CHECK(differ == 0);
+    const Tensor g = arange(1.0, static_cast<double>(yd.numel()) + 1, 1.0).reshape(yd.shape());  // distinct
+    yd.backward(g);
+    yf.backward(g.to(DType::Float32));
+    CHECK(max(abs(xf.grad().to(DType::Float64) - xd.grad())).item() == 0.0);
+    CHECK(sum(xd.grad()).item() == sum(g).item());
+  }
+}
+
 TEST_CASE("max_pool2d and relu commute, values and gradients bit for bit (make_model's CNN relies on it)") {
   Generator gen(5);
   // Halves in [-2, 2], so that windows hold ties, zeros and only negative entries.
