@@ -166,6 +166,7 @@ Tensor causal_attention(const Tensor& qkv, int64_t num_heads) {
       head.forward(y.data<T>() + y_offset(b, h), buffer);
     });
   });
+  if (!needs_grad(qkv)) return y;
   return record("causal_attention", y, {qkv}, [qkv = qkv.detach(), att, d, qkv_offset, y_offset](const Tensor& dy) {
     Tensor dqkv = Tensor::empty(qkv.shape(), qkv.dtype());  // every element is written by one head
     dispatch_float(dy.dtype(), "causal_attention", [&](auto tag) {

@@ -225,6 +225,7 @@ Tensor batch_norm(const Tensor& input, Tensor running_mean, Tensor running_var, 
                        detail::ptr_or_null<T>(bias), N, C, S);
   });
 
+  if (!needs_grad(input, weight, bias)) return y;
   return record("batch_norm", y, {input, weight, bias},
                 [x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(),
                  need = detail::NeedGrads(input, weight, bias), mean, rstd, training, N, C, S](const Tensor& dy) {

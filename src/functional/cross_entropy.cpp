@@ -265,6 +265,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
     y = scalar_tensor(o.reduction == Reduction::Mean ? total / denominator : total, input.dtype());
   }
   const bool need_dt = !hard && target.requires_grad();
+  if (!needs_grad(input, hard ? Tensor() : target)) return y;
   return record(
       "cross_entropy", y, {input, hard ? Tensor() : target},
       [z, lse = std::move(lse), make_target, reduction = o.reduction, denominator, need_dt, P, K, A, S,

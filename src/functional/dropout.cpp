@@ -62,6 +62,7 @@ Tensor masked_scale(const Tensor& input, std::shared_ptr<std::vector<uint32_t>> 
     using T = typename decltype(tag)::type;
     apply_mask(y.data<T>(), input.data<T>(), mask->data(), input.numel(), static_cast<T>(scale));
   });
+  if (!needs_grad(input)) return y;
   return record("dropout", y, {input}, [mask, scale](const Tensor& dy) {
     Tensor dx = Tensor::empty(dy.shape(), dy.dtype());  // ∂y/∂x = mask/(1 − p)
     dispatch_float(dy.dtype(), "dropout", [&](auto tag) {

@@ -50,6 +50,7 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
     detail::row_norm_forward(y.data<T>(), mean.data(), rstd.data(), input.data<T>(), detail::ptr_or_null(we),
                              detail::ptr_or_null(be), N * G, C / G * S, G, F, eps, /*center=*/true);
   });
+  if (!needs_grad(input, weight, bias)) return y;
   return record(op, y, {input, weight, bias},
                 [x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(),
                  need = detail::NeedGrads(input, weight, bias), mean = std::move(mean), rstd = std::move(rstd), N, C, S,

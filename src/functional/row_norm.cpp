@@ -22,6 +22,7 @@ Tensor row_norm(const char* op, const Tensor& input, const Shape& normalized_sha
     row_norm_forward(y.data<T>(), mean.data(), rstd.data(), input.data<T>(), ptr_or_null<T>(weight),
                      ptr_or_null<T>(bias), rows, D, /*G=*/1, /*F=*/1, eps, center);
   });
+  if (!needs_grad(input, weight, bias)) return y;
   return record(
       op, y, {input, weight, bias},
       [op, x = input.detach(), w = weight.defined() ? weight.detach() : Tensor(), need = NeedGrads(input, weight, bias),

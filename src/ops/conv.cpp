@@ -184,6 +184,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int
           }
       });
     });
+  if (!needs_grad(input, weight, bias)) return y;
   return record(
       "conv2d", y, {input, weight, bias},
       [input = input.detach(), weight = weight.detach(), need_dx = input.requires_grad(),
@@ -264,6 +265,7 @@ Tensor avg_pool2d(const Tensor& input, int64_t k, int64_t stride) {
           }
     });
   });
+  if (!needs_grad(input)) return y;
   return record("avg_pool2d", y, {input}, [shape = input.shape(), k, stride, Ho, Wo, planes](const Tensor& dy) {
     Tensor dx = zeros(shape, dy.dtype());  // every element of a window gets g/k²
     dispatch_float(dy.dtype(), "avg_pool2d", [&](auto tag) {
@@ -406,6 +408,7 @@ Tensor max_pool2d(const Tensor& input, int64_t k, int64_t stride) {
       }
     });
   });
+  if (!needs_grad(input)) return y;
   return record("max_pool2d", y, {input},
                 [arg, shape = input.shape(), planes, in = H * W, out = Ho * Wo](const Tensor& dy) {
                   Tensor dx = zeros(shape, dy.dtype());

@@ -49,6 +49,7 @@ static Tensor chain(const Tensor& g, const Tensor& v, const char* op, F dydx) {
 
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "add", [](auto x, auto z) { return x + z; });
+  if (!needs_grad(a, b)) return y;
   return record(
       "add", y, {a, b},
       [sa = a.shape(), sb = b.shape(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
@@ -58,6 +59,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "sub", [](auto x, auto z) { return x - z; });
+  if (!needs_grad(a, b)) return y;
   return record("sub", y, {a, b},
                 [sa = a.shape(), sb = b.shape(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
                   return Grads{na ? sum_to(g, sa) : Tensor(), nb ? sum_to(neg(g), sb) : Tensor()};
@@ -66,6 +68,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "mul", [](auto x, auto z) { return x * z; });
+  if (!needs_grad(a, b)) return y;
   return record("mul", y, {a, b},
                 [a = a.detach(), b = b.detach(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
                   // ∂(ab)/∂a = b, ∂(ab)/∂b = a
@@ -75,6 +78,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "div", [](auto x, auto z) { return x / z; });
+  if (!needs_grad(a, b)) return y;
   return record(
       "div", y, {a, b},
       [a = a.detach(), b = b.detach(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
@@ -85,6 +89,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "pow", [](auto x, auto z) { return std::pow(x, z); });
+  if (!needs_grad(a, b)) return y;
   return record("pow", y, {a, b},
                 [a = a.detach(), b = b.detach(), y = y.detach(), na = a.requires_grad(),
                  nb = b.requires_grad()](const Tensor& g) {
@@ -98,11 +103,13 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 
 Tensor add(const Tensor& a, double s) {
   Tensor y = unary(a, "add", [s](auto x) { return x + static_cast<decltype(x)>(s); });
+  if (!needs_grad(a)) return y;
   return record("add_scalar", y, {a}, [](const Tensor& g) { return Grads{g}; });
 }
 
 Tensor mul(const Tensor& a, double s) {
   Tensor y = unary(a, "mul", [s](auto x) { return x * static_cast<decltype(x)>(s); });
+  if (!needs_grad(a)) return y;
   return record("mul_scalar", y, {a}, [s](const Tensor& g) { return Grads{mul(g, s)}; });
 }
 
@@ -124,6 +131,7 @@ static T power(T x, double e) {
 
 Tensor pow(const Tensor& a, double e) {
   Tensor y = unary(a, "pow", [e](auto x) { return power(x, e); });
+  if (!needs_grad(a)) return y;
   return record("pow_scalar", y, {a}, [a = a.detach(), e](const Tensor& g) {
     return Grads{chain(g, a, "pow", [e](auto x) {  // d(x^e)/dx = e·x^(e−1)
       return static_cast<decltype(x)>(e) * power(x, e - 1.0);
@@ -133,11 +141,13 @@ Tensor pow(const Tensor& a, double e) {
 
 Tensor rsub(double s, const Tensor& b) {
   Tensor y = unary(b, "rsub", [s](auto x) { return static_cast<decltype(x)>(s) - x; });
+  if (!needs_grad(b)) return y;
   return record("rsub", y, {b}, [](const Tensor& g) { return Grads{neg(g)}; });
 }
 
 Tensor rdiv(double s, const Tensor& b) {
   Tensor y = unary(b, "rdiv", [s](auto x) { return static_cast<decltype(x)>(s) / x; });
+  if (!needs_grad(b)) return y;
   return record("rdiv", y, {b}, [b = b.detach(), s](const Tensor& g) {
     return Grads{chain(g, b, "rdiv", [s](auto x) { return -static_cast<decltype(x)>(s) / (x * x); })};
   });
@@ -147,21 +157,25 @@ Tensor rdiv(double s, const Tensor& b) {
 
 Tensor neg(const Tensor& x) {
   Tensor y = unary(x, "neg", [](auto v) { return -v; });
+  if (!needs_grad(x)) return y;
   return record("neg", y, {x}, [](const Tensor& g) { return Grads{neg(g)}; });
 }
 
 Tensor exp(const Tensor& x) {
   Tensor y = unary(x, "exp", [](auto v) { return detail::vexp_full(v); });  // float: vectorised, ≤ 2 ulp
+  if (!needs_grad(x)) return y;
   return record("exp", y, {x}, [y = y.detach()](const Tensor& g) { return Grads{g * y}; });  // (eˣ)' = eˣ
 }
 
 Tensor log(const Tensor& x) {
   Tensor y = unary(x, "log", [](auto v) { return std::log(v); });
+  if (!needs_grad(x)) return y;
   return record("log", y, {x}, [x = x.detach()](const Tensor& g) { return Grads{g / x}; });  // (ln x)' = 1/x
 }
 
 Tensor sqrt(const Tensor& x) {
   Tensor y = unary(x, "sqrt", [](auto v) { return std::sqrt(v); });
+  if (!needs_grad(x)) return y;
   return record("sqrt", y, {x}, [y = y.detach()](const Tensor& g) {
     return Grads{chain(g, y, "sqrt", [](auto s) { return static_cast<decltype(s)>(0.5) / s; })};  // 1/(2√x)
   });
@@ -169,6 +183,7 @@ Tensor sqrt(const Tensor& x) {
 
 Tensor rsqrt(const Tensor& x) {
   Tensor y = unary(x, "rsqrt", [](auto v) { return static_cast<decltype(v)>(1) / std::sqrt(v); });
+  if (!needs_grad(x)) return y;
   return record("rsqrt", y, {x}, [y = y.detach()](const Tensor& g) {
     return Grads{
         chain(g, y, "rsqrt", [](auto r) { return static_cast<decltype(r)>(-0.5) * r * r * r; })};  // −x^(−3/2)/2
@@ -177,6 +192,7 @@ Tensor rsqrt(const Tensor& x) {
 
 Tensor tanh(const Tensor& x) {
   Tensor y = unary(x, "tanh", [](auto v) { return detail::vtanh(v); });  // float: vectorised, ≤ 2 ulp
+  if (!needs_grad(x)) return y;
   return record("tanh", y, {x}, [y = y.detach()](const Tensor& g) {
     return Grads{chain(g, y, "tanh", [](auto t) { return 1 - t * t; })};  // 1 − tanh²
   });
@@ -184,6 +200,7 @@ Tensor tanh(const Tensor& x) {
 
 Tensor relu(const Tensor& x) {
   Tensor y = unary(x, "relu", [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  if (!needs_grad(x)) return y;
   return record("relu", y, {x}, [y = y.detach()](const Tensor& g) {
     return Grads{chain(g, y, "relu", [](auto t) { return t > 0 ? decltype(t)(1) : decltype(t)(0); })};
   });
@@ -191,6 +208,7 @@ Tensor relu(const Tensor& x) {
 
 Tensor sigmoid(const Tensor& x) {
   Tensor y = unary(x, "sigmoid", [](auto v) { return detail::vsigmoid(v); });  // float: vectorised, ≤ 3 ulp
+  if (!needs_grad(x)) return y;
   return record("sigmoid", y, {x}, [y = y.detach()](const Tensor& g) {
     return Grads{chain(g, y, "sigmoid", [](auto s) { return s * (1 - s); })};  // σ(1 − σ)
   });
@@ -198,6 +216,7 @@ Tensor sigmoid(const Tensor& x) {
 
 Tensor abs(const Tensor& x) {
   Tensor y = unary(x, "abs", [](auto v) { return std::abs(v); });
+  if (!needs_grad(x)) return y;
   return record("abs", y, {x}, [x = x.detach()](const Tensor& g) {
     return Grads{chain(g, x, "abs", [](auto v) {
       using T = decltype(v);
@@ -223,6 +242,7 @@ Tensor gelu(const Tensor& x) {
                            }
                          });
   });
+  if (!needs_grad(x)) return y;
   return record("gelu", y, {x}, [x = x.detach(), cdf](const Tensor& g) {
     Tensor dx = Tensor::empty(x.shape(), x.dtype());
     dispatch_float(x.dtype(), "gelu", [&](auto tag) {

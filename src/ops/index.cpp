@@ -42,6 +42,7 @@ Tensor index_select(const Tensor& x, int64_t dim_in, const Tensor& index) {
       std::memcpy(dst + j * row, src + (o * v.n + idx[k]) * row, row);
     }
   });
+  if (!needs_grad(x)) return y;
   return record("index_select", y, {x}, [index, v, m, xs = x.shape()](const Tensor& g) {
     Tensor gx = zeros(xs, g.dtype());  // ∂y[o,k,i]/∂x[o,idx[k],i] = 1: scatter-add g back
     dispatch_float(g.dtype(), "index_select", [&](auto tag) {
@@ -89,6 +90,7 @@ Tensor gather(const Tensor& x, int64_t dim_in, const Tensor& index) {
           py[j] = px[(o * v.n + pi[j]) * v.inner + i];
         }
   });
+  if (!needs_grad(x)) return y;
   return record("gather", y, {x}, [index, v, m, xs = x.shape()](const Tensor& g) {
     Tensor gx = zeros(xs, g.dtype());  // scatter-add: each gathered element sends g back to its source
     dispatch_float(g.dtype(), "gather", [&](auto tag) {
@@ -144,6 +146,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
     NoGradGuard no_grad;
     y = select(c, expand(a, shape), expand(b, shape));
   }
+  if (!needs_grad(a, b)) return y;
   return record(
       "where", y, {a, b},
       [c, sa = a.shape(), sb = b.shape(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {

@@ -22,6 +22,7 @@ static Tensor bmm(const Tensor& a, const Tensor& b) {
     for (int64_t i = 0; i < nb; ++i)
       gemm(false, false, M, N, K, a.data<T>() + i * M * K, b.data<T>() + i * K * N, y.data<T>() + i * M * N);
   });
+  if (!needs_grad(a, b)) return y;
   return record("matmul", y, {a, b},
                 [a = a.detach(), b = b.detach(), need_a = a.requires_grad(), need_b = b.requires_grad(), nb, M, N,
                  K](const Tensor& g) {
@@ -98,6 +99,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       });
     }
   });
+  if (!needs_grad(x, weight, bias)) return y;
   return record("linear", y, {x, weight, bias},
                 [x = x.detach(), weight = weight.detach(), need_x = x.requires_grad(), need_w = weight.requires_grad(),
                  need_b = bias.defined() && bias.requires_grad(), rows, in, out](const Tensor& g) {

@@ -35,6 +35,7 @@ Tensor nll_loss(const Tensor& logp, const Tensor& target, Reduction reduction) {
     for (double v : losses.tolist()) total += v;
     y = scalar_tensor(reduction == Reduction::Mean ? total / static_cast<double>(N) : total, logp.dtype());
   }
+  if (!needs_grad(logp)) return y;
   return record("nll_loss", y, {logp}, [target, N, C, reduction, shape = logp.shape()](const Tensor& g) {
     // ∂(−logp[i, t_i])/∂logp[i, t_i] = −1 (÷N for the mean); every other entry gets 0.
     Tensor gx = zeros(shape, g.dtype());

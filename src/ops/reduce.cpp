@@ -104,6 +104,7 @@ Tensor sum(const Tensor& x) {
     using T = typename decltype(tag)::type;
     return scalar_tensor(sum_all_kernel(x.data<T>(), x.numel()), x.dtype());
   });
+  if (!needs_grad(x)) return y;
   return record("sum", y, {x}, [shape = x.shape()](const Tensor& g) { return Grads{expand(g, shape)}; });
 }
 
@@ -137,6 +138,7 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   if (dims.empty()) y = x.detach().clone();  // 0-d input: nothing to reduce
   y = y.reshape(reduced_shape(x.shape(), dims, keepdim));
   // ∂/∂x Σ_k x[.., k, ..] = 1 for every summed element: broadcast g back over the reduced dims.
+  if (!needs_grad(x)) return y;
   return record("sum_dim", y, {x}, [shape = x.shape(), keep = reduced_shape(x.shape(), dims, true)](const Tensor& g) {
     return Grads{expand(g.reshape(keep), shape)};
   });
@@ -166,6 +168,7 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims_in, bool unbiased, 
     y = mul(sum(diff * diff, dims, keepdim), 1.0 / denom);
   }
   // var = Σ(x − x̄)²/d  ⇒  ∂var/∂x_j = 2(x_j − x̄)/d  (the x̄ terms cancel since Σ(x − x̄) = 0).
+  if (!needs_grad(x)) return y;
   return record("var", y, {x}, [diff, denom, keep = reduced_shape(x.shape(), dims, true)](const Tensor& g) {
     return Grads{g.reshape(keep) * diff * (2.0 / denom)};
   });
@@ -183,6 +186,7 @@ Tensor max(const Tensor& x) {
       if (p[i] > p[arg] || (std::isnan(p[i]) && !std::isnan(p[arg]))) arg = i;
     return scalar_tensor(static_cast<double>(p[arg]), x.dtype());
   });
+  if (!needs_grad(x)) return y;
   return record("max", y, {x}, [arg, shape = x.shape()](const Tensor& g) {
     Tensor gx = zeros(shape, g.dtype());  // the gradient flows only to the (first) maximum
     dispatch_float(g.dtype(), "max", [&](auto tag) {
@@ -222,20 +226,21 @@ MaxResult max(const Tensor& x, int64_t dim_in, bool keepdim) {
   const Shape out_shape = keepdim ? keep : reduced_shape(x.shape(), {dim}, false);
   y = y.reshape(out_shape);
   idx = idx.reshape(out_shape);
-  y = record("max_dim", y, {x}, [idx, v, shape = x.shape()](const Tensor& g) {
-    Tensor gx = zeros(shape, g.dtype());  // scatter g to the arg-max positions
-    dispatch_float(g.dtype(), "max", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const T* pg = g.data<T>();
-      const int64_t* pi = idx.data<int64_t>();
-      T* px = gx.data<T>();
-      for (int64_t j = 0; j < v.outer * v.inner; ++j) {
-        const int64_t o = j / v.inner, i = j % v.inner;
-        px[(o * v.n + pi[j]) * v.inner + i] = pg[j];
-      }
+  if (needs_grad(x))
+    y = record("max_dim", y, {x}, [idx, v, shape = x.shape()](const Tensor& g) {
+      Tensor gx = zeros(shape, g.dtype());  // scatter g to the arg-max positions
+      dispatch_float(g.dtype(), "max", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* pg = g.data<T>();
+        const int64_t* pi = idx.data<int64_t>();
+        T* px = gx.data<T>();
+        for (int64_t j = 0; j < v.outer * v.inner; ++j) {
+          const int64_t o = j / v.inner, i = j % v.inner;
+          px[(o * v.n + pi[j]) * v.inner + i] = pg[j];
+        }
+      });
+      return Grads{gx};
     });
-    return Grads{gx};
-  });
   return {y, idx};
 }
 

@@ -64,6 +64,7 @@ Tensor reshape(const Tensor& x, const Shape& shape_in) {
                                 to_string(x.shape()) + " (" + std::to_string(x.numel()) + " elements)");
   Tensor y = x.detach();
   y.impl().shape = shape;
+  if (!needs_grad(x)) return y;
   return record("reshape", y, {x}, [s = x.shape()](const Tensor& g) { return Grads{g.reshape(s)}; });
 }
 
@@ -111,6 +112,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
     strides[i] = in_strides[perm[i]];
   }
   Tensor y = gather_strided(x, shape, strides);
+  if (!needs_grad(x)) return y;
   return record("permute", y, {x}, [inverse](const Tensor& g) { return Grads{permute(g, inverse)}; });
 }
 
@@ -126,6 +128,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     throw std::invalid_argument("expand: shape " + to_string(x.shape()) + " cannot be expanded to " + to_string(shape));
   if (x.shape() == shape) return x;
   Tensor y = gather_strided(x, shape, detail::broadcast_strides(x.shape(), shape));
+  if (!needs_grad(x)) return y;
   return record("expand", y, {x}, [s = x.shape()](const Tensor& g) { return Grads{sum_to(g, s)}; });
 }
 
@@ -142,6 +145,7 @@ Tensor slice(const Tensor& x, int64_t dim_in, int64_t start, int64_t end, int64_
   const int64_t offset = start * strides[dim];
   strides[dim] *= step;
   Tensor y = gather_strided(x, shape, strides, offset);
+  if (!needs_grad(x)) return y;
   return record("slice", y, {x}, [xs = x.shape(), shape, strides, offset](const Tensor& g) {
     Tensor gx = zeros(xs, g.dtype());  // g goes back to the sliced positions; the rest get 0
     dispatch_float(g.dtype(), "slice", [&](auto tag) {
@@ -180,6 +184,7 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim_in) {
   }
   std::vector<int64_t> sizes;
   for (const Tensor& t : ts) sizes.push_back(t.shape()[dim]);
+  if (!needs_grad(ts)) return y;
   return record("cat", y, ts, [starts, sizes, dim](const Tensor& g) {
     Grads grads;  // each input's gradient is its slice of g
     for (std::size_t i = 0; i < starts.size(); ++i) grads.push_back(slice(g, dim, starts[i], starts[i] + sizes[i]));

@@ -68,6 +68,7 @@ static Tensor softmax_impl(const Tensor& x, int64_t dim_in, bool log) {
   const detail::DimView v = detail::dim_view(x.shape(), x.dim() == 0 ? 0 : dim);
   Tensor y = dispatch_float(x.dtype(), name,
                             [&](auto tag) { return softmax_kernel<typename decltype(tag)::type>(x, v, log); });
+  if (!needs_grad(x)) return y;
   return record(name, y, {x}, [y = y.detach(), v, log, name](const Tensor& g) {
     return Grads{dispatch_float(g.dtype(), name, [&](auto tag) {
       return softmax_backward_kernel<typename decltype(tag)::type>(g, y, v, log);

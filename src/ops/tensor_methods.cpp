@@ -19,6 +19,7 @@ Tensor Tensor::to(DType target) const {
   out.copy_(detach());
   if (is_floating(dtype()) && is_floating(target)) {
     const DType source = dtype();
+    if (!needs_grad(*this)) return out;
     return record("to", out, {*this}, [source](const Tensor& g) { return Grads{g.to(source)}; });
   }
   return out;
@@ -27,6 +28,7 @@ Tensor Tensor::to(DType target) const {
 Tensor Tensor::clone() const {
   Tensor out = Tensor::empty(shape(), dtype());
   std::memcpy(out.raw_data(), raw_data(), static_cast<std::size_t>(numel()) * element_size(dtype()));
+  if (!needs_grad(*this)) return out;
   return record("clone", out, {*this}, [](const Tensor& g) { return Grads{g}; });
 }
 

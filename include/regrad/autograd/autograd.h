@@ -49,6 +49,14 @@ class NoGradGuard {
 
 // True when grad mode is on and some input requires grad: the result must record its history.
 bool needs_grad(const std::vector<Tensor>& inputs);
+// The same for a fixed list of inputs. Ops ask it before building their closure, whose captures
+// (detached tensors, shapes) and std::function cost allocations that a result without history
+// would throw away: with grad off (evaluation, a hand-written backward) an op then allocates only
+// its output.
+template <typename... Ts>
+bool needs_grad(const Ts&... inputs) {
+  return grad_enabled() && ((inputs.defined() && inputs.requires_grad()) || ...);
+}
 
 // Attaches history to `out` when needs_grad(inputs); returns `out`.
 Tensor record(const char* name, Tensor out, std::vector<Tensor> inputs, BackwardFn backward);
