@@ -166,7 +166,22 @@ Tensor broadcast_zip(const Tensor& a, const Tensor& b, const Shape& out_shape, F
       const T* ra = pa + row_offset(r, out_shape, sa);
       const T* rb = pb + row_offset(r, out_shape, sb);
       T* ro = po + r * inner;
-      for (int64_t i = 0; i < inner; ++i) ro[i] = f(ra[i * ia], rb[i * ib]);
+      // Along the last dim an operand's stride is 1, or 0 where it is broadcast: a loop for each
+      // case, so that a row with a row and a row with one value run as vector loops.
+      if (ia == 1 && ib == 1) {
+#pragma omp simd
+        for (int64_t i = 0; i < inner; ++i) ro[i] = f(ra[i], rb[i]);
+      } else if (ia == 1) {
+        const T vb = rb[0];
+#pragma omp simd
+        for (int64_t i = 0; i < inner; ++i) ro[i] = f(ra[i], vb);
+      } else if (ib == 1) {
+        const T va = ra[0];
+#pragma omp simd
+        for (int64_t i = 0; i < inner; ++i) ro[i] = f(va, rb[i]);
+      } else {
+        std::fill(ro, ro + inner, f(ra[0], rb[0]));
+      }
     }
   });
   return out;

@@ -1,7 +1,8 @@
 // Reverse-mode autograd: a Node per op result, holding its inputs and a backward closure.
 //
-// An op computes its output, then calls record(name, out, inputs, backward) with the closure that
-// maps dL/d(out) to dL/d(input_i), written right beside the forward (micrograd's habit).
+// An op computes its output, returns it as it is unless needs_grad(inputs…), then calls
+// record(name, out, inputs, backward) with the closure that maps dL/d(out) to dL/d(input_i),
+// written right beside the forward (micrograd's habit).
 // Tensor::backward() orders the graph topologically once (iteratively: deep graphs would overflow a
 // recursive walk), seeds the output gradient and walks the order in reverse, adding (+=) each
 // returned gradient into its input, so a tensor used twice receives both contributions.
