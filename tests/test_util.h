@@ -14,11 +14,14 @@
 namespace rg::test {
 
 // Checks every element of t against `expected` within `tol` (absolute).
+// An expected NaN asks for a NaN, an expected ±inf for the same infinity.
 inline void check_values(const Tensor& t, const std::vector<double>& expected, double tol = 1e-6) {
   const std::vector<double> v = t.tolist();
   REQUIRE(v.size() == expected.size());
   for (std::size_t i = 0; i < v.size(); ++i)
-    CHECK_MESSAGE(std::abs(v[i] - expected[i]) <= tol, "element ", i, ": ", v[i], " vs expected ", expected[i]);
+    CHECK_MESSAGE(
+        (std::isnan(expected[i]) ? std::isnan(v[i]) : v[i] == expected[i] || std::abs(v[i] - expected[i]) <= tol),
+        "element ", i, ": ", v[i], " vs expected ", expected[i]);
 }
 
 // Runs f and returns the message of the std::invalid_argument it throws ("" if none).

@@ -90,13 +90,22 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "pow", [](auto x, auto z) { return std::pow(x, z); });
   if (!needs_grad(a, b)) return y;
-  return record("pow", y, {a, b},
-                [a = a.detach(), b = b.detach(), y = y.detach(), na = a.requires_grad(),
-                 nb = b.requires_grad()](const Tensor& g) {
-                  // ∂(a^b)/∂a = b·a^(b−1); ∂(a^b)/∂b = a^b·log a (only formed when b needs it: log a < 0 is NaN)
-                  return Grads{na ? sum_to(g * b * pow(a, b - 1.0), a.shape()) : Tensor(),
-                               nb ? sum_to(g * y * log(a), b.shape()) : Tensor()};
-                });
+  return record(
+      "pow", y, {a, b},
+      [a = a.detach(), b = b.detach(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
+        // ∂(a^b)/∂a = b·a^(b−1); ∂(a^b)/∂b = a^b·log a. As PyTorch, the first is 0 where b = 0
+        // and the second 0 where a = 0 and b ≥ 0 (a^b is then constant in that variable), not
+        // the NaN of 0·0^(−1) or 0·log 0.
+        Tensor ga, gb;
+        if (na)
+          ga = sum_to(g * binary(a, b, "pow", [](auto x, auto z) { return z == 0 ? 0 : z * std::pow(x, z - 1); }),
+                      a.shape());
+        if (nb)
+          gb = sum_to(g * binary(a, b, "pow",
+                                 [](auto x, auto z) { return x == 0 && z >= 0 ? 0 : std::pow(x, z) * std::log(x); }),
+                      b.shape());
+        return Grads{ga, gb};
+      });
 }
 
 // ---- with a scalar ----
@@ -133,9 +142,9 @@ Tensor pow(const Tensor& a, double e) {
   Tensor y = unary(a, "pow", [e](auto x) { return power(x, e); });
   if (!needs_grad(a)) return y;
   return record("pow_scalar", y, {a}, [a = a.detach(), e](const Tensor& g) {
-    return Grads{chain(g, a, "pow", [e](auto x) {  // d(x^e)/dx = e·x^(e−1)
-      return static_cast<decltype(x)>(e) * power(x, e - 1.0);
-    })};
+    // d(x^e)/dx = e·x^(e−1); for e = 0, 0 everywhere, as PyTorch (not 0·0^(−1) = NaN at x = 0).
+    if (e == 0.0) return Grads{zeros(a.shape(), g.dtype())};
+    return Grads{chain(g, a, "pow", [e](auto x) { return static_cast<decltype(x)>(e) * power(x, e - 1.0); })};
   });
 }
 
@@ -199,10 +208,15 @@ Tensor tanh(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor y = unary(x, "relu", [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  // As PyTorch: NaN stays NaN (and −0 stays −0); the gradient passes where y is not ≤ 0 (NaN included)
+  // and is set to 0, not multiplied by 0, elsewhere (threshold_backward).
+  Tensor y = unary(x, "relu", [](auto v) { return v < 0 ? decltype(v)(0) : v; });
   if (!needs_grad(x)) return y;
   return record("relu", y, {x}, [y = y.detach()](const Tensor& g) {
-    return Grads{chain(g, y, "relu", [](auto t) { return t > 0 ? decltype(t)(1) : decltype(t)(0); })};
+    return Grads{dispatch_float(g.dtype(), "relu", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      return detail::zip<T>(g, y, [](T gi, T t) { return t <= 0 ? T(0) : gi; });
+    })};
   });
 }
 

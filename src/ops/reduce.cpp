@@ -187,11 +187,19 @@ Tensor max(const Tensor& x) {
     return scalar_tensor(static_cast<double>(p[arg]), x.dtype());
   });
   if (!needs_grad(x)) return y;
-  return record("max", y, {x}, [arg, shape = x.shape()](const Tensor& g) {
-    Tensor gx = zeros(shape, g.dtype());  // the gradient flows only to the (first) maximum
+  return record("max", y, {x}, [x = x.detach(), arg](const Tensor& g) {
+    // As PyTorch (evenly_distribute_backward): the entries equal to the max share the gradient
+    // equally; when the max is NaN, the NaNs do.
+    Tensor gx = zeros(x.shape(), g.dtype());
     dispatch_float(g.dtype(), "max", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      gx.data<T>()[arg] = g.data<T>()[0];
+      const T *px = x.data<T>(), m = px[arg];
+      auto is_max = [m](T v) { return std::isnan(m) ? std::isnan(v) : v == m; };
+      int64_t count = 0;
+      for (int64_t i = 0; i < x.numel(); ++i) count += is_max(px[i]);
+      const T share = g.data<T>()[0] / static_cast<T>(count);
+      for (int64_t i = 0; i < x.numel(); ++i)
+        if (is_max(px[i])) gx.data<T>()[i] = share;
     });
     return Grads{gx};
   });
@@ -214,10 +222,18 @@ MaxResult max(const Tensor& x, int64_t dim_in, bool keepdim) {
       for (int64_t j = b; j < e; ++j) {
         const int64_t o = j / v.inner, i = j % v.inner;
         const T* base = px + o * v.n * v.inner + i;
+        // The first maximum; as PyTorch, a NaN is the maximum (the first NaN): while the best is
+        // not NaN, an entry that is not ≤ it (greater, or NaN) takes its place.
         int64_t best = 0;
-        for (int64_t k = 1; k < v.n; ++k)
-          if (base[k * v.inner] > base[best * v.inner]) best = k;
-        po[j] = base[best * v.inner];
+        T bv = base[0];
+        for (int64_t k = 1; k < v.n; ++k) {
+          const T xk = base[k * v.inner];
+          if (bv == bv && !(xk <= bv)) {
+            bv = xk;
+            best = k;
+          }
+        }
+        po[j] = bv;
         pi[j] = best;
       }
     });

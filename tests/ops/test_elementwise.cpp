@@ -28,6 +28,33 @@ TEST_CASE("elementwise values match closed forms") {
   check_values(1.0 - p, {0.75, 0, -3}, 0);
 }
 
+TEST_CASE("relu and pow follow PyTorch 1.13 at NaN and at zero") {
+  const double nan = std::nan(""), inf = INFINITY;
+  // torch: relu([nan, -1, 2]) = [nan, 0, 2], its gradient [1, 0, 1]; relu(-0.0) = -0.0.
+  Tensor x = tensor({nan, -1.0, 2.0}, DType::Float64).requires_grad_();
+  Tensor y = relu(x);
+  check_values(y, {nan, 0, 2}, 0);
+  sum(y).backward();
+  check_values(x.grad(), {1, 0, 1}, 0);
+  CHECK(std::signbit(relu(tensor({-0.0}, DType::Float64)).item()));
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    // torch: d/dx x^0 = 0 at x = 0 (not 0·0^(−1)); d/dx x^0.5 = inf at 0.
+    Tensor z = tensor({0.0, 2.0}, dt).requires_grad_();
+    sum(pow(z, 0.0)).backward();
+    check_values(z.grad(), {0, 0}, 0);
+    Tensor h = tensor({0.0, 2.0}, dt).requires_grad_();
+    sum(pow(h, 0.5)).backward();
+    check_values(h.grad(), {inf, 0.35355339}, 1e-6);
+    // torch.pow(a, b) with a = [0, 2, 0], b = [2, 0, 0]: a.grad = [0, 0, 0], b.grad = [0, log 2, 0].
+    Tensor a = tensor({0.0, 2.0, 0.0}, dt).requires_grad_(), b = tensor({2.0, 0.0, 0.0}, dt).requires_grad_();
+    Tensor p = pow(a, b);
+    check_values(p, {0, 1, 1}, 0);
+    sum(p).backward();
+    check_values(a.grad(), {0, 0, 0}, 0);
+    check_values(b.grad(), {0, std::log(2.0), 0}, 1e-6);
+  }
+}
+
 TEST_CASE("float exp overflows to inf and underflows through the denormals, as libm") {
   // Every length, so that both the vector body and the scalar remainder of the loop are checked.
   const std::vector<float> xs{88.72283f, 88.72284f, 100, -87.5f,    -100,     -103.5f, -104,

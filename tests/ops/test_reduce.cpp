@@ -40,7 +40,7 @@ TEST_CASE("max returns values and the first arg-max") {
   Tensor w = tensor({1, 7, 7}, DType::Float64);
   w.requires_grad_();
   max(w).backward();
-  check_values(w.grad(), {0, 1, 0}, 0);  // the gradient goes to the first maximum only
+  check_values(w.grad(), {0, 0.5, 0.5}, 0);  // torch: the tied maxima share the gradient
 }
 
 TEST_CASE("a large sum is exact enough and the same for any thread count") {
@@ -67,4 +67,25 @@ TEST_CASE("sum_to inverts broadcasting") {
   check_values(sum_to(g, {4}), {6, 6, 6, 6}, 0);
   CHECK(sum_to(g, {2, 3, 4}).same(g));
   CHECK_THROWS_AS(sum_to(g, {5}), std::invalid_argument);
+}
+
+TEST_CASE("max follows PyTorch 1.13: NaN is the maximum, ties share the full reduction's gradient") {
+  const double nan = std::nan("");
+  // torch.max(x, 0) of [1, nan, 2] and of [nan, 1, nan]: nan at index 1 and at index 0 (the first NaN).
+  auto r = max(tensor({1.0, nan, 2.0}, DType::Float64), 0);
+  CHECK(std::isnan(r.values.item()));
+  CHECK(r.indices.item() == 1.0);
+  CHECK(max(tensor({nan, 1.0, nan}, DType::Float32), 0).indices.item() == 0.0);
+  CHECK(std::isnan(max(tensor({1.0, nan, 2.0}, DType::Float64)).item()));
+  // torch.max(x).backward() for x = [3, 1, 3]: [0.5, 0, 0.5] (evenly shared); torch.max(x, 0): [1, 0, 0].
+  Tensor x = tensor({3.0, 1.0, 3.0}, DType::Float64).requires_grad_();
+  max(x).backward();
+  check_values(x.grad(), {0.5, 0, 0.5}, 0);
+  Tensor w = tensor({3.0, 1.0, 3.0}, DType::Float64).requires_grad_();
+  max(w, 0).values.backward();
+  check_values(w.grad(), {1, 0, 0}, 0);
+  // Among NaNs when the max is NaN: [nan, 1, nan] gives [0.5, 0, 0.5].
+  Tensor n = tensor({nan, 1.0, nan}, DType::Float64).requires_grad_();
+  max(n).backward();
+  check_values(n.grad(), {0.5, 0, 0.5}, 0);
 }

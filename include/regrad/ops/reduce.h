@@ -15,11 +15,12 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = fa
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool unbiased = true, bool keepdim = false);
 Tensor var(const Tensor& x);  // all elements, unbiased (var(x, {}, false) for the biased one)
 
-// Largest element (0-d); its gradient goes to the first maximal element.
+// As PyTorch, a NaN counts as the largest value (the first NaN, along dim).
+// Largest element (0-d); the elements equal to it share its gradient equally (torch.max()).
 Tensor max(const Tensor& x);
 struct MaxResult {
   Tensor values;
-  Tensor indices;  // int64, position of the first maximum along dim
+  Tensor indices;  // int64, position of the first maximum along dim; the gradient goes there
 };
 MaxResult max(const Tensor& x, int64_t dim, bool keepdim = false);
 
