@@ -123,7 +123,18 @@ Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
   return permute(x, perm);
 }
 
-Tensor expand(const Tensor& x, const Shape& shape) {
+Tensor expand(const Tensor& x, const Shape& shape_in) {
+  // As PyTorch, −1 keeps the size of x's matching dim (dims align from the right); not in a new
+  // leading dim, which has no size to keep.
+  Shape shape = shape_in;
+  const int64_t lead = static_cast<int64_t>(shape.size()) - x.dim();
+  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d)
+    if (shape[d] == -1) {
+      if (d < lead)
+        throw std::invalid_argument("expand: -1 is not allowed in a new leading dim, got " + to_string(shape_in) +
+                                    " for a tensor of shape " + to_string(x.shape()));
+      shape[d] = x.shape()[d - lead];
+    }
   if (broadcast_shapes(x.shape(), shape, "expand") != shape)
     throw std::invalid_argument("expand: shape " + to_string(x.shape()) + " cannot be expanded to " + to_string(shape));
   if (x.shape() == shape) return x;

@@ -34,6 +34,10 @@ TEST_CASE("transpose, permute, slice and cat move the right elements") {
   CHECK(contains(invalid_argument_message([&] { cat({x, zeros({3, 3})}, 1); }), "[2, 3] and [3, 3]"));
   CHECK(contains(invalid_argument_message([&] { x.permute({0, 0}); }), "repeated dim"));
   check_values(expand(tensor({1, 2}, {2, 1}), {2, 3}), {1, 1, 1, 2, 2, 2}, 0);
+  // torch: x.expand(-1, 3) keeps dim 0; x.expand(2, -1, 3) also; -1 in a new leading dim is an error.
+  check_values(expand(tensor({1, 2}, {2, 1}), {-1, 3}), {1, 1, 1, 2, 2, 2}, 0);
+  CHECK(expand(tensor({1, 2}, {2, 1}), {2, -1, 3}).shape() == Shape{2, 2, 3});
+  CHECK(contains(invalid_argument_message([&] { expand(tensor({1, 2}, {2, 1}), {-1, 2, 3}); }), "new leading dim"));
 }
 
 TEST_CASE("index_select, embedding and gather index as PyTorch does") {

@@ -16,6 +16,6 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
 // Elements start, start+step, … < end along dim; negative start/end count from the end, as x[a:b:s].
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1);
-Tensor expand(const Tensor& x, const Shape& shape);  // broadcast_to, materialised
+Tensor expand(const Tensor& x, const Shape& shape);  // broadcast_to, materialised; -1 keeps that size
 
 }  // namespace rg
