@@ -152,7 +152,8 @@ std::vector<Gemm> transformer_linear_gemms(int64_t layers) {
   return gemms;
 }
 
-// Attention's GEMMs, as causal_attention runs them: per block and (sequence, head) pair, on the
+// Attention's GEMMs, as causal_attention runs them for heads longer than 32 or wider than 16 (the
+// others run as loops, src/functional/attention.cpp): per block and (sequence, head) pair, on the
 // head's columns inside one packed (B, T, 3C) buffer (row stride 3C), T×T scores, head width D:
 // S = q·kᵀ, y = A·v, and backward dv = Aᵀ·dy, dA = dy·vᵀ, dq = dS·k, dk = dSᵀ·q.
 double attention_gemms_ms(int64_t layers, int reps) {
@@ -248,13 +249,16 @@ void bench_train(bench::Table& table, const std::vector<int>& thread_counts, boo
     for (int64_t layers : {2, 6}) {
       double ms = 1e30;
       for (int round = 0; round < 3; ++round) ms = std::min(ms, transformer_step_ms(layers));
-      const double gemm = gemms_ms(transformer_linear_gemms(layers), 21) + attention_gemms_ms(layers, 21);
+      // The step's GEMMs are its Linear layers'; attention's 8×16 heads run as loops, not GEMMs
+      // (causal_attention), so their GEMM time is printed beside it, not counted in it.
+      const double gemm = gemms_ms(transformer_linear_gemms(layers), 21),
+                   attention_as_gemms = attention_gemms_ms(layers, 21);
       const std::string name = "transformer-" + std::to_string(layers);
       const double t = torch_or_nan(torch, name);
       std::printf(
-          "char transformer, %lld blocks, %d thread(s): %.3f ms, GEMMs alone %.3f ms (%.2f), torch %.3f ms "
-          "(%.2fx)\n",
-          static_cast<long long>(layers), threads, ms, gemm, ms / gemm, t, t / ms);
+          "char transformer, %lld blocks, %d thread(s): %.3f ms, its Linear GEMMs alone %.3f ms (%.2f), torch %.3f "
+          "ms (%.2fx); attention as cblas_sgemm calls would take %.3f ms\n",
+          static_cast<long long>(layers), threads, ms, gemm, ms / gemm, t, t / ms, attention_as_gemms);
       const std::string row = "char transformer step, " + std::to_string(layers) + " blocks (AdamW)";
       if (with_torch)
         table.add("train", row, "batch 128", threads, ms, "torch", t, bench::Ratio::BaselineOverRegrad, "images/s",

@@ -241,7 +241,7 @@ Tensor abs(const Tensor& x) {
 
 Tensor gelu(const Tensor& x) {
   // x·Φ(x), Φ(x) = ½(1 + erf(x/√2)); float: vectorised, see src/ops/vmath.h for its accuracy.
-  if (!needs_grad({x})) return unary(x, "gelu", [](auto v) { return detail::vgelu(v); });
+  if (!needs_grad(x)) return unary(x, "gelu", [](auto v) { return detail::vgelu(v); });
   // For the backward pass the forward keeps Φ(x), most of GELU's arithmetic (its erf takes two
   // polynomials, an exp and a division), so the backward computes only φ(x), one exp.
   Tensor y = Tensor::empty(x.shape(), x.dtype()), cdf = Tensor::empty(x.shape(), x.dtype());
@@ -256,7 +256,6 @@ Tensor gelu(const Tensor& x) {
                            }
                          });
   });
-  if (!needs_grad(x)) return y;
   return record("gelu", y, {x}, [x = x.detach(), cdf](const Tensor& g) {
     Tensor dx = Tensor::empty(x.shape(), x.dtype());
     dispatch_float(x.dtype(), "gelu", [&](auto tag) {
