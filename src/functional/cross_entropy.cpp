@@ -85,7 +85,9 @@ void cross_entropy_forward(double* loss, double* lse, const T* z, const Target<T
       double wqz;
       if (tg.index) {
         const int64_t t = tg.index[i];
-        wqz = (1.0 - tg.eps) * tg.w(t) * zi[t] + tg.eps / static_cast<double>(K) * sz;
+        // Without smoothing the Σz term is left out, not multiplied by 0: a −inf logit would make
+        // it NaN where PyTorch gives the loss (inf when the target's logit is −inf, else finite).
+        wqz = (1.0 - tg.eps) * tg.w(t) * zi[t] + (tg.eps > 0 ? tg.eps / static_cast<double>(K) * sz : 0.0);
       } else {
         wqz = 0;
         for (int64_t k = 0; k < K; ++k) wqz += tg.w(k) * tg.q(i, k) * zi[k];

@@ -46,9 +46,15 @@ static Tensor bmm(const Tensor& a, const Tensor& b) {
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_same_dtype(a, b, "matmul");
-  if (a.dim() == 0 || b.dim() == 0 || (a.dim() == 1 && b.dim() == 1))
-    throw std::invalid_argument("matmul: need at least one operand with 2 or more dims, got shapes " +
-                                to_string(a.shape()) + " and " + to_string(b.shape()));
+  if (a.dim() == 0 || b.dim() == 0)
+    throw std::invalid_argument("matmul: both operands need at least 1 dim, got shapes " + to_string(a.shape()) +
+                                " and " + to_string(b.shape()));
+  if (a.dim() == 1 && b.dim() == 1) {  // the dot product, 0-d (torch.matmul)
+    if (a.numel() != b.numel())
+      throw std::invalid_argument("matmul: vectors " + to_string(a.shape()) + " and " + to_string(b.shape()) +
+                                  " differ in length");
+    return reshape(matmul(unsqueeze(a, 0), unsqueeze(b, 1)), {});
+  }
   if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
   const int64_t K = a.shape().back();

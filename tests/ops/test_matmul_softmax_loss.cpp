@@ -33,6 +33,13 @@ TEST_CASE("matmul agrees with the naive product, in float and double") {
                naive_matmul(slice(a, 0, 1, 2).reshape({4, 3}), slice(b, 0, 1, 2).reshape({3, 5})), 1e-13);
   CHECK(matmul(randn({3}, gen), randn({3, 2}, gen)).shape() == Shape{2});
   CHECK(matmul(randn({2, 3}, gen), randn({3}, gen)).shape() == Shape{2});
+  // Two vectors: their dot product, 0-d, as torch.matmul; its gradients are the other vector.
+  Tensor u = tensor({1.0, 2.0, 3.0}, DType::Float64).requires_grad_(), v = tensor({4.0, 5.0, 6.0}, DType::Float64);
+  const Tensor dot = matmul(u, v);
+  CHECK(dot.dim() == 0);
+  CHECK(dot.item() == 32.0);
+  dot.backward();
+  check_values(u.grad(), {4, 5, 6}, 0);
 }
 
 TEST_CASE("GEMMs cut across threads by rows or by columns agree with the naive product") {
@@ -64,7 +71,8 @@ TEST_CASE("matmul shape mismatch names both shapes") {
   const std::string msg = invalid_argument_message([] { matmul(zeros({2, 3}), zeros({4, 5})); });
   CHECK(contains(msg, "[2, 3] and [4, 5]"));
   CHECK(contains(msg, "3 != 4"));
-  CHECK(contains(invalid_argument_message([] { matmul(zeros({3}), zeros({3})); }), "at least one operand"));
+  CHECK(contains(invalid_argument_message([] { matmul(zeros({3}), zeros({4})); }), "[3] and [4] differ in length"));
+  CHECK(contains(invalid_argument_message([] { matmul(zeros({}), zeros({3})); }), "at least 1 dim"));
 }
 
 TEST_CASE("softmax is stable for logits of ±1000 and sums to 1") {
@@ -174,4 +182,14 @@ TEST_CASE("cross_entropy rejects bad targets clearly") {
                  "weight must not require grad"));
   CHECK(contains(invalid_argument_message([] { nll_loss(zeros({2, 3}), zeros({2})); }), "int64"));
   CHECK(contains(invalid_argument_message([] { parse_reduction("avg"); }), "'avg'"));
+}
+
+TEST_CASE("cross_entropy with a -inf logit: inf at the target, finite elsewhere, as PyTorch 1.13") {
+  const double inf = INFINITY;
+  // torch: F.cross_entropy([[-inf, 0]], [0]) = inf; [[-inf, 0]], [1] gives 0; with
+  // label_smoothing 0.1 and target 1 the smoothing term reaches the -inf logit: inf.
+  const Tensor z = tensor({-inf, 0.0}, {1, 2}, DType::Float64);
+  CHECK(cross_entropy(z, tensor_i64({0}, {1})).item() == inf);
+  CHECK(cross_entropy(z, tensor_i64({1}, {1})).item() == 0.0);
+  CHECK(cross_entropy(z, tensor_i64({1}, {1}), Reduction::Mean, 0.1).item() == inf);
 }
