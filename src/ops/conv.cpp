@@ -171,14 +171,15 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int
       Scratch<T> cols_buf(team, K * chunk * P), y_buf(team, O * chunk * P);
       for_each_chunk(n_chunks, team, [&](int64_t c, int t) {
         const int64_t n0 = c * chunk, nc = std::min(chunk, g.N - n0), L = nc * P;
-        T *cols = cols_buf.get(t), *yc = y_buf.get(t);
+        // A chunk of one sample: Y (O, P) is that sample's y, so the GEMM writes there.
+        T *cols = cols_buf.get(t), *yc = nc == 1 ? py + n0 * O * P : y_buf.get(t);
         for (int64_t m = 0; m < nc; ++m) im2col(x + (n0 + m) * g.CHW(), cols + m * P, L, g);
         gemm(false, false, O, L, K, w, K, cols, L, T(0), yc, L);  // Y = W·cols
         for (int64_t m = 0; m < nc; ++m)
           for (int64_t o = 0; o < O; ++o) {  // y_{n0+m}[o] = Y[o][m·P … m·P+P) + b[o]
             const T bo = b ? b[o] : T(0);
             const T* src = yc + o * L + m * P;
-            T* dst = py + ((n0 + m) * O + o) * P;
+            T* dst = py + ((n0 + m) * O + o) * P;  // src itself for one sample
 #pragma omp simd
             for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + bo;
           }
@@ -205,10 +206,15 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int
           Scratch<T> cols_buf(team, K * chunk * P), dy_buf(team, O * chunk * P);
           for_each_chunk(n_chunks, team, [&](int64_t c, int t) {
             const int64_t n0 = c * chunk, nc = std::min(chunk, g.N - n0), L = nc * P;
-            T *cols = cols_buf.get(t), *dyc = dy_buf.get(t);
-            for (int64_t m = 0; m < nc; ++m)  // dY[o][m·P … m·P+P) = dy_{n0+m}[o]
-              for (int64_t o = 0; o < O; ++o)
-                std::memcpy(dyc + o * L + m * P, pdy + ((n0 + m) * O + o) * P, P * sizeof(T));
+            T* cols = cols_buf.get(t);
+            const T* dyc = pdy + n0 * O * P;  // one sample: dY (O, P) is dy's own
+            if (nc > 1) {
+              T* gathered = dy_buf.get(t);
+              for (int64_t m = 0; m < nc; ++m)  // dY[o][m·P … m·P+P) = dy_{n0+m}[o]
+                for (int64_t o = 0; o < O; ++o)
+                  std::memcpy(gathered + o * L + m * P, pdy + ((n0 + m) * O + o) * P, P * sizeof(T));
+              dyc = gathered;
+            }
             if (need_dw) {
               for (int64_t m = 0; m < nc; ++m) im2col(x + (n0 + m) * g.CHW(), cols + m * P, L, g);
               gemm(false, true, O, K, L, dyc, L, cols, L, T(0), dw_part.data() + c * O * K, K);  // dY·colsᵀ
