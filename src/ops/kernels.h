@@ -4,6 +4,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "../tensor/parallel.h"
@@ -48,6 +49,23 @@ inline void blas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const d
               ldb, beta, C, ldc);
 }
 
+// C = op(A)·op(B) + beta·C by OpenBLAS on the calling thread. For beta = 0 OpenBLAS first clears C
+// with its own loop (sgemm_beta: 5 % of the CNN's and the Transformer's steps by `perf` on a Zen 3
+// machine) and then adds the product into it; memset clears faster, and the product added to a
+// cleared C with beta = 1 is the same arithmetic, so the same bits (docs/performance.md, *Clearing
+// C before a GEMM*).
+template <typename T>
+void blas_gemm_cleared(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,
+                       int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (beta == T(0)) {
+    if (ldc == N) std::memset(C, 0, sizeof(T) * static_cast<std::size_t>(M * N));
+    else
+      for (int64_t r = 0; r < M; ++r) std::memset(C + r * ldc, 0, sizeof(T) * static_cast<std::size_t>(N));
+    beta = T(1);
+  }
+  blas_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
 // Multiply-adds below which a GEMM runs on one thread (a parallel region costs microseconds).
 constexpr int64_t kGemmSplitWork = int64_t{1} << 20;
 
@@ -68,16 +86,16 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t
       static_cast<int>(std::min<int64_t>({threads, len / 8, std::max<int64_t>(1, M * N * K / kGemmSplitWork)}));
   if (parts <= 1) {
     OneBlasThread one;
-    blas_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    blas_gemm_cleared(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
     return;
   }
 #pragma omp parallel num_threads(parts)
   {
     const int64_t t = omp_get_thread_num(), lo = len * t / parts, n = len * (t + 1) / parts - lo;
     if (by_rows)  // rows lo … lo+n of op(A) and of C
-      blas_gemm(ta, tb, n, N, K, A + (ta ? lo : lo * lda), lda, B, ldb, beta, C + lo * ldc, ldc);
+      blas_gemm_cleared(ta, tb, n, N, K, A + (ta ? lo : lo * lda), lda, B, ldb, beta, C + lo * ldc, ldc);
     else  // columns lo … lo+n of op(B) and of C
-      blas_gemm(ta, tb, M, n, K, A, lda, B + (tb ? lo * ldb : lo), ldb, beta, C + lo, ldc);
+      blas_gemm_cleared(ta, tb, M, n, K, A, lda, B + (tb ? lo * ldb : lo), ldb, beta, C + lo, ldc);
   }
 }
 

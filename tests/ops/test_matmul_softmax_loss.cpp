@@ -3,6 +3,7 @@
 #include <array>
 #include <cmath>
 
+#include "../../src/ops/kernels.h"
 #include "../test_util.h"
 
 using namespace rg;
@@ -62,6 +63,36 @@ TEST_CASE("GEMMs cut across threads by rows or by columns agree with the naive p
       check_values(y, naive_matmul(x.detach(), transpose(w.detach(), 0, 1)), 1e-12);  // x·wᵀ
       check_values(x.grad(), naive_matmul(g, w.detach()), 1e-12);                     // dx = g·w
       check_values(w.grad(), naive_matmul(transpose(g, 0, 1), x.detach()), 1e-12);    // dw = gᵀ·x
+    }
+  }
+  omp_set_num_threads(threads);
+}
+
+TEST_CASE("the GEMM wrapper with beta = 0 ignores what C held, NaN included, and leaves C's padding alone") {
+  // detail::gemm clears C itself and calls OpenBLAS with beta = 1; C here is a block of a wider
+  // buffer (row stride ldc > N) that starts out NaN, the padding between its rows must stay NaN.
+  const int threads = omp_get_max_threads();
+  for (int t : {1, 2}) {
+    omp_set_num_threads(t);
+    Generator gen(13);
+    for (auto [M, K, N] : {std::array<int64_t, 3>{300, 200, 100}, {40, 200, 300}, {5, 3, 4}}) {
+      const Tensor a = randn({M, K}, gen, DType::Float64), b = randn({K, N}, gen, DType::Float64);
+      const int64_t ldc = N + 3;
+      std::vector<double> c(static_cast<std::size_t>(M * ldc), std::nan(""));
+      detail::gemm(false, false, M, N, K, a.data<double>(), K, b.data<double>(), N, 0.0, c.data(), ldc);
+      const std::vector<double> want = naive_matmul(a, b);
+      int64_t wrong = 0, padding_touched = 0;
+      for (int64_t i = 0; i < M; ++i) {
+        for (int64_t j = 0; j < N; ++j) wrong += !(std::fabs(c[i * ldc + j] - want[i * N + j]) <= 1e-12);
+        for (int64_t j = N; j < ldc; ++j) padding_touched += !std::isnan(c[i * ldc + j]);
+      }
+      CHECK_MESSAGE(wrong == 0, M, "x", K, "x", N, " at ", t, " thread(s)");
+      CHECK(padding_touched == 0);
+      // beta = 1 adds the product to what C holds.
+      std::vector<double> ones(static_cast<std::size_t>(M * N), 1.0);
+      detail::gemm(false, false, M, N, K, a.data<double>(), K, b.data<double>(), N, 1.0, ones.data(), N);
+      for (int64_t i = 0; i < M * N; ++i) wrong += !(std::fabs(ones[i] - 1.0 - want[i]) <= 1e-12);
+      CHECK(wrong == 0);
     }
   }
   omp_set_num_threads(threads);
