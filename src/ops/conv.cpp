@@ -52,12 +52,38 @@ struct Geometry {
 // cols[(c·kh + i)·kw + j][oh·Wo + ow] = x[c][oh·s − p + i][ow·s − p + j] (0 outside the image).
 // For each output row, the ow whose input column falls inside the image form one range
 // [lo, hi): zeros outside it, a strided (for s = 1, contiguous) copy inside.
+// Stride 1 with "same" padding (Ho = H, Wo = W, as the CNN's 3×3 convolutions with padding 1)
+// takes a shortcut: then row (c, i, j) is x's plane c shifted by (i − p)·W + (j − p) elements,
+// with zeros where the shift leaves the image, so it is one copy of the plane and a few zeros
+// (same_padding_row) instead of three calls per output row (docs/performance.md, *im2col*).
+template <typename T>
+void same_padding_row(const T* plane, T* row, int64_t i, int64_t j, const Geometry& g) {
+  const int64_t n = g.H * g.W, di = i - g.pad, dj = j - g.pad, shift = di * g.W + dj;
+  // row[k] = plane[k + shift] wherever 0 ≤ k + shift < n: this also fills the entries whose row
+  // oh + di is outside the image but whose column wrapped into a neighbouring row …
+  const int64_t k0 = std::clamp<int64_t>(-shift, 0, n), k1 = std::clamp<int64_t>(n - shift, k0, n);
+  std::fill(row, row + k0, T(0));
+  std::copy(plane + k0 + shift, plane + k1 + shift, row + k0);
+  std::fill(row + k1, row + n, T(0));
+  // … and those are exactly the entries whose column ow + dj is outside [0, W): zero them.
+  const int64_t lo = std::max<int64_t>(0, -dj), hi = std::min(g.W, g.W - dj);  // the valid ow
+  for (int64_t oh = 0; oh < g.H; ++oh) {
+    for (int64_t ow = 0; ow < lo; ++ow) row[oh * g.W + ow] = T(0);
+    for (int64_t ow = hi; ow < g.W; ++ow) row[oh * g.W + ow] = T(0);
+  }
+}
+
 template <typename T>
 void im2col(const T* x, T* cols, int64_t ld, const Geometry& g) {
+  const bool same = g.stride == 1 && g.Ho == g.H && g.Wo == g.W && g.pad < g.H && g.pad < g.W;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
         T* row = cols + ((c * g.kh + i) * g.kw + j) * ld;
+        if (same) {
+          same_padding_row(x + c * g.H * g.W, row, i, j, g);
+          continue;
+        }
         // w = ow·s − p + j ∈ [0, W)  ⇔  ow ∈ [ceil((p − j)/s), ceil((W + p − j)/s))
         const int64_t lo = std::clamp<int64_t>((g.pad - j + g.stride - 1) / g.stride, 0, g.Wo);
         const int64_t hi = std::clamp<int64_t>((g.W + g.pad - j + g.stride - 1) / g.stride, lo, g.Wo);

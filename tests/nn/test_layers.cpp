@@ -19,27 +19,60 @@ TEST_CASE("Linear: PyTorch's layout and default initialisation bounds") {
   CHECK(fc.named_parameters().size() == 2);
 }
 
-TEST_CASE("conv2d matches a direct loop") {
-  Generator gen(1);
-  const Tensor x = randn({2, 3, 5, 4}, gen, DType::Float64), w = randn({4, 3, 3, 3}, gen, DType::Float64),
-               b = randn({4}, gen, DType::Float64);
-  const Tensor y = conv2d(x, w, b, 2, 1);
-  CHECK(y.shape() == Shape{2, 4, 3, 2});
-  for (int64_t n = 0; n < 2; ++n)
-    for (int64_t o = 0; o < 4; ++o)
-      for (int64_t oh = 0; oh < 3; ++oh)
-        for (int64_t ow = 0; ow < 2; ++ow) {
-          double acc = b.at({o});
-          for (int64_t c = 0; c < 3; ++c)
-            for (int64_t i = 0; i < 3; ++i)
-              for (int64_t j = 0; j < 3; ++j) {
-                const int64_t h = oh * 2 - 1 + i, ww = ow * 2 - 1 + j;
-                if (h >= 0 && h < 5 && ww >= 0 && ww < 4) acc += x.at({n, c, h, ww}) * w.at({o, c, i, j});
-              }
-          CHECK(std::abs(y.at({n, o, oh, ow}) - acc) < 1e-12);
-        }
-  CHECK_THROWS_WITH_AS(conv2d(x, randn({4, 2, 3, 3}, gen, DType::Float64)), doctest::Contains("[2, 3, 5, 4]"),
-                       std::invalid_argument);
+TEST_CASE("conv2d and its weight gradient match direct loops, strided and with \"same\" padding") {
+  // im2col runs the general loop for strided or shrinking convolutions and copies whole shifted
+  // planes for stride 1 with Ho = H, Wo = W ("same" padding); both build the columns that y and,
+  // in the backward pass, dW are computed from.
+  struct Case {
+    int64_t H, W, k, stride, pad;
+  };
+  for (const Case& q : {Case{5, 4, 3, 2, 1}, Case{5, 4, 3, 1, 1}, Case{5, 4, 5, 1, 2}, Case{4, 6, 1, 1, 0},
+                        Case{2, 3, 3, 1, 1}, Case{1, 1, 3, 1, 1}, Case{6, 5, 3, 1, 0}}) {
+    CAPTURE(q.H);
+    CAPTURE(q.W);
+    CAPTURE(q.k);
+    CAPTURE(q.stride);
+    CAPTURE(q.pad);
+    Generator gen(1);
+    const Tensor x = randn({2, 3, q.H, q.W}, gen, DType::Float64),
+                 w = randn({4, 3, q.k, q.k}, gen, DType::Float64).requires_grad_(), b = randn({4}, gen, DType::Float64);
+    const Tensor y = conv2d(x, w, b, q.stride, q.pad);
+    const int64_t Ho = (q.H + 2 * q.pad - q.k) / q.stride + 1, Wo = (q.W + 2 * q.pad - q.k) / q.stride + 1;
+    REQUIRE(y.shape() == Shape{2, 4, Ho, Wo});
+    const Tensor dy = randn(y.shape(), gen, DType::Float64);
+    y.backward(dy);
+    // x's pixel read by tap (i, j) of output (oh, ow), or none (0) outside the image.
+    const auto pixel = [&](int64_t n, int64_t c, int64_t oh, int64_t ow, int64_t i, int64_t j) {
+      const int64_t h = oh * q.stride - q.pad + i, ww = ow * q.stride - q.pad + j;
+      return h >= 0 && h < q.H && ww >= 0 && ww < q.W ? x.at({n, c, h, ww}) : 0.0;
+    };
+    double worst_y = 0, worst_dw = 0;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t o = 0; o < 4; ++o)
+        for (int64_t oh = 0; oh < Ho; ++oh)
+          for (int64_t ow = 0; ow < Wo; ++ow) {
+            double acc = b.at({o});
+            for (int64_t c = 0; c < 3; ++c)
+              for (int64_t i = 0; i < q.k; ++i)
+                for (int64_t j = 0; j < q.k; ++j) acc += pixel(n, c, oh, ow, i, j) * w.at({o, c, i, j});
+            worst_y = std::max(worst_y, std::abs(y.at({n, o, oh, ow}) - acc));
+          }
+    for (int64_t o = 0; o < 4; ++o)  // dW[o][c][i][j] = Σ over n, oh, ow of dy · the pixel tap (i, j) read
+      for (int64_t c = 0; c < 3; ++c)
+        for (int64_t i = 0; i < q.k; ++i)
+          for (int64_t j = 0; j < q.k; ++j) {
+            double acc = 0;
+            for (int64_t n = 0; n < 2; ++n)
+              for (int64_t oh = 0; oh < Ho; ++oh)
+                for (int64_t ow = 0; ow < Wo; ++ow) acc += dy.at({n, o, oh, ow}) * pixel(n, c, oh, ow, i, j);
+            worst_dw = std::max(worst_dw, std::abs(w.grad().at({o, c, i, j}) - acc));
+          }
+    CHECK(worst_y < 1e-12);
+    CHECK(worst_dw < 1e-12);
+  }
+  Generator gen(2);
+  CHECK_THROWS_WITH_AS(conv2d(randn({2, 3, 5, 4}, gen, DType::Float64), randn({4, 2, 3, 3}, gen, DType::Float64)),
+                       doctest::Contains("[2, 3, 5, 4]"), std::invalid_argument);
 }
 
 TEST_CASE("conv2d over chunks of samples equals conv2d sample by sample") {
