@@ -443,16 +443,20 @@ Tensor max_pool2d(const Tensor& input, int64_t k, int64_t stride) {
   if (!needs_grad(input)) return y;
   return record("max_pool2d", y, {input},
                 [arg, shape = input.shape(), planes, in = H * W, out = Ho * Wo](const Tensor& dy) {
-                  Tensor dx = zeros(shape, dy.dtype());
+                  Tensor dx = Tensor::empty(shape, dy.dtype());
                   dispatch_float(dy.dtype(), "max_pool2d", [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     const T* g = dy.data<T>();
                     T* px = dx.data<T>();
                     const int32_t* ap = arg.get();
                     // A window lies in one plane, so planes are independent; windows may overlap within one.
-                    detail::parallel_for(planes, detail::grain_for(out), [&](int64_t p0, int64_t p1) {
-                      for (int64_t p = p0; p < p1; ++p)
+                    // Each plane is zeroed just before its scatter, while it is in cache (not in a pass
+                    // of its own over all of dx).
+                    detail::parallel_for(planes, detail::grain_for(in), [&](int64_t p0, int64_t p1) {
+                      for (int64_t p = p0; p < p1; ++p) {
+                        std::fill(px + p * in, px + (p + 1) * in, T(0));
                         for (int64_t o = p * out; o < (p + 1) * out; ++o) px[p * in + ap[o]] += g[o];
+                      }
                     });
                   });
                   return Grads{dx};
