@@ -48,14 +48,9 @@ struct Geometry {
   }
 };
 
-// Writes sample x's columns into cols, whose rows are `ld` apart:
-// cols[(c·kh + i)·kw + j][oh·Wo + ow] = x[c][oh·s − p + i][ow·s − p + j] (0 outside the image).
-// For each output row, the ow whose input column falls inside the image form one range
-// [lo, hi): zeros outside it, a strided (for s = 1, contiguous) copy inside.
-// Stride 1 with "same" padding (Ho = H, Wo = W, as the CNN's 3×3 convolutions with padding 1)
-// takes a shortcut: then row (c, i, j) is x's plane c shifted by (i − p)·W + (j − p) elements,
-// with zeros where the shift leaves the image, so it is one copy of the plane and a few zeros
-// (same_padding_row) instead of three calls per output row (docs/performance.md, *im2col*).
+// Row (c, i, j) of the columns for stride 1 with "same" padding (Ho = H, Wo = W): x's plane c
+// shifted by (i − p)·W + (j − p) elements, with zeros where the shift leaves the image. One copy
+// of the plane and a few zeros, instead of three calls per output row (docs/performance.md, *im2col*).
 template <typename T>
 void same_padding_row(const T* plane, T* row, int64_t i, int64_t j, const Geometry& g) {
   const int64_t n = g.H * g.W, di = i - g.pad, dj = j - g.pad, shift = di * g.W + dj;
@@ -73,6 +68,11 @@ void same_padding_row(const T* plane, T* row, int64_t i, int64_t j, const Geomet
   }
 }
 
+// Writes sample x's columns into cols, whose rows are `ld` apart:
+// cols[(c·kh + i)·kw + j][oh·Wo + ow] = x[c][oh·s − p + i][ow·s − p + j] (0 outside the image).
+// Stride 1 with "same" padding (the CNN's 3×3 convolutions with padding 1) takes
+// same_padding_row. Otherwise, for each output row, the ow whose input column falls inside the
+// image form one range [lo, hi): zeros outside it, a strided (for s = 1, contiguous) copy inside.
 template <typename T>
 void im2col(const T* x, T* cols, int64_t ld, const Geometry& g) {
   const bool same = g.stride == 1 && g.Ho == g.H && g.Wo == g.W && g.pad < g.H && g.pad < g.W;
