@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -68,28 +69,94 @@ void transpose(const T* x, int64_t ld, int64_t rows, int64_t cols, T* xt) {
     for (int64_t c = 0; c < cols; ++c) xt[c * rows + r] = x[r * ld + c];
 }
 
-// out[0, n) = Σ_i w[i·w_stride] · x[i·ld + (0, n)] over i < m: one row of a matrix product, as a
-// combination of m rows of x. Each output adds its m terms in order i = 0, 1, …; eight outputs at
-// a time stay in registers (one AVX2 vector of floats) until their sums are done.
+// R rows of a matrix product at once, each a combination of rows of x: for r < R,
+//   out_r[0, n) += Σ_{lo_r ≤ i < hi_r} w_r[i·w_stride] · x[i·ld + (0, n)],  w_r = w + r·w_row, out_r = out + r·out_row.
+// Each output adds its terms in order i = lo_r, lo_r + 1, … to the value already in out. A vector of
+// outputs per row (8 floats or 4 doubles: one AVX2 register, GCC's vector type) stays in a register
+// until its sums are done. One row alone is a chain of dependent additions, each waiting for the one
+// before; R rows give R independent chains in flight, so their latencies overlap. The products and
+// sums are rounded one by one, never fused into one FMA, as in the loop each row had to itself before
+// (GCC fused some of these and not others: fp-contract=off for this function; Clang fuses only
+// within one statement, so the product is a statement of its own).
+#if defined(__GNUC__) && !defined(__clang__)
+#define RG_NO_FMA [[gnu::optimize("fp-contract=off")]]
+#else
+#define RG_NO_FMA
+#endif
+
 template <typename T>
-void combine_rows(const T* w, int64_t w_stride, int64_t m, const T* x, int64_t ld, int64_t n, T* out) {
-  constexpr int64_t kWidth = 8;
+struct Vector;  // one AVX2 register of T
+template <>
+struct Vector<float> {
+  using type = float __attribute__((vector_size(32)));
+};
+template <>
+struct Vector<double> {
+  using type = double __attribute__((vector_size(32)));
+};
+
+template <int64_t R, typename T>
+RG_NO_FMA void combine_rows(const T* w, int64_t w_row, int64_t w_stride, const int64_t* lo, const int64_t* hi,
+                            const T* x, int64_t ld, int64_t n, T* out, int64_t out_row) {
+  using V = typename Vector<T>::type;
+  constexpr int64_t kWidth = sizeof(V) / sizeof(T);
+  const int64_t i0 = *std::min_element(lo, lo + R), i1 = *std::max_element(hi, hi + R);
   int64_t j = 0;
   for (; j + kWidth <= n; j += kWidth) {
-    T acc[kWidth] = {};
-    for (int64_t i = 0; i < m; ++i) {
-      const T wi = w[i * w_stride];
-      const T* xi = x + i * ld + j;
-#pragma omp simd
-      for (int64_t l = 0; l < kWidth; ++l) acc[l] += wi * xi[l];
+    V acc[R];
+    for (int64_t r = 0; r < R; ++r) std::memcpy(&acc[r], out + r * out_row + j, sizeof(V));
+    for (int64_t i = i0; i < i1; ++i) {
+      V xi;
+      std::memcpy(&xi, x + i * ld + j, sizeof(V));
+      for (int64_t r = 0; r < R; ++r)
+        if (lo[r] <= i && i < hi[r]) {
+          const V product = w[r * w_row + i * w_stride] * xi;
+          acc[r] += product;
+        }
     }
-    std::copy(acc, acc + kWidth, out + j);
+    for (int64_t r = 0; r < R; ++r) std::memcpy(out + r * out_row + j, &acc[r], sizeof(V));
   }
-  for (; j < n; ++j) {  // the last n mod 8 outputs
-    T acc = 0;
-    for (int64_t i = 0; i < m; ++i) acc += w[i * w_stride] * x[i * ld + j];
-    out[j] = acc;
+  for (; j < n; ++j)  // the last n mod kWidth outputs
+    for (int64_t r = 0; r < R; ++r) {
+      T acc = out[r * out_row + j];
+      for (int64_t i = lo[r]; i < hi[r]; ++i) {
+        const T product = w[r * w_row + i * w_stride] * x[i * ld + j];
+        acc += product;
+      }
+      out[r * out_row + j] = acc;
+    }
+}
+
+// Rows t < rows of a product, kRows at a time (the last rows mod kRows one at a time): row t sums
+// its terms i ∈ [lo(t), hi(t)), out_t += Σ_i w_t[i·w_stride]·x_i.
+constexpr int64_t kRows = 8;
+
+template <typename T, typename Lo, typename Hi>
+void product_rows(int64_t rows, Lo lo, Hi hi, const T* w, int64_t w_row, int64_t w_stride, const T* x, int64_t ld,
+                  int64_t n, T* out, int64_t out_row) {
+  int64_t t = 0, l[kRows], h[kRows];
+  for (; t + kRows <= rows; t += kRows) {
+    for (int64_t r = 0; r < kRows; ++r) l[r] = lo(t + r), h[r] = hi(t + r);
+    combine_rows<kRows>(w + t * w_row, w_row, w_stride, l, h, x, ld, n, out + t * out_row, out_row);
   }
+  for (; t < rows; ++t) {
+    l[0] = lo(t), h[0] = hi(t);
+    combine_rows<1>(w + t * w_row, w_row, w_stride, l, h, x, ld, n, out + t * out_row, out_row);
+  }
+}
+
+// Where row t's terms start and end for product_rows: at 0 or at t; just past t, or at a fixed n.
+constexpr auto at_zero = [](int64_t) { return int64_t(0); };
+constexpr auto at_row = [](int64_t t) { return t; };
+constexpr auto past_row = [](int64_t t) { return t + 1; };
+constexpr auto at(int64_t n) {
+  return [n](int64_t) { return n; };
+}
+
+// Zeroes rows × cols of x (row stride ld).
+template <typename T>
+void zero_rows(T* x, int64_t ld, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) std::fill(x + r * ld, x + r * ld + cols, T(0));
 }
 
 // One head: q, k, v and y (or dq, dk, dv and dy) are T×D with row strides 3C (qkv) and C (y, dy);
@@ -112,12 +179,11 @@ struct Head {
     }
     T* kt = buffer;
     transpose(k, ld, d.T, d.D, kt);
-    for (int64_t t = 0; t < d.T; ++t) {
-      T* at = a + t * d.T;
-      combine_rows(q + t * ld, 1, d.D, kt, d.T, d.T, at);  // S_t = Σ_j q_tj·(kᵀ)_j
-      softmax_row(at, t, d.T, c);
-      combine_rows(at, 1, t + 1, v, ld, d.D, y + t * d.C);  // y_t = Σ_{s ≤ t} A_ts·v_s
-    }
+    zero_rows(a, d.T, d.T, d.T);
+    product_rows(d.T, at_zero, at(d.D), q, ld, 1, kt, d.T, d.T, a, d.T);  // S_t = Σ_j q_tj·(kᵀ)_j
+    for (int64_t t = 0; t < d.T; ++t) softmax_row(a + t * d.T, t, d.T, c);
+    zero_rows(y, d.C, d.T, d.D);
+    product_rows(d.T, at_zero, past_row, a, d.T, 1, v, ld, d.D, y, d.C);  // y_t = Σ_{s ≤ t} A_ts·v_s
   }
 
   void backward(const T* g, T* dq, T* dk, T* dv, T* buffer) const {
@@ -133,15 +199,14 @@ struct Head {
     }
     T* vt = buffer + d.T * d.T;
     transpose(v, ld, d.T, d.D, vt);
-    for (int64_t t = 0; t < d.T; ++t) {
-      combine_rows(g + t * d.C, 1, d.D, vt, d.T, d.T, ds + t * d.T);  // dA_t = Σ_j dy_tj·(vᵀ)_j
-      softmax_backward_row(ds + t * d.T, a + t * d.T, t, d.T, c);
-    }
-    for (int64_t t = 0; t < d.T; ++t) {  // dS and A are 0 above the diagonal: s ≤ t in row t
-      combine_rows(ds + t * d.T, 1, t + 1, k, ld, d.D, dq + t * ld);                   // dq_t = Σ_{s ≤ t} dS_ts·k_s
-      combine_rows(ds + t * d.T + t, d.T, d.T - t, q + t * ld, ld, d.D, dk + t * ld);  // dk_t = Σ_{s ≥ t} dS_st·q_s
-      combine_rows(a + t * d.T + t, d.T, d.T - t, g + t * d.C, d.C, d.D, dv + t * ld);  // dv_t = Σ_{s ≥ t} A_st·dy_s
-    }
+    zero_rows(ds, d.T, d.T, d.T);
+    product_rows(d.T, at_zero, at(d.D), g, d.C, 1, vt, d.T, d.T, ds, d.T);  // dA_t = Σ_j dy_tj·(vᵀ)_j
+    for (int64_t t = 0; t < d.T; ++t) softmax_backward_row(ds + t * d.T, a + t * d.T, t, d.T, c);
+    // dS and A are 0 above the diagonal (s > t in row t): the sums run over the other half only.
+    for (T* out : {dq, dk, dv}) zero_rows(out, ld, d.T, d.D);
+    product_rows(d.T, at_zero, past_row, ds, d.T, 1, k, ld, d.D, dq, ld);  // dq_t = Σ_{s ≤ t} dS_ts·k_s
+    product_rows(d.T, at_row, at(d.T), ds, 1, d.T, q, ld, d.D, dk, ld);    // dk_t = Σ_{s ≥ t} dS_st·q_s
+    product_rows(d.T, at_row, at(d.T), a, 1, d.T, g, d.C, d.D, dv, ld);    // dv_t = Σ_{s ≥ t} A_st·dy_s
   }
 };
 
