@@ -70,8 +70,8 @@ void transpose(const T* x, int64_t ld, int64_t rows, int64_t cols, T* xt) {
 }
 
 // R rows of a matrix product at once, each a combination of rows of x: for r < R,
-//   out_r[0, n) += Σ_{lo_r ≤ i < hi_r} w_r[i·w_stride] · x[i·ld + (0, n)],  w_r = w + r·w_row, out_r = out + r·out_row.
-// Each output adds its terms in order i = lo_r, lo_r + 1, … to the value already in out. A vector of
+//   out_r[0, n) = Σ_{lo_r ≤ i < hi_r} w_r[i·w_stride] · x[i·ld + (0, n)],  w_r = w + r·w_row, out_r = out + r·out_row.
+// Each output starts at 0 and adds its terms in order i = lo_r, lo_r + 1, …; an empty range gives 0. A vector of
 // outputs per row (8 floats or 4 doubles: one AVX2 register, GCC's vector type) stays in a register
 // until its sums are done. One row alone is a chain of dependent additions, each waiting for the one
 // before; R rows give R independent chains in flight, so their latencies overlap. The products and
@@ -103,8 +103,7 @@ RG_NO_FMA void combine_rows(const T* w, int64_t w_row, int64_t w_stride, const i
   const int64_t i0 = *std::min_element(lo, lo + R), i1 = *std::max_element(hi, hi + R);
   int64_t j = 0;
   for (; j + kWidth <= n; j += kWidth) {
-    V acc[R];
-    for (int64_t r = 0; r < R; ++r) std::memcpy(&acc[r], out + r * out_row + j, sizeof(V));
+    V acc[R] = {};
     for (int64_t i = i0; i < i1; ++i) {
       V xi;
       std::memcpy(&xi, x + i * ld + j, sizeof(V));
@@ -118,7 +117,7 @@ RG_NO_FMA void combine_rows(const T* w, int64_t w_row, int64_t w_stride, const i
   }
   for (; j < n; ++j)  // the last n mod kWidth outputs
     for (int64_t r = 0; r < R; ++r) {
-      T acc = out[r * out_row + j];
+      T acc = 0;
       for (int64_t i = lo[r]; i < hi[r]; ++i) {
         const T product = w[r * w_row + i * w_stride] * x[i * ld + j];
         acc += product;
@@ -128,7 +127,7 @@ RG_NO_FMA void combine_rows(const T* w, int64_t w_row, int64_t w_stride, const i
 }
 
 // Rows t < rows of a product, kRows at a time (the last rows mod kRows one at a time): row t sums
-// its terms i ∈ [lo(t), hi(t)), out_t += Σ_i w_t[i·w_stride]·x_i.
+// its terms i ∈ [lo(t), hi(t)), out_t = Σ_i w_t[i·w_stride]·x_i. Every row is written in full.
 constexpr int64_t kRows = 8;
 
 template <typename T, typename Lo, typename Hi>
@@ -153,12 +152,6 @@ constexpr auto at(int64_t n) {
   return [n](int64_t) { return n; };
 }
 
-// Zeroes rows × cols of x (row stride ld).
-template <typename T>
-void zero_rows(T* x, int64_t ld, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) std::fill(x + r * ld, x + r * ld + cols, T(0));
-}
-
 // One head: q, k, v and y (or dq, dk, dv and dy) are T×D with row strides 3C (qkv) and C (y, dy);
 // a is A (T×T), buffer has T·(T + D) values.
 template <typename T>
@@ -179,10 +172,8 @@ struct Head {
     }
     T* kt = buffer;
     transpose(k, ld, d.T, d.D, kt);
-    zero_rows(a, d.T, d.T, d.T);
     product_rows(d.T, at_zero, at(d.D), q, ld, 1, kt, d.T, d.T, a, d.T);  // S_t = Σ_j q_tj·(kᵀ)_j
     for (int64_t t = 0; t < d.T; ++t) softmax_row(a + t * d.T, t, d.T, c);
-    zero_rows(y, d.C, d.T, d.D);
     product_rows(d.T, at_zero, past_row, a, d.T, 1, v, ld, d.D, y, d.C);  // y_t = Σ_{s ≤ t} A_ts·v_s
   }
 
@@ -199,11 +190,9 @@ struct Head {
     }
     T* vt = buffer + d.T * d.T;
     transpose(v, ld, d.T, d.D, vt);
-    zero_rows(ds, d.T, d.T, d.T);
     product_rows(d.T, at_zero, at(d.D), g, d.C, 1, vt, d.T, d.T, ds, d.T);  // dA_t = Σ_j dy_tj·(vᵀ)_j
     for (int64_t t = 0; t < d.T; ++t) softmax_backward_row(ds + t * d.T, a + t * d.T, t, d.T, c);
     // dS and A are 0 above the diagonal (s > t in row t): the sums run over the other half only.
-    for (T* out : {dq, dk, dv}) zero_rows(out, ld, d.T, d.D);
     product_rows(d.T, at_zero, past_row, ds, d.T, 1, k, ld, d.D, dq, ld);  // dq_t = Σ_{s ≤ t} dS_ts·k_s
     product_rows(d.T, at_row, at(d.T), ds, 1, d.T, q, ld, d.D, dk, ld);    // dk_t = Σ_{s ≥ t} dS_st·q_s
     product_rows(d.T, at_row, at(d.T), a, 1, d.T, g, d.C, d.D, dv, ld);    // dv_t = Σ_{s ≥ t} A_st·dy_s
