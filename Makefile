@@ -95,6 +95,11 @@ $(BUILD)/experiments/%: $(BUILD)/obj/experiments/%/main.o $(EXP_COMMON_OBJ) $(LI
 	@mkdir -p $(dir $@)
 	$(CXX) $(FLAGS) $^ -o $@ $(LDLIBS)
 
+# Each program's main.o is reached only through the pattern rule above, so make would treat it as
+# intermediate and delete it after the first build; later runs, which read its .d file, would then
+# compile it again. Keep it.
+.SECONDARY: $(EXP_PROGS:$(BUILD)/experiments/%=$(BUILD)/obj/experiments/%/main.o)
+
 # Every experiment in full mode (hours on 2 cores), one after the other, then REPORT.md.
 experiments: $(EXP_PROGS) bn-by-hand-results
 	@set -e; for e in $(EXPERIMENTS); do echo "== $$e"; ./$(BUILD)/experiments/$$e; done
