@@ -136,7 +136,7 @@ bn-by-hand: $(BN_BY_HAND)
 	./$(BN_BY_HAND)
 
 # Notebook 6b's committed results: the word list (default setting, ~10 s) and makemore part 4's
-# exercise 4 setting on names.txt (~2 min).
+# exercise 4 setting on names.txt (~30 s).
 bn-by-hand-results: $(BN_BY_HAND)
 	./$(BN_BY_HAND) --out experiments/results
 	./$(BN_BY_HAND) --out experiments/results --name bn_by_hand_names --words data/names.txt \

@@ -71,7 +71,8 @@ Forward forward(const Params& p, const Tensor& Xb, const Tensor& Yb, bool retain
   f.embcat = f.emb.reshape({n, kBlock * kEmbed});  // (n, 30): concatenated
   f.hprebn = matmul(f.embcat, p.W1) + p.b1;        // hidden layer, before BatchNorm
   // BatchNorm, training mode. The variance is the biased one, 1/n, as nn.BatchNorm1d normalises
-  // with; the makemore notebook uses 1/(n−1) (Bessel) here, which changes dhprebn by n/(n−1).
+  // with; the makemore notebook uses 1/(n−1) (Bessel) here, which multiplies the x̂·Σ(dy·x̂) term
+  // of dhprebn by n/(n−1) (and changes rstd and x̂ with σ²: docs/derivations.md#batchnorm).
   f.bnmeani = inv_n * sum(f.hprebn, {0}, true);
   f.bndiff = f.hprebn - f.bnmeani;
   f.bndiff2 = pow(f.bndiff, 2.0);

@@ -23,8 +23,8 @@ struct Options {
 static std::string command_line(const Options& o) {
   return "build/bn_by_hand --words " + o.words + " --hidden " + std::to_string(o.hidden) + " --steps " +
          std::to_string(o.steps) + " --lr " + report::fmt_g(o.lr) + " --lr-decay-step " +
-         std::to_string(o.lr_decay_step) + " --seed " + std::to_string(o.seed) + " --dtype " + o.dtype + " --out " +
-         o.out + " --name " + o.name;
+         std::to_string(o.lr_decay_step) + " --seed " + std::to_string(o.seed) + " --dtype " + o.dtype + " --log-every " +
+         std::to_string(o.log_every) + " --out " + o.out + " --name " + o.name;
 }
 
 // makemore part 4 ("becoming a backprop ninja"), exercise 4: names.txt, embedding 10, hidden 200,
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", o.dtype, "float32 or float64")
       ->capture_default_str()
       ->check(CLI::IsMember({"float32", "float64"}));
-  app.add_option("--log-every", o.log_every, "print the loss every N steps")
+  app.add_option("--log-every", o.log_every, "print the loss and write a row of the CSV every N steps")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--label-smoothing", o.label_smoothing, "epsilon of exercise 3's smoothed version")

@@ -30,7 +30,8 @@ constexpr const char* kProfile =
     "`erff` alone 12.5 %) and its steps took about twice as long. At these small widths (C = 32, 256 tokens per "
     "step) no GEMM is large enough to dominate: the layout copies of attention and the allocator together cost "
     "more than the matrix products, so strided GEMMs over the heads (no materialised permutes) and fewer "
-    "temporaries are the next speed targets.";
+    "temporaries were the next speed targets. The profile predates the fused `causal_attention` (commit b7bc758), "
+    "which replaced those copies; the step times on this page come from the run that wrote it.";
 
 struct Config {
   std::string placement;

@@ -9,8 +9,10 @@ namespace rg {
 // head's slice of q written q_t:
 //   A = softmax(q·kᵀ/√D with s > t masked out),  y = A·v,
 // and the heads are written side by side into y (B, T, C): PyTorch's
-// F.scaled_dot_product_attention(q, k, v, is_causal=True) on the heads, concatenated back. The GEMMs
-// read and write the heads where they lie (leading dims 3C and C): no head is copied out.
+// F.scaled_dot_product_attention(q, k, v, is_causal=True) on the heads, concatenated back. Large
+// heads run as GEMMs that read and write the heads where they lie (leading dims 3C and C); small
+// ones (T ≤ 32 and D ≤ 16, the experiments' 8×16 heads) as row loops that copy the head's k (in
+// the backward, v) transposed into a buffer first.
 // Caches A; backward in docs/derivations.md#attention.
 Tensor causal_attention(const Tensor& qkv, int64_t num_heads);
 
