@@ -61,10 +61,9 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
                     using T = typename decltype(tag)::type;
                     const std::vector<T> we = expand_per_channel<T>(w, C, E);
                     std::vector<double> swe(need.w ? C * E : 0), sbe(need.b ? C * E : 0);
-                    detail::row_norm_backward(detail::ptr_or_null<T>(dx), detail::ptr_or_null(swe),
-                                              detail::ptr_or_null(sbe), dy.data<T>(), x.data<T>(), mean.data(),
-                                              rstd.data(), detail::ptr_or_null(we), N * G, C / G * S, G, F,
-                                              /*center=*/true);
+                    detail::row_norm_backward</*center=*/true>(
+                        detail::ptr_or_null<T>(dx), detail::ptr_or_null(swe), detail::ptr_or_null(sbe), dy.data<T>(),
+                        x.data<T>(), mean.data(), rstd.data(), detail::ptr_or_null(we), N * G, C / G * S, G, F);
                     // dγ_c = the sum over the channel's E copies (and dβ alike).
                     const auto channel_sum = [E](const std::vector<double>& v, int64_t c) {
                       return std::accumulate(v.begin() + c * E, v.begin() + (c + 1) * E, 0.0);

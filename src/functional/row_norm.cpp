@@ -32,9 +32,9 @@ Tensor row_norm(const char* op, const Tensor& input, const Shape& normalized_sha
         std::vector<double> sw(need.w ? D : 0), sb(need.b ? D : 0);  // dγ, dβ in double
         dispatch_float(x.dtype(), op, [&](auto tag) {
           using T = typename decltype(tag)::type;
-          row_norm_backward(ptr_or_null<T>(dx), ptr_or_null(sw), ptr_or_null(sb), dy.data<T>(), x.data<T>(),
-                            mean.data(), rstd.data(), ptr_or_null<T>(w), rows, D, /*G=*/1,
-                            /*F=*/1, center);
+          const auto backward = center ? row_norm_backward<true, T> : row_norm_backward<false, T>;
+          backward(ptr_or_null<T>(dx), ptr_or_null(sw), ptr_or_null(sb), dy.data<T>(), x.data<T>(), mean.data(),
+                   rstd.data(), ptr_or_null<T>(w), rows, D, /*G=*/1, /*F=*/1);
           for (int64_t d = 0; d < static_cast<int64_t>(sw.size()); ++d) dw.data<T>()[d] = static_cast<T>(sw[d]);
           for (int64_t d = 0; d < static_cast<int64_t>(sb.size()); ++d) db.data<T>()[d] = static_cast<T>(sb[d]);
         });

@@ -21,7 +21,8 @@ namespace rg::detail {
 
 // Forward, per row r: μ = mean(x) (0 without centering), rstd = 1/√(mean((x − μ)²) + ε),
 // y = γ·(x − μ)·rstd + β with γ, β the row's parameters (null: 1 and 0). Caches μ and rstd per
-// row. Reads the row twice; the second read hits the cache.
+// row. Reads the row three times with centering (Σx, Σ(x − μ)², then y), twice without; only the
+// first read comes from memory.
 template <typename T>
 void row_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* weight, const T* bias, int64_t rows,
                       int64_t D, int64_t G, int64_t F, double eps, bool center) {
@@ -70,7 +71,7 @@ void row_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* wei
 }
 
 // Backward, per row, in two passes (llm.c's form):
-//   pass 1: a = mean(γ·dy), c = mean(γ·dy·x̂)        (without centering: a = 0)
+//   pass 1: a = mean(γ·dy), c = mean(γ·dy·x̂)        (without centering a = 0, and not summed)
 //           and this row's shares of the parameter gradients, dγ += dy·x̂, dβ += dy
 //   pass 2: dx = rstd·(γ·dy − a − x̂·c)
 // The shares go in pass 1, which streams x and dy from memory, so that their loads and stores
@@ -79,11 +80,11 @@ void row_norm_forward(T* y, double* mean, double* rstd, const T* x, const T* wei
 // dweight/dbias (length G·D/F, double, null when not wanted) sum dγ, dβ over the rows that share
 // parameters. Rows are taken in blocks of whole periods, fixed by the sizes alone; each block
 // keeps its partial sums in T and the blocks are added in order in double, so the result does not
-// depend on the thread count. dx may be null (only parameter gradients wanted).
-template <typename T>
+// depend on the thread count. dx may be null (only parameter gradients wanted). Centering is a
+// template argument, so that RMSNorm's loops carry no sum a that they would throw away.
+template <bool center, typename T>
 void row_norm_backward(T* dx, double* dweight, double* dbias, const T* dy, const T* x, const double* mean,
-                       const double* rstd, const T* weight, int64_t rows, int64_t D, int64_t G, int64_t F,
-                       bool center) {
+                       const double* rstd, const T* weight, int64_t rows, int64_t D, int64_t G, int64_t F) {
   const int64_t R = D / F, P = G * R, periods = rows / G;  // R parameters per row, P per period
   // At most 32 periods per block, and 16 blocks or more (work for 16 threads) when there are
   // enough periods: more blocks would only add partial sums to add up.
@@ -114,7 +115,7 @@ void row_norm_backward(T* dx, double* dweight, double* dbias, const T* dy, const
               sdy += gs[i];
               sdyx += gs[i] * ((xs[i] - m) * rs);
             }
-            a += w[j] * sdy;
+            if constexpr (center) a += w[j] * sdy;
             c += w[j] * sdyx;
             if (pw) pw[j] += sdyx;
             if (pb) pb[j] += sdy;
@@ -132,7 +133,7 @@ void row_norm_backward(T* dx, double* dweight, double* dbias, const T* dy, const
 #pragma omp simd reduction(+ : a, c)
           for (int64_t d = 0; d < D; ++d) {
             const T xhat = (xr[d] - m) * rs, wdy = w[d] * gr[d];
-            a += wdy;
+            if constexpr (center) a += wdy;
             c += wdy * xhat;
             pw[d] += gr[d] * xhat;
           }
@@ -140,7 +141,7 @@ void row_norm_backward(T* dx, double* dweight, double* dbias, const T* dy, const
 #pragma omp simd reduction(+ : a, c)
           for (int64_t d = 0; d < D; ++d) {
             const T wdy = w[d] * gr[d];
-            a += wdy;
+            if constexpr (center) a += wdy;
             c += wdy * ((xr[d] - m) * rs);
           }
         }
@@ -171,7 +172,7 @@ void row_norm_backward(T* dx, double* dweight, double* dbias, const T* dy, const
       const T* pw = pw_all + k * P;
 #pragma omp simd
       for (int64_t d = d0; d < d1; ++d) sw[d - d0] += pw[d];
-      if (!center) continue;
+      if constexpr (!center) continue;
       const T* pb = pb_all + k * P;
 #pragma omp simd
       for (int64_t d = d0; d < d1; ++d) sb[d - d0] += pb[d];
