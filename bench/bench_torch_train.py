@@ -90,7 +90,7 @@ def main():
 
         def step():
             loss = loss_fn()
-            opt.zero_grad()
+            opt.zero_grad(set_to_none=True)  # as regrad's side and train::fit
             loss.backward()
             opt.step()
 

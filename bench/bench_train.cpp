@@ -119,7 +119,7 @@ double step_ms(const std::string& model, int64_t batch, int reps) {
   return bench::median_ms(
       [&] {
         const Tensor loss = cross_entropy((*net)(x), y, Reduction::Mean, 0.1);
-        opt.zero_grad();
+        opt.zero_grad(/*set_to_none=*/true);
         loss.backward();
         opt.step();
       },
@@ -196,7 +196,7 @@ double transformer_step_ms(int64_t layers) {
   return bench::median_ms(
       [&] {
         const Tensor loss = cross_entropy((*net)(x), y);
-        opt.zero_grad();
+        opt.zero_grad(/*set_to_none=*/true);
         loss.backward();
         opt.step();
       },

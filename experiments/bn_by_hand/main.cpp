@@ -23,8 +23,8 @@ struct Options {
 static std::string command_line(const Options& o) {
   return "build/bn_by_hand --words " + o.words + " --hidden " + std::to_string(o.hidden) + " --steps " +
          std::to_string(o.steps) + " --lr " + report::fmt_g(o.lr) + " --lr-decay-step " +
-         std::to_string(o.lr_decay_step) + " --seed " + std::to_string(o.seed) + " --dtype " + o.dtype + " --log-every " +
-         std::to_string(o.log_every) + " --out " + o.out + " --name " + o.name;
+         std::to_string(o.lr_decay_step) + " --seed " + std::to_string(o.seed) + " --dtype " + o.dtype +
+         " --log-every " + std::to_string(o.log_every) + " --out " + o.out + " --name " + o.name;
 }
 
 // makemore part 4 ("becoming a backprop ninja"), exercise 4: names.txt, embedding 10, hidden 200,

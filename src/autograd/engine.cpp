@@ -55,12 +55,24 @@ static Tensor sum_of(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+// Stores g into t.grad, or adds it to what is there. The first gradient is kept as it is only when
+// nothing else holds it or its storage (g is the caller's last reference); otherwise it is copied.
+// A gradient can be shared (a + b hands the same dy to both inputs; the seed is the caller's own
+// tensor), and .grad must not alias anything, since clip_grad_norm_ and optimizers change it in
+// place (PyTorch's AccumulateGrad does the same).
 static void accumulate(TensorImpl& t, const Tensor& g) {
   if (g.shape() != t.shape)
     throw std::logic_error("backward: gradient of shape " + to_string(g.shape()) + " for a tensor of shape " +
                            to_string(t.shape));
-  if (!t.grad) t.grad = g.impl_ptr();
-  else t.grad = sum_of(Tensor(t.grad), g).impl_ptr();
+  if (t.grad) {
+    t.grad = sum_of(Tensor(t.grad), g).impl_ptr();
+  } else if (g.impl_ptr().use_count() == 1 && g.impl().storage.use_count() == 1) {
+    t.grad = g.impl_ptr();
+  } else {
+    Tensor copy = Tensor::empty(g.shape(), g.dtype());
+    copy.copy_(g);
+    t.grad = copy.impl_ptr();
+  }
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
@@ -87,7 +99,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
     auto found = pending.find(t);
     if (found == pending.end()) continue;  // no path carried a gradient here
     const Tensor g = found->second;
-    pending.erase(found);
+    pending.erase(found);  // g is now this gradient's last reference in the engine (see accumulate)
     Node* node = t->grad_fn.get();
     if (!node || t->retains_grad) accumulate(*t, g);
     if (!node) continue;

@@ -123,6 +123,10 @@ std::vector<OpCase> op_cases(uint64_t seed) {
   c.push_back({"log_softmax", "dim 1 of [2, 4, 3]", {normal({2, 4, 3})}, [](V x) { return log_softmax(x[0], 1); }});
   const Tensor targets = tensor_i64({2, 0, 4});
   c.push_back({"nll_loss", "mean", {normal({3, 5})}, [targets](V x) { return nll_loss(x[0], targets); }});
+  const Tensor one_ignored = tensor_i64({2, -100, 4, 1});
+  c.push_back({"nll_loss", "mean, ignore_index -100", {normal({4, 5})}, [one_ignored](V x) {
+                 return nll_loss(x[0], one_ignored);
+               }});
   c.push_back({"clone", "[2, 3]", {normal({2, 3})}, [](V x) { return x[0].clone() * x[0]; }});
   // float64 → float32 → float64: the output is rounded to float32 (relative 6e-8), so the step is
   // 1e-3, where that rounding moves the difference quotient by ~1e-4 (the tolerance is 1e-3).

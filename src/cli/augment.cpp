@@ -16,8 +16,7 @@ CLI::App* add_augment_command(CLI::App& app, AugmentOptions& o) {
   cmd->add_option("--data-dir", o.data_dir, "dataset directory (required for cifar10 and image-folder)");
   cmd->add_option("--size", o.size, "image-folder: images are resized to size×size")->capture_default_str();
   cmd->add_option("--n", o.n, "images in the grid's row")->check(CLI::Range(1, 64))->capture_default_str();
-  cmd->add_option("--augment", o.augment,
-                  "a comma-separated list of: " + data::AugmentSpec::help() + " (empty: none)")
+  cmd->add_option("--augment", o.augment, "a comma-separated list of: " + data::AugmentSpec::help() + " (empty: none)")
       ->capture_default_str();
   cmd->add_option("--erasing", o.erasing, "random erasing probability")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--mixup", o.mixup, "Mixup alpha (0: off)")->check(CLI::NonNegativeNumber);

@@ -192,7 +192,7 @@ Tensor batch_norm(const Tensor& input, Tensor running_mean, Tensor running_var, 
   if (!std::isfinite(momentum)) throw std::invalid_argument("batch_norm: momentum must be finite");
   if (running_mean.defined() != running_var.defined())
     throw std::invalid_argument("batch_norm: give both running_mean and running_var, or neither");
-  if (training && N * S <= 1)
+  if (training && N * S == 1)  // an empty batch is allowed: an empty result, statistics untouched
     throw std::invalid_argument("batch_norm: expected more than 1 value per channel when training, got input size " +
                                 to_string(input.shape()));
   if (!training && !running_mean.defined())
@@ -202,7 +202,9 @@ Tensor batch_norm(const Tensor& input, Tensor running_mean, Tensor running_var, 
   Tensor y = Tensor::empty(input.shape(), input.dtype());
   dispatch_float(input.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (training) {
+    if (training && N * S == 0) {
+      // An empty batch: nothing to normalise, and the running statistics stay as they are (PyTorch).
+    } else if (training) {
       std::vector<double> var(C);
       batch_norm_stats(input.data<T>(), N, C, S, mean.data(), var.data());
       for (int64_t c = 0; c < C; ++c) rstd[c] = 1.0 / std::sqrt(var[c] + eps);

@@ -48,8 +48,11 @@ Module& Module::train(bool on) {
   return *this;
 }
 
-void Module::zero_grad() {
-  for (Tensor t : parameters()) t.zero_grad();
+void Module::zero_grad(bool set_to_none) {
+  for (Tensor t : parameters()) {
+    if (set_to_none) t.zero_grad();
+    else if (t.grad().defined()) t.grad().zero_();
+  }
 }
 
 NamedTensors Module::state_dict() const {

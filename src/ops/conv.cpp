@@ -178,11 +178,12 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int
              padding,
              0,
              0};
-  g.Ho = (g.H + 2 * padding - g.kh) / stride + 1;
-  g.Wo = (g.W + 2 * padding - g.kw) / stride + 1;
-  if (g.Ho <= 0 || g.Wo <= 0)
+  // Checked before dividing: (H + 2p − kh)/s rounds a small negative numerator up to 0.
+  if (g.H + 2 * padding < g.kh || g.W + 2 * padding < g.kw)
     throw std::invalid_argument("conv2d: kernel " + to_string(Shape{g.kh, g.kw}) + " larger than padded input " +
                                 to_string(input.shape()));
+  g.Ho = (g.H + 2 * padding - g.kh) / stride + 1;
+  g.Wo = (g.W + 2 * padding - g.kw) / stride + 1;
   if (bias.defined() && bias.shape() != Shape{g.O})
     throw std::invalid_argument("conv2d: bias " + to_string(bias.shape()) + " must have shape [" + std::to_string(g.O) +
                                 "]");

@@ -79,12 +79,13 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor y = binary(a, b, "div", [](auto x, auto z) { return x / z; });
   if (!needs_grad(a, b)) return y;
-  return record(
-      "div", y, {a, b},
-      [a = a.detach(), b = b.detach(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
-        // ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = −a/b²
-        return Grads{na ? sum_to(g / b, a.shape()) : Tensor(), nb ? sum_to(neg(g * a / (b * b)), b.shape()) : Tensor()};
-      });
+  return record("div", y, {a, b},
+                [a = a.detach(), b = b.detach(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
+                  // ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = −a/b², computed as −(a/b)/b (PyTorch's form): b² alone
+                  // overflows or underflows where the quotient does not (a = 1e30, b = 1e20 in float).
+                  return Grads{na ? sum_to(g / b, a.shape()) : Tensor(),
+                               nb ? sum_to(neg(g * ((a / b) / b)), b.shape()) : Tensor()};
+                });
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
@@ -129,6 +130,7 @@ Tensor mul(const Tensor& a, double s) {
 template <typename T>
 static T power(T x, double e) {
   if (e == 2.0) return x * x;
+  if (e == 3.0) return x * x * x;
   if (e == 1.0) return x;
   if (e == 0.0) return T(1);
   if (e == -1.0) return T(1) / x;

@@ -57,11 +57,18 @@ inline void blas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const d
 template <typename T>
 void blas_gemm_cleared(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,
                        int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;  // nothing to write (OpenBLAS would reject the leading dims)
   if (beta == T(0)) {
     if (ldc == N) std::memset(C, 0, sizeof(T) * static_cast<std::size_t>(M * N));
     else
       for (int64_t r = 0; r < M; ++r) std::memset(C + r * ldc, 0, sizeof(T) * static_cast<std::size_t>(N));
     beta = T(1);
+  }
+  if (K == 0) {  // an empty sum: C = beta·C
+    if (beta != T(1))
+      for (int64_t r = 0; r < M; ++r)
+        for (int64_t j = 0; j < N; ++j) C[r * ldc + j] *= beta;
+    return;
   }
   blas_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }

@@ -85,7 +85,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (weight.dim() != 2 || x.dim() < 1 || x.shape().back() != weight.shape()[1])
     throw std::invalid_argument("linear: input " + to_string(x.shape()) + " and weight " + to_string(weight.shape()) +
                                 " do not match (weight must be (out, in) with in = the input's last dim)");
-  const int64_t in = weight.shape()[1], out = weight.shape()[0], rows = x.numel() / std::max<int64_t>(in, 1);
+  const int64_t in = weight.shape()[1], out = weight.shape()[0];
+  const int64_t rows = numel(Shape(x.shape().begin(), x.shape().end() - 1));  // 0 elements when in = 0 too
   if (bias.defined() && bias.shape() != Shape{out})
     throw std::invalid_argument("linear: bias " + to_string(bias.shape()) + " must have shape [" + std::to_string(out) +
                                 "]");

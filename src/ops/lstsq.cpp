@@ -46,7 +46,9 @@ LstsqResult lstsq(const Tensor& a, const Tensor& b, double rcond) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < k; ++j) bc[j * ldb + i] = bv[i * k + j];
   std::vector<double> s(static_cast<std::size_t>(std::min(m, n)));
-  const double rc = rcond < 0 ? std::numeric_limits<double>::epsilon() * static_cast<double>(std::max(m, n)) : rcond;
+  const double eps =
+      a.dtype() == DType::Float32 ? std::numeric_limits<float>::epsilon() : std::numeric_limits<double>::epsilon();
+  const double rc = rcond < 0 ? eps * static_cast<double>(std::max(m, n)) : rcond;
   int rank = 0, info = 0, lwork = -1, iwork_query = 0;
   double work_query = 0;
   dgelsd_(&M, &N, &K, ac.data(), &lda, bc.data(), &ldb, s.data(), &rc, &rank, &work_query, &lwork, &iwork_query, &info);

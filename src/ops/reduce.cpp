@@ -16,12 +16,14 @@ namespace rg {
 using detail::dim_view;
 using detail::DimView;
 
-// Sorted, de-duplicated, wrapped dims; empty means all dims.
+// Sorted, de-duplicated, wrapped dims; empty means all dims. A 0-d tensor accepts dim 0 or −1
+// (PyTorch's rule) and has no dim to reduce: the result is empty.
 static std::vector<int64_t> normalize_dims(const std::vector<int64_t>& dims, int64_t ndim, const char* op) {
   std::vector<int64_t> out;
   if (dims.empty())
     for (int64_t d = 0; d < ndim; ++d) out.push_back(d);
   for (int64_t d : dims) out.push_back(wrap_dim(d, ndim, op));
+  if (ndim == 0) return {};
   std::sort(out.begin(), out.end());
   if (std::adjacent_find(out.begin(), out.end()) != out.end())
     throw std::invalid_argument(std::string(op) + ": a dimension appears twice in " + to_string(Shape(dims)));

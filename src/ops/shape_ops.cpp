@@ -117,6 +117,11 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
 }
 
 Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
+  if (x.dim() == 0) {  // dims 0 and −1 name the scalar itself: nothing to swap
+    wrap_dim(dim0, 0, "transpose");
+    wrap_dim(dim1, 0, "transpose");
+    return permute(x, {});
+  }
   std::vector<int64_t> perm(x.dim());
   std::iota(perm.begin(), perm.end(), 0);
   std::swap(perm[wrap_dim(dim0, x.dim(), "transpose")], perm[wrap_dim(dim1, x.dim(), "transpose")]);
@@ -169,6 +174,10 @@ Tensor slice(const Tensor& x, int64_t dim_in, int64_t start, int64_t end, int64_
 
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim_in) {
   if (ts.empty()) throw std::invalid_argument("cat: expected a non-empty list of tensors");
+  for (std::size_t i = 0; i < ts.size(); ++i)
+    if (ts[i].dim() == 0)
+      throw std::invalid_argument("cat: zero-dimensional tensor (at position " + std::to_string(i) +
+                                  ") cannot be concatenated");
   const int64_t dim = wrap_dim(dim_in, ts[0].dim(), "cat");
   Shape shape = ts[0].shape();
   shape[dim] = 0;

@@ -22,8 +22,11 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr) : lr(lr), params_(st
       throw std::invalid_argument("optimizer: parameters must be leaf tensors that require grad");
 }
 
-void Optimizer::zero_grad() {
-  for (Tensor p : params_) p.zero_grad();
+void Optimizer::zero_grad(bool set_to_none) {
+  for (Tensor p : params_) {
+    if (set_to_none) p.zero_grad();
+    else if (p.grad().defined()) p.grad().zero_();
+  }
 }
 
 // Calls f(p, g, i, n) typed on the parameter's dtype for each parameter with a gradient.
@@ -137,7 +140,10 @@ void AdamW::step() {
     const double t = static_cast<double>(++step_[k]);
     const double c1 = 1 - std::pow(beta1, t), c2 = 1 - std::pow(beta2, t);
     T *m = m_[k].template data<T>(), *v = v_[k].template data<T>();
+    // 1 − β in double, then rounded, as torch.optim passes it: 1 − float(0.999) in float is
+    // 0.00099998713, 1.3e-5 away from 0.001 (and β₂'s share of v with it).
     const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), decay = static_cast<T>(1 - lr * weight_decay);
+    const T a1 = static_cast<T>(1 - beta1), a2 = static_cast<T>(1 - beta2);
     const T step = static_cast<T>(lr / c1), rc2 = static_cast<T>(1 / std::sqrt(c2)), e = static_cast<T>(eps);
     detail::parallel_for(n, detail::kGrain, [&, p, g](int64_t i0, int64_t i1) {
       T *pm = m, *pv = v, *pp = p;  // locals, not captures by reference: the loop vectorises
@@ -145,8 +151,8 @@ void AdamW::step() {
 #pragma omp simd
       for (int64_t i = i0; i < i1; ++i) {
         pp[i] *= decay;  // decoupled weight decay
-        pm[i] = b1 * pm[i] + (1 - b1) * pg[i];
-        pv[i] = b2 * pv[i] + (1 - b2) * pg[i] * pg[i];
+        pm[i] = b1 * pm[i] + a1 * pg[i];
+        pv[i] = b2 * pv[i] + a2 * pg[i] * pg[i];
         pp[i] -= step * pm[i] / (std::sqrt(pv[i]) * rc2 + e);  // lr·m̂/(√v̂ + eps)
       }
     });

@@ -179,7 +179,7 @@ FitResult fit(nn::Module& model, const data::Splits& d, const FitOptions& o) {
                              std::to_string(epoch) + ", step " + std::to_string(b);
         break;
       }
-      opt->zero_grad();
+      opt->zero_grad(/*set_to_none=*/true);  // PyTorch 2's default: step() skips a parameter left without one
       loss.backward();
       if (o.after_backward) o.after_backward(p.step, l, model);
       if (o.max_grad_norm > 0) optim::clip_grad_norm_(params, o.max_grad_norm);

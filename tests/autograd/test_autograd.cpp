@@ -133,3 +133,21 @@ TEST_CASE("float32 graphs produce float32 gradients; to() converts them back") {
   CHECK(x.grad().dtype() == DType::Float64);
   check_values(x.grad(), {3.0, 3.0}, 0);
 }
+
+TEST_CASE("a gradient shared between inputs or with the caller is copied into .grad, never aliased") {
+  // a + b hands the same dy to both leaves; clip_grad_norm_ then scales each gradient in place.
+  // torch: (a + b).sum().backward(); clip_grad_norm_([a, b], 0.5) gives 0.25 in every entry.
+  Tensor a = leaf({1.0, 2.0}), b = leaf({3.0, 4.0});
+  (a + b).sum().backward();
+  CHECK(a.grad().raw_data() != b.grad().raw_data());
+  optim::clip_grad_norm_({a, b}, 0.5);
+  check_values(a.grad(), {0.25, 0.25}, 1e-6);
+  check_values(b.grad(), {0.25, 0.25}, 1e-6);
+  // The seed is the caller's tensor: changing x.grad in place must leave it alone.
+  Tensor x = leaf({1.0, 2.0});
+  const Tensor seed = tensor({1.0, 1.0}, DType::Float64);
+  (x + 0.0).backward(seed);
+  x.grad().mul_(5.0);
+  check_values(seed, {1.0, 1.0}, 0);
+  check_values(x.grad(), {5.0, 5.0}, 0);
+}

@@ -154,4 +154,9 @@ TEST_CASE("DataLoader: seeded shuffles, every sample once per epoch, drop_last")
   CHECK(a.batch(0).y.tolist() != first);
   CHECK(data::DataLoader(x, y, 4, true, true).size() == 2);
   CHECK_THROWS_AS(data::DataLoader(x, arange(9), 4), std::invalid_argument);
+  // PyTorch's defaults: no shuffle (samples in order), the last short batch kept.
+  const data::DataLoader plain(x, y, 4);
+  CHECK(plain.size() == 3);
+  CHECK(plain.batch(0).y.tolist() == std::vector<double>{0, 1, 2, 3});
+  CHECK(plain.batch(2).y.tolist() == std::vector<double>{8, 9});
 }

@@ -195,3 +195,10 @@ TEST_CASE("activation modules: ReLU, Tanh and GELU give their closed-form values
   // Φ(2) = 0.977249868051821.
   check_values(nn::GELU()(x), {-0.158655253931457, 0.0, 0.5 * 0.691462461274013, 2 * 0.977249868051821}, 1e-13);
 }
+
+TEST_CASE("conv2d refuses a kernel larger than the padded input at any stride") {
+  // torch raises for x (1, 1, 2, 2), w (1, 1, 3, 3), stride 2; (2 − 3)/2 + 1 would round to 1.
+  CHECK_THROWS_WITH_AS(conv2d(zeros({1, 1, 2, 2}), zeros({1, 1, 3, 3}), Tensor(), 2, 0),
+                       doctest::Contains("larger than padded input"), std::invalid_argument);
+  CHECK(conv2d(zeros({1, 1, 2, 2}), zeros({1, 1, 3, 3}), Tensor(), 2, 1).shape() == Shape{1, 1, 1, 1});
+}

@@ -159,7 +159,9 @@ TEST_CASE("train()/eval() and parameter names are recursive") {
   CHECK(b.norm->is_training());
   b(ones({2, 4}) * tensor({1, 2, 3, 4})).sum().backward();
   CHECK(b.norm->weight.grad().defined());
-  b.zero_grad();
+  b.zero_grad();  // recursive: the child's gradients are zeroed (torch 1.13's default) ...
+  check_values(b.norm->weight.grad(), {0, 0, 0, 0}, 0);
+  b.zero_grad(/*set_to_none=*/true);  // ... or dropped
   CHECK_FALSE(b.norm->weight.grad().defined());
 }
 
@@ -184,4 +186,19 @@ TEST_CASE("make_norm builds each named normalization layer with the right shape,
   CHECK(contains(invalid_argument_message([] { nn::make_norm("bn", 4, {5}); }), "[5]"));
   CHECK(contains(invalid_argument_message([] { nn::make_norm("batch", 4); }), "unknown norm 'batch'"));
   CHECK(contains(invalid_argument_message([] { nn::make_block_norm("bn", 4); }), "block norm must be 'ln' or 'rms'"));
+}
+
+TEST_CASE("BatchNorm in training takes an empty batch: an empty result, the running statistics untouched") {
+  // torch 1.13: nn.BatchNorm1d(3)(torch.zeros(0, 3)) returns a (0, 3) tensor; running_mean and
+  // running_var keep their values. A single value per channel is still refused.
+  nn::BatchNorm1d bn(3);
+  const Tensor x = zeros({0, 3}).requires_grad_();
+  const Tensor y = bn(x);
+  CHECK(y.shape() == Shape{0, 3});
+  check_values(bn.running_mean, {0, 0, 0}, 0);
+  check_values(bn.running_var, {1, 1, 1}, 0);
+  y.sum().backward();
+  check_values(bn.weight.grad(), {0, 0, 0}, 0);
+  CHECK(x.grad().shape() == Shape{0, 3});
+  CHECK_THROWS_AS(bn(zeros({1, 3})), std::invalid_argument);
 }

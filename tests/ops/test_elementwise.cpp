@@ -1,3 +1,4 @@
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -129,4 +130,25 @@ TEST_CASE("pow with the common exponents is the plain arithmetic, and its gradie
     CHECK(static_cast<float>(f2.at({i})) == v * v);
     CHECK(static_cast<float>(fr.at({i})) == 1.0f / std::sqrt(v));
   }
+}
+
+TEST_CASE("the quotient's gradient in b is −(a/b)/b, which neither overflows nor underflows where b² would") {
+  // torch, float32: a = 1e30, b = 1e20 gives b.grad = -1e-10; a = 1e-30, b = 1e-25 gives -9.9999993e19.
+  for (auto [av, bv, expected] :
+       {std::array<double, 3>{1e30, 1e20, -1.0000000134e-10}, std::array<double, 3>{1e-30, 1e-25, -9.9999993208e+19}}) {
+    Tensor a = tensor({av}).requires_grad_(), b = tensor({bv}).requires_grad_();
+    (a / b).sum().backward();
+    INFO("a = ", av, ", b = ", bv, ": b.grad = ", b.grad().at({0}));
+    CHECK(std::abs(b.grad().at({0}) / expected - 1) < 1e-6);
+  }
+}
+
+TEST_CASE("pow(x, 3) is x·x·x, as PyTorch computes it (std::pow can differ in the last bit)") {
+  const Tensor x = tensor({2.7, -1.3, 0.1});
+  const Tensor y = pow(x, 3.0);
+  for (int64_t i = 0; i < 3; ++i) {
+    const float v = static_cast<float>(x.at({i}));
+    CHECK(y.at({i}) == static_cast<double>(v * v * v));
+  }
+  CHECK(y.at({0}) == static_cast<double>(19.683002471923828f));  // torch.tensor([2.7]).pow(3)
 }

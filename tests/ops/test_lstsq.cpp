@@ -90,3 +90,17 @@ TEST_CASE("lstsq names the shapes of a bad system") {
                  }),
                  "non-finite"));
 }
+
+TEST_CASE("lstsq's default rcond is the eps of A's dtype: a float32 singular value of 1e-9 counts as zero") {
+  // torch, float32: lstsq(diag(1, 1e-9), [1, 1], driver='gelsd') has rank 1 and solution [1, 0].
+  const Tensor a = tensor({1.0, 0.0, 0.0, 1e-9}).reshape({2, 2}), b = tensor({1.0, 1.0});
+  const LstsqResult r = lstsq(a, b);
+  CHECK(r.rank == 1);
+  check_values(r.solution, {1.0, 0.0}, 1e-7);
+  // The same system in float64 keeps both singular values (eps 2.2e-16·2 < 1e-9).
+  const LstsqResult r64 =
+      lstsq(tensor({1.0, 0.0, 0.0, 1e-9}, DType::Float64).reshape({2, 2}), tensor({1.0, 1.0}, DType::Float64));
+  CHECK(r64.rank == 2);
+  CHECK(std::abs(r64.solution.at({0}) - 1.0) < 1e-12);
+  CHECK(std::abs(r64.solution.at({1}) / 1e9 - 1.0) < 1e-9);
+}

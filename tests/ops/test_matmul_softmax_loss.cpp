@@ -224,3 +224,26 @@ TEST_CASE("cross_entropy with a -inf logit: inf at the target, finite elsewhere,
   CHECK(cross_entropy(z, tensor_i64({1}, {1})).item() == 0.0);
   CHECK(cross_entropy(z, tensor_i64({1}, {1}), Reduction::Mean, 0.1).item() == inf);
 }
+
+TEST_CASE("nll_loss skips targets equal to ignore_index (default -100) and averages over the rest") {
+  // torch: nll_loss(log_softmax(z, 1), [2, -100, 0]) = 0.8720017221392431, gradient -1/2 at (0, 2)
+  // and (2, 0), zero in the ignored row.
+  const Tensor z = tensor({0.1, 0.2, 0.3, 1.0, -1.0, 0.5, 0.3, 0.3, -2.0}, DType::Float64).reshape({3, 3});
+  const Tensor lp = log_softmax(z, 1).detach().requires_grad_();
+  const Tensor loss = nll_loss(lp, tensor_i64({2, -100, 0}));
+  CHECK(std::abs(loss.item() - 0.8720017221392431) < 1e-15);
+  loss.backward();
+  check_values(lp.grad(), {0, 0, -0.5, 0, 0, 0, -0.5, 0, 0}, 0);
+  CHECK(std::isnan(nll_loss(lp, tensor_i64({-100, -100, -100})).item()));  // every target ignored: 0/0
+  CHECK_THROWS_AS(nll_loss(lp, tensor_i64({2, -1, 0})), std::invalid_argument);
+}
+
+TEST_CASE("linear with no input features gives the bias; a GEMM with K = 0 gives zeros") {
+  // torch: F.linear(torch.empty(5, 0), torch.empty(3, 0), torch.ones(3)) is a 5×3 tensor of ones.
+  const Tensor y = linear(Tensor::empty({5, 0}), Tensor::empty({3, 0}), ones({3}));
+  CHECK(y.shape() == Shape{5, 3});
+  for (int64_t i = 0; i < 15; ++i) CHECK(y.reshape({15}).at({i}) == 1.0);
+  const Tensor m = matmul(Tensor::empty({2, 0}), Tensor::empty({0, 4}));
+  CHECK(m.shape() == Shape{2, 4});
+  for (int64_t i = 0; i < 8; ++i) CHECK(m.reshape({8}).at({i}) == 0.0);
+}

@@ -89,3 +89,14 @@ TEST_CASE("max follows PyTorch 1.13: NaN is the maximum, ties share the full red
   max(n).backward();
   check_values(n.grad(), {0.5, 0, 0.5}, 0);
 }
+
+TEST_CASE("reductions over dim 0 or -1 of a 0-d tensor return the value, as PyTorch") {
+  const Tensor s = scalar_tensor(2.0, DType::Float64);
+  CHECK(mean(s, {0}).dim() == 0);
+  CHECK(mean(s, {0}).item() == 2.0);
+  CHECK(sum(s, {-1}).item() == 2.0);
+  CHECK(mean(s, {0}, true).dim() == 0);
+  CHECK(std::isnan(var(s, {0}).item()));  // one value, unbiased: 0/0, as torch
+  CHECK(var(s, {0}, false).item() == 0.0);
+  CHECK_THROWS_AS(mean(s, {1}), std::invalid_argument);
+}

@@ -68,3 +68,10 @@ TEST_CASE("where and masked_fill choose elementwise") {
   check_values(masked_fill(a, tensor_i64({0, 1}), -9), {1, -9, 3, -9}, 0);
   CHECK(contains(invalid_argument_message([&] { masked_fill(a, zeros({3}), 0); }), "[3] and [2, 2]"));
 }
+
+TEST_CASE("0-d tensors: transpose(s, 0, 0) is s, cat refuses them with a message") {
+  const Tensor s = scalar_tensor(3.0, DType::Float64);
+  CHECK(transpose(s, 0, -1).item() == 3.0);
+  CHECK_THROWS_AS(transpose(s, 0, 1), std::invalid_argument);
+  CHECK(contains(invalid_argument_message([&] { cat({s, s}, 0); }), "zero-dimensional tensor (at position 0)"));
+}

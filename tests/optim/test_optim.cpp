@@ -196,3 +196,51 @@ TEST_CASE("optimizer state round-trips: a restored optimizer takes the same next
     CHECK(cmp("same step", a, b).exact);
   }
 }
+
+TEST_CASE("AdamW in float32 takes 1 − β in double, as torch.optim: three steps at lr 0.1 agree to an ulp") {
+  // torch 1.13: p = [1, 2, -0.5] (float32), AdamW(lr=0.1) with defaults, p.grad set to each row of
+  // g, then step(). With 1 − float(β₂) computed in float (0.00099998713, not 0.001) the first step
+  // was 12 ulp off.
+  Tensor p = tensor({1.0, 2.0, -0.5}).requires_grad_();
+  optim::AdamW opt({p}, 0.1);
+  const std::vector<std::vector<double>> g = {{0.5, -1.0, 0.25}, {0.3, -0.2, 1.5}, {-0.7, 0.1, 0.05}};
+  const std::vector<std::vector<double>> torch_p = {{0.8990000486373901, 2.0980000495910645, -0.5995000004768372},
+                                                    {0.8023520112037659, 2.176206111907959, -0.6833130121231079},
+                                                    {0.8033032417297363, 2.2295680046081543, -0.749945878982544}};
+  for (std::size_t t = 0; t < g.size(); ++t) {
+    opt.zero_grad(/*set_to_none=*/true);
+    p.impl().grad = tensor({g[t][0], g[t][1], g[t][2]}).impl_ptr();
+    opt.step();
+    for (int64_t i = 0; i < 3; ++i) {
+      const double ulp = std::nextafter(static_cast<float>(torch_p[t][i]), 1e30f) - static_cast<float>(torch_p[t][i]);
+      INFO("step ", t, " element ", i, ": ", p.at({i}), " vs torch ", torch_p[t][i]);
+      CHECK(std::abs(p.at({i}) - torch_p[t][i]) <= 2 * ulp);
+    }
+  }
+}
+
+TEST_CASE("zero_grad fills gradients with zeros by default (torch 1.13), or drops them with set_to_none") {
+  // torch 1.13: SGD(lr 0.1, momentum 0.9, weight_decay 0.01) on p = [1, 2]; backward of Σp, step,
+  // zero_grad(), step again: the zero gradient still moves p by momentum and decay, to
+  // [0.807201, 1.804302]. With set_to_none=True the second step skips p: [0.899, 1.898].
+  for (const bool to_none : {false, true}) {
+    Tensor p = param({1.0, 2.0});
+    optim::SGD opt({p}, 0.1, 0.9, 0.01);
+    p.sum().backward();
+    opt.step();
+    opt.zero_grad(to_none);
+    CHECK(p.grad().defined() == !to_none);
+    if (!to_none) check_values(p.grad(), {0.0, 0.0}, 0);
+    opt.step();
+    if (to_none) check_values(p, {0.899, 1.898}, 1e-12);
+    else check_values(p, {0.807201, 1.804302}, 1e-12);
+  }
+  // Module::zero_grad alike.
+  nn::Linear lin(2, 1);
+  lin.weight.sum().backward();
+  lin.zero_grad();
+  REQUIRE(lin.weight.grad().defined());
+  check_values(lin.weight.grad(), {0.0, 0.0}, 0);
+  lin.zero_grad(/*set_to_none=*/true);
+  CHECK_FALSE(lin.weight.grad().defined());
+}

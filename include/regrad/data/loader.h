@@ -13,9 +13,9 @@ struct Batch {
 
 class DataLoader {
  public:
-  // Epoch e's order is a permutation drawn from (seed, e): the same for any thread count and
-  // resumable at any epoch.
-  DataLoader(Tensor x, Tensor y, int64_t batch_size, bool shuffle = true, bool drop_last = false, uint64_t seed = 0);
+  // With shuffle, epoch e's order is a permutation drawn from (seed, e): the same for any thread
+  // count and resumable at any epoch. PyTorch's defaults: no shuffle, the last short batch kept.
+  DataLoader(Tensor x, Tensor y, int64_t batch_size, bool shuffle = false, bool drop_last = false, uint64_t seed = 0);
   void set_epoch(int64_t epoch);
   int64_t size() const;  // batches per epoch
   Batch batch(int64_t b) const;

@@ -36,7 +36,7 @@ class Module {
   Module& train(bool on = true);  // recursive
   Module& eval() { return train(false); }
   bool is_training() const { return training_; }
-  void zero_grad();
+  void zero_grad(bool set_to_none = false);  // as Optimizer::zero_grad, over parameters()
 
  protected:
   void register_parameter(const std::string& name, Tensor* t);  // sets requires_grad on a defined t

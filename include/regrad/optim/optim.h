@@ -15,7 +15,10 @@ class Optimizer {
   explicit Optimizer(std::vector<Tensor> params, double lr);
   virtual ~Optimizer() = default;
   virtual void step() = 0;  // parameters without a gradient are skipped
-  void zero_grad();
+  // PyTorch 1.13's Optimizer.zero_grad: fills each gradient with zeros, or with set_to_none drops
+  // it (faster: backward then stores the new gradient instead of adding it to zeros; step() skips a
+  // parameter without one, where with zeros its momentum and weight decay still act).
+  void zero_grad(bool set_to_none = false);
   // The optimizer's buffers by name (for checkpoints), and their restoration.
   using State = std::vector<std::pair<std::string, Tensor>>;
   virtual State state() const = 0;

@@ -88,7 +88,7 @@ class Tensor {
   Tensor& requires_grad_(bool on = true);
   bool is_leaf() const { return impl().grad_fn == nullptr; }
   Tensor grad() const;    // undefined Tensor when no gradient has been accumulated
-  void zero_grad();       // drops the gradient (PyTorch's set_to_none)
+  void zero_grad();       // drops the gradient (`p.grad = None`; Module and Optimizer can also zero it)
   Tensor& retain_grad();  // keep grad() of a non-leaf after backward()
   // Reverse-mode sweep from this tensor. A one-element tensor may omit `gradient` (seeded with 1).
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
