@@ -34,7 +34,7 @@ BnState save_bn(nn::Sequential& net) {
   for (nn::BatchNorm* bn : batch_norms(net)) {
     s.mean.push_back(bn->running_mean.detach().clone());
     s.var.push_back(bn->running_var.detach().clone());
-    s.tracked.push_back(bn->num_batches_tracked);
+    s.tracked.push_back(static_cast<int64_t>(bn->num_batches_tracked.item()));
   }
   return s;
 }
@@ -44,7 +44,7 @@ void restore_bn(nn::Sequential& net, const BnState& s) {
   for (std::size_t i = 0; i < bns.size(); ++i) {
     bns[i]->running_mean.copy_(s.mean[i]);
     bns[i]->running_var.copy_(s.var[i]);
-    bns[i]->num_batches_tracked = s.tracked[i];
+    bns[i]->num_batches_tracked.fill_(static_cast<double>(s.tracked[i]));
   }
 }
 

@@ -23,16 +23,18 @@ BatchNorm::BatchNorm(int64_t num_features, double eps, std::optional<double> mom
   if (track_running_stats) {
     running_mean = zeros({num_features}, dtype);
     running_var = ones({num_features}, dtype);
+    num_batches_tracked = scalar_tensor(0, DType::Int64);
   }
   register_parameter("weight", &weight);
   register_parameter("bias", &bias);
   register_buffer("running_mean", &running_mean);
   register_buffer("running_var", &running_var);
+  register_buffer("num_batches_tracked", &num_batches_tracked);
 }
 
 void BatchNorm::reset_running_stats() {
-  num_batches_tracked = 0;
   if (!track_running_stats) return;
+  num_batches_tracked.zero_();
   running_mean.zero_();
   running_var.fill_(1.0);
 }
@@ -49,8 +51,8 @@ Tensor BatchNorm::forward(const Tensor& input) {
                                 " channels (dim 1), got input of shape " + to_string(input.shape()));
   double factor = momentum.value_or(0.0);
   if (is_training() && track_running_stats) {
-    ++num_batches_tracked;
-    if (!momentum) factor = 1.0 / static_cast<double>(num_batches_tracked);  // cumulative moving average
+    const int64_t seen = ++num_batches_tracked.data<int64_t>()[0];
+    if (!momentum) factor = 1.0 / static_cast<double>(seen);  // cumulative moving average
   }
   // Batch statistics in training, and always when no running statistics are kept.
   const bool use_batch_stats = is_training() || !track_running_stats;

@@ -19,8 +19,11 @@ TEST_CASE("BatchNorm1d has PyTorch's defaults, parameters and buffers") {
   CHECK(params[0].second.same(bn.weight));
   CHECK(params[0].second.requires_grad());
   const auto buffers = bn.named_buffers();
-  REQUIRE(buffers.size() == 2);
+  REQUIRE(buffers.size() == 3);
   CHECK(buffers[1].first == "running_var");
+  CHECK(buffers[2].first == "num_batches_tracked");  // torch's state_dict key, a 0-d int64
+  CHECK(buffers[2].second.dtype() == DType::Int64);
+  CHECK(buffers[2].second.dim() == 0);
   CHECK_FALSE(bn.running_var.requires_grad());
   CHECK(nn::BatchNorm1d(3, 1e-5, 0.1, false).parameters().empty());
   CHECK(nn::BatchNorm1d(3, 1e-5, 0.1, true, false).named_buffers().empty());
@@ -31,7 +34,7 @@ TEST_CASE("BatchNorm: train() updates running statistics, eval() uses them") {
   nn::BatchNorm1d bn(4);
   const Tensor x = randn({16, 4}, gen) * 2.0 + 1.0;
   const Tensor y_train = bn(x);
-  CHECK(bn.num_batches_tracked == 1);
+  CHECK(bn.num_batches_tracked.item() == 1);
   CHECK(cmp("train", y_train, batch_norm(x, {}, {}, {}, {}, true)).exact);
   check_values(bn.running_mean, (mean(x, {0}) * 0.1).tolist(), 1e-6);
   check_values(bn.running_var, (var(x, {0}) * 0.1 + 0.9).tolist(), 1e-6);  // unbiased batch variance
@@ -39,7 +42,7 @@ TEST_CASE("BatchNorm: train() updates running statistics, eval() uses them") {
   CHECK_FALSE(bn.is_training());
   const Tensor y_eval = bn(x);
   CHECK(cmp("eval", y_eval, batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, false)).exact);
-  CHECK(bn.num_batches_tracked == 1);
+  CHECK(bn.num_batches_tracked.item() == 1);
 }
 
 TEST_CASE("BatchNorm with momentum=None keeps the cumulative average of batch statistics") {
@@ -76,7 +79,7 @@ TEST_CASE("BatchNorm recalibration: reset_running_stats, then momentum=None aver
   for (int k = 0; k < 5; ++k) bn(randn({4, 3, 2, 2}, gen) * 3.0 - 2.0);
   bn.weight.detach().fill_(2.0);
   bn.reset_running_stats();
-  CHECK(bn.num_batches_tracked == 0);
+  CHECK(bn.num_batches_tracked.item() == 0);
   check_values(bn.running_mean, {0, 0, 0}, 0);
   check_values(bn.running_var, {1, 1, 1}, 0);
   check_values(bn.weight, {2, 2, 2}, 0);  // parameters are not statistics
@@ -88,7 +91,7 @@ TEST_CASE("BatchNorm recalibration: reset_running_stats, then momentum=None aver
     sum_mean = sum_mean + mean(x, {0, 2, 3});
     sum_var = sum_var + var(x, {0, 2, 3});  // unbiased, as the running variance
   }
-  CHECK(bn.num_batches_tracked == 3);
+  CHECK(bn.num_batches_tracked.item() == 3);
   check_values(bn.running_mean, (sum_mean / 3.0).tolist(), 1e-5);
   check_values(bn.running_var, (sum_var / 3.0).tolist(), 1e-5);
 }
@@ -201,4 +204,18 @@ TEST_CASE("BatchNorm in training takes an empty batch: an empty result, the runn
   check_values(bn.weight.grad(), {0, 0, 0}, 0);
   CHECK(x.grad().shape() == Shape{0, 3});
   CHECK_THROWS_AS(bn(zeros({1, 3})), std::invalid_argument);
+}
+
+TEST_CASE("num_batches_tracked travels in state_dict: momentum=None's average resumes where it stopped") {
+  // torch: BatchNorm1d(2, momentum=None) after 2 batches, state_dict() into a fresh module, a third
+  // batch: the running mean is the mean of all three batch means, as without the copy.
+  Generator gen(5);
+  const Tensor x1 = randn({6, 2}, gen), x2 = randn({6, 2}, gen) + 1.0, x3 = randn({6, 2}, gen) - 2.0;
+  nn::BatchNorm1d a(2, 1e-5, std::nullopt), b(2, 1e-5, std::nullopt);
+  a(x1);
+  a(x2);
+  b.load_state_dict(a.state_dict());
+  CHECK(b.num_batches_tracked.item() == 2);
+  b(x3);
+  check_values(b.running_mean, ((mean(x1, {0}) + mean(x2, {0}) + mean(x3, {0})) / 3.0).tolist(), 1e-6);
 }

@@ -57,8 +57,9 @@ TEST_CASE("checkpoints round-trip names, dtypes, shapes and values, and leave no
 TEST_CASE("state_dict / load_state_dict restore a model exactly, and refuse a mismatched state") {
   auto a = train::make_model("mlp", "bn", 0.1, 1), b = train::make_model("mlp", "bn", 0.1, 2);
   const auto names = a->state_dict();
-  CHECK(names.size() == 3 * 2 + 2 * 2 + 2 * 2);  // 3 linears, 2 BN (weight, bias), 2 BN running stats
-  CHECK(names.back().first == "6.running_var");
+  // 3 linears, 2 BN (weight, bias), 2 BN buffers (running_mean, running_var, num_batches_tracked)
+  CHECK(names.size() == 3 * 2 + 2 * 2 + 2 * 3);
+  CHECK(names.back().first == "6.num_batches_tracked");
   const std::string path = rg::test::tmp_path("model.ckpt");
   train::save_checkpoint(path, a->state_dict());
   b->load_state_dict(train::load_checkpoint(path));

@@ -18,7 +18,9 @@ class BatchNorm : public Module {
  public:
   Tensor weight, bias;               // (C), ones and zeros; undefined when !affine
   Tensor running_mean, running_var;  // (C), zeros and ones; undefined when not tracked
-  int64_t num_batches_tracked = 0;
+  // 0-d int64, the training batches seen (momentum = nullopt averages over them); a buffer, so
+  // state_dict() saves it as PyTorch does; undefined when not tracked.
+  Tensor num_batches_tracked;
   const int64_t num_features;
   const double eps;
   std::optional<double> momentum;
