@@ -48,7 +48,8 @@ Tensor lookup(const NamedGrads& grads, const std::string& name);
 // Exercise 2: BatchNorm's backward in one expression (biased variance, as nn.BatchNorm1d).
 Tensor batchnorm_backward_fused(const Tensor& dhpreact, const Tensor& bngain, const Tensor& bnvar_inv,
                                 const Tensor& bnraw);
-// Exercise 3: cross-entropy's backward in one expression, optionally label-smoothed.
+// Exercise 3: cross-entropy's backward in one expression, optionally label-smoothed. (makemore
+// part 4 has these two the other way round: its exercise 2 is cross-entropy, 3 BatchNorm.)
 Tensor cross_entropy_backward_fused(const Tensor& logits, const Tensor& Yb, double label_smoothing = 0.0);
 
 // Exercise 4: training. Running statistics kept as nn.BatchNorm1d keeps them (momentum 0.1,
