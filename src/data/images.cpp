@@ -51,6 +51,27 @@ ImageDataset load_cifar10(const std::string& dir, bool train) {
   return {cat(xs, 0), cat(ys, 0)};
 }
 
+// Every chunk of a PNG must fit in the file. stb_image reserves a chunk's declared length before it
+// reads the chunk, so one corrupt length made it ask for 2 GB (found by make fuzz).
+static void check_png_chunks(const std::string& bytes, const std::string& name) {
+  std::size_t at = 8;  // past the signature
+  while (at + 8 <= bytes.size()) {
+    const auto byte = [&](std::size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + i])); };
+    const uint32_t length = byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
+    const std::string type = bytes.substr(at + 4, 4);
+    const std::size_t left = bytes.size() - at - 8;
+    if (length > left)
+      throw std::runtime_error(name + ": PNG chunk '" + type + "' at byte " + std::to_string(at) + " declares " +
+                               std::to_string(length) + " bytes, but only " + std::to_string(left) + " follow");
+    if (type == "IEND") return;
+    at += 12 + static_cast<std::size_t>(length);
+  }
+}
+
+// At most 2^26 pixels (8192 × 8192): stb_image allocates the whole image, and its PNG decoder the
+// whole raw stream, from the header's sizes before it has read the pixels.
+constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
+
 Tensor decode_image(const std::string& bytes, const std::string& name, int64_t size, int64_t channels) {
   if (channels != 1 && channels != 3) throw std::invalid_argument("decode_image: channels must be 1 or 3");
   // Only PNG, JPEG and BMP reach stb_image: its other parsers (PNM, PSD, …) assert — abort the
@@ -58,7 +79,13 @@ Tensor decode_image(const std::string& bytes, const std::string& name, int64_t s
   const bool png = bytes.rfind("\x89PNG\r\n\x1a\n", 0) == 0, jpeg = bytes.rfind("\xff\xd8\xff", 0) == 0,
              bmp = bytes.rfind("BM", 0) == 0;
   if (!png && !jpeg && !bmp) throw std::runtime_error(name + ": not a PNG, JPEG or BMP image");
+  if (png) check_png_chunks(bytes, name);
   int w = 0, h = 0, c = 0;
+  if (stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w, &h,
+                            &c) &&
+      static_cast<int64_t>(w) * h > kMaxImagePixels)
+    throw std::runtime_error(name + ": image of " + std::to_string(w) + "x" + std::to_string(h) +
+                             " pixels, more than the 2^26 this reader accepts");
   unsigned char* pixels = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
                                                 static_cast<int>(bytes.size()), &w, &h, &c, static_cast<int>(channels));
   if (!pixels) {

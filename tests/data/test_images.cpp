@@ -79,8 +79,8 @@ TEST_CASE("decode_image: formats other than PNG/JPEG/BMP are refused before stb_
                        doctest::Contains("x.pgm: not a PNG, JPEG or BMP image"), std::runtime_error);
   CHECK_THROWS_WITH_AS(data::decode_image(std::string("\x89PNG\r\n\x1a\n", 8) + "junk", "t.png", 8, 3),
                        doctest::Contains("t.png: cannot decode image"), std::runtime_error);
-  // A 2x2 PNG with shuffled IDAT bytes: stb_image fails without setting a reason, and the null
-  // reason crashed the error message (found by make fuzz).
+  // A 2x2 PNG with shuffled bytes: stb_image failed without setting a reason, and the null reason
+  // crashed the error message (found by make fuzz). Its shuffled chunk length is now caught first.
   const unsigned char shuffled[] = {
       0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
       0x02, 0x00, 0x00, 0x00, 0x02, 0x08, 0x02, 0x00, 0x00, 0x00, 0xfd, 0x00, 0x00, 0x00, 0xd4, 0x73, 0x9a, 0x11, 0x49,
@@ -88,7 +88,21 @@ TEST_CASE("decode_image: formats other than PNG/JPEG/BMP are refused before stb_
       0xfd, 0xd3, 0xd0, 0x7d, 0x26, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
   CHECK_THROWS_WITH_AS(
       data::decode_image(std::string(reinterpret_cast<const char*>(shuffled), sizeof shuffled), "s.png", 8, 3),
-      doctest::Contains("s.png: cannot decode image"), std::runtime_error);
+      doctest::Contains("s.png: PNG chunk 'IDAT' at byte 33 declares 3564345873 bytes, but only 33 follow"),
+      std::runtime_error);
+  // A second IDAT chunk declaring 0x454E0011 bytes in an 82-byte file: stb_image reserved 2 GB for
+  // it before reading (found by make fuzz). The chunk walk names it instead.
+  std::string long_chunk(reinterpret_cast<const char*>(shuffled), 0x21);
+  long_chunk += std::string("\x00\x00\x00\x11IDAT", 8) + std::string(17, '\x01') + std::string("\x00\x42\x4d\x49", 4);
+  long_chunk += std::string("\x45\x4e\x00\x11IDAT", 8) + std::string(8, '\x02');
+  CHECK_THROWS_WITH_AS(data::decode_image(long_chunk, "l.png", 8, 3),
+                       doctest::Contains("l.png: PNG chunk 'IDAT' at byte 62 declares 1162739729 bytes, but only 8"),
+                       std::runtime_error);
+  // A header that claims 16384 × 8192 pixels (2^27) is refused before anything is allocated.
+  std::string huge = long_chunk.substr(0, 0x21 + 8 + 17 + 4) + std::string("\0\0\0\0IEND\xae\x42\x60\x82", 12);
+  huge.replace(16, 8, std::string("\x00\x00\x40\x00\x00\x00\x20\x00", 8));  // IHDR width, height
+  CHECK_THROWS_WITH_AS(data::decode_image(huge, "h.png", 8, 3),
+                       doctest::Contains("h.png: image of 16384x8192 pixels, more than the 2^26"), std::runtime_error);
 }
 
 TEST_CASE("PNG grids decode back to the right size and pixels") {
