@@ -37,6 +37,10 @@ std::string invalid_argument_message(F&& f) {
 
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
+// The worse of a running worst error and a new one, where a NaN error wins and then stays:
+// std::max(worst, NaN) keeps worst, so a result that is NaN everywhere would pass unseen.
+inline double worst_of(double worst, double err) { return std::isnan(err) || err > worst ? err : worst; }
+
 // A path under this test process's own temporary directory (/tmp/regrad_tests_<pid>/name, parents
 // created), so that test runs side by side on one machine never share a file.
 inline std::string tmp_path(const std::string& name) {

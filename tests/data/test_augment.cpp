@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "../test_util.h"
 
@@ -29,9 +30,26 @@ TEST_CASE("random crop keeps the shape; padding 0 is the identity; shifted conte
   CHECK(c.shape() == x.shape());
   Generator g0(6);
   CHECK(cmp("pad 0", data::random_crop(x, 0, g0), x).exact);
-  // Every non-zero output value is some input value (a shift moves pixels, never invents them).
-  const auto in = x.tolist();
-  for (double v : c.tolist()) CHECK((v == 0.0 || std::find(in.begin(), in.end(), v) != in.end()));
+  // Each output image is its input shifted by some (dy, dx) within the padding, zeros where the
+  // shift leaves the image: out[h][w] = in[h + dy][w + dx].
+  const int64_t C = x.size(1), H = x.size(2), W = x.size(3);
+  int shifted = 0;
+  for (int64_t n = 0; n < x.size(0); ++n) {
+    bool found = false;
+    for (int64_t dy = -2; dy <= 2 && !found; ++dy)
+      for (int64_t dx = -2; dx <= 2 && !found; ++dx) {
+        bool match = true;
+        for (int64_t ch = 0; ch < C && match; ++ch)
+          for (int64_t h = 0; h < H && match; ++h)
+            for (int64_t w = 0; w < W && match; ++w) {
+              const bool inside = h + dy >= 0 && h + dy < H && w + dx >= 0 && w + dx < W;
+              match = c.at({n, ch, h, w}) == (inside ? x.at({n, ch, h + dy, w + dx}) : 0.0);
+            }
+        if (match) found = true, shifted += dy != 0 || dx != 0;
+      }
+    CHECK_MESSAGE(found, "image ", n, " is not a shift of its input");
+  }
+  CHECK(shifted > 0);
 }
 
 TEST_CASE("random erasing: p = 0 is the identity, p = 1 erases a box in every image") {
@@ -64,37 +82,68 @@ TEST_CASE("Beta(α, α) draws have mean 1/2 and the right variance") {
   CHECK(outside == 0);
   const double mean = s / n, var = s2 / n - mean * mean, expected_var = 1.0 / (4 * (2 * alpha + 1));
   CHECK(std::abs(mean - 0.5) < 5 * std::sqrt(expected_var / n));
-  CHECK(std::abs(var - expected_var) < 0.01);
+  // The sample variance's standard error: √((μ₄ − σ⁴)/n), with Beta(α, α)'s excess kurtosis −6/(2α + 3).
+  const double var_se = expected_var * std::sqrt((2.0 - 6.0 / (2 * alpha + 3)) / n);
+  CHECK(std::abs(var - expected_var) < 5 * var_se);
 }
 
-TEST_CASE("Mixup: mixed inputs and soft labels that sum to 1") {
+TEST_CASE("Mixup: x' = λ·x + (1 − λ)·x[π] and targets λ·onehot(y) + (1 − λ)·onehot(y[π])") {
   const Tensor x = images();
-  const Tensor y = tensor_i64({0, 1, 2, 3, 0, 1, 2, 3});
+  const Tensor y = tensor_i64({0, 1, 2, 3, 4, 5, 6, 7});  // one class per image: row n's target names π(n)
   Generator g(9);
-  const data::Mixed m = data::mixup(x, y, 4, 0.4, g);
-  CHECK(m.targets.shape() == Shape{8, 4});
-  rg::test::check_values(sum(m.targets, {1}), std::vector<double>(8, 1.0), 1e-6);
-  CHECK(m.lambda >= 0.0);
-  CHECK(m.lambda <= 1.0);
-  // Row 0's target gives λ to its own class.
-  CHECK(m.targets.at({0, 0}) >= m.lambda - 1e-6);
-  CHECK_THROWS_AS(data::mixup(x, y, 4, 0.0, g), std::invalid_argument);
+  const data::Mixed m = data::mixup(x, y, 8, 0.4, g);
+  const double lam = m.lambda;
+  REQUIRE(m.targets.shape() == Shape{8, 8});
+  REQUIRE(lam > 0.0);
+  REQUIRE(lam < 1.0);
+  REQUIRE(std::abs(lam - 0.5) > 1e-3);  // λ and 1 − λ tell the two classes apart
+  std::vector<int64_t> perm(8, -1);
+  for (int64_t n = 0; n < 8; ++n) {
+    for (int64_t k = 0; k < 8; ++k) {
+      const double t = m.targets.at({n, k});
+      if (k == n && std::abs(t - 1.0) < 1e-6) perm[n] = n;  // π(n) = n: the whole weight on y_n
+      else if (k != n && std::abs(t - (1 - lam)) < 1e-6) perm[n] = k;
+      else if (k != n) CHECK(t == 0.0);
+    }
+    REQUIRE(perm[n] >= 0);
+    if (perm[n] != n) CHECK(std::abs(m.targets.at({n, n}) - lam) < 1e-6);
+  }
+  CHECK(std::set<int64_t>(perm.begin(), perm.end()).size() == 8);  // π is a permutation
+  CHECK(std::count_if(perm.begin(), perm.end(), [n = 0](int64_t p) mutable { return p != n++; }) > 0);
+  for (int64_t n = 0; n < 8; ++n) {
+    const Tensor want = slice(x, 0, n, n + 1) * lam + slice(x, 0, perm[n], perm[n] + 1) * (1 - lam);
+    const CmpResult c = cmp("mixed image", slice(m.images, 0, n, n + 1), want, 1e-6, 0);
+    CHECK_MESSAGE(c.approximate, c.line());
+  }
+  CHECK_THROWS_AS(data::mixup(x, y, 8, 0.0, g), std::invalid_argument);
 }
 
 TEST_CASE("CutMix: λ equals the kept area and labels follow it") {
   const Tensor x = zeros({6, 1, 10, 10});
   Tensor ids = arange(0.0, 6.0, 1.0).reshape({6, 1, 1, 1});
-  const Tensor tagged = x + ids;  // image n is filled with the value n
-  const Tensor y = tensor_i64({0, 1, 2, 0, 1, 2});
+  const Tensor tagged = x + ids;                    // image n is filled with the value n
+  const Tensor y = tensor_i64({0, 1, 2, 3, 4, 5});  // one class per image
   Generator g(10);
-  const data::Mixed m = data::cutmix(tagged, y, 3, 1.0, g);
+  const data::Mixed m = data::cutmix(tagged, y, 6, 1.0, g);
+  int mixed_rows = 0;
   for (int64_t n = 0; n < 6; ++n) {
     int kept = 0;
+    std::set<double> sources;  // the box's pixels: all from the one image π(n)
     for (int64_t h = 0; h < 10; ++h)
-      for (int64_t w = 0; w < 10; ++w) kept += m.images.at({n, 0, h, w}) == static_cast<double>(n);
-    // Pixels from another image (or from itself when π(n) = n) — count the box from its area.
-    if (m.targets.at({n, static_cast<int64_t>(y.at({n}))}) < 1.0 - 1e-6) CHECK(kept == std::lround(m.lambda * 100));
+      for (int64_t w = 0; w < 10; ++w) {
+        const double v = m.images.at({n, 0, h, w});
+        if (v == static_cast<double>(n)) ++kept;
+        else sources.insert(v);
+      }
+    if (sources.empty()) continue;  // π(n) = n: nothing visibly pasted
+    ++mixed_rows;
+    REQUIRE(sources.size() == 1);
+    const double from = *sources.begin();
+    CHECK(kept == std::lround(m.lambda * 100));  // λ is the kept area
+    CHECK(std::abs(m.targets.at({n, n}) - m.lambda) < 1e-6);
+    CHECK(std::abs(m.targets.at({n, static_cast<int64_t>(from)}) - (1 - m.lambda)) < 1e-6);
   }
+  CHECK(mixed_rows > 0);
   rg::test::check_values(sum(m.targets, {1}), std::vector<double>(6, 1.0), 1e-6);
 }
 

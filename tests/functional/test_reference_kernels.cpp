@@ -41,7 +41,7 @@ void compare_fast_and_reference(OpRequest r, const std::string& label, Tally& ta
     CHECK_MESSAGE(c.approximate, c.line());
     double magnitude = 1;
     for (double v : ref.at(name).tolist()) magnitude = std::max(magnitude, std::abs(v));
-    tally.worst = std::max(tally.worst, c.maxdiff);
+    tally.worst = rg::test::worst_of(tally.worst, c.maxdiff);
     if (c.maxdiff / magnitude >= tally.worst_scaled) {
       tally.worst_scaled = c.maxdiff / magnitude;
       tally.worst_case = label + " " + name;
@@ -254,8 +254,8 @@ FdResult finite_differences(Arrays inputs, const std::function<std::vector<doubl
       const double down = L();
       inputs[k][j] = saved;
       const double numeric = (up - down) / (2 * h), err = std::abs(grads[k][j] - numeric);
-      res.max_abs_err = std::max(res.max_abs_err, err);
-      res.worst_ratio = std::max(res.worst_ratio, err / (atol + rtol * std::abs(numeric)));
+      res.max_abs_err = rg::test::worst_of(res.max_abs_err, err);
+      res.worst_ratio = rg::test::worst_of(res.worst_ratio, err / (atol + rtol * std::abs(numeric)));
       ++res.checked;
     }
   return res;
@@ -278,8 +278,8 @@ TEST_CASE("reference kernels: backward passes agree with central differences in 
     CHECK(r.checked > 0);
     CHECK_MESSAGE(r.worst_ratio <= 1.0, "max_abs_err ", r.max_abs_err, ", worst ratio ", r.worst_ratio);
     all.checked += r.checked;
-    all.max_abs_err = std::max(all.max_abs_err, r.max_abs_err);
-    all.worst_ratio = std::max(all.worst_ratio, r.worst_ratio);
+    all.max_abs_err = rg::test::worst_of(all.max_abs_err, r.max_abs_err);
+    all.worst_ratio = rg::test::worst_of(all.worst_ratio, r.worst_ratio);
   };
   const auto rand_vec = [&](int64_t n) { return random_values(gen, n, 1.5, 0.3); };
 

@@ -242,10 +242,19 @@ TEST_CASE("malformed .npy files give a clear error naming the file") {
 TEST_CASE(".npy widens int32, uint8 and bool to int64") {
   std::string b =
       npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", 0) + std::string("\x01\x02\xff", 3);
-  check_values(parse_npy(b, "u1.npy"), {1, 2, 255});
+  const Tensor u1 = parse_npy(b, "u1.npy");
+  CHECK(u1.dtype() == DType::Int64);
+  check_values(u1, {1, 2, 255});
   std::string i4 =
       npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", 0) + std::string("\xfe\xff\xff\xff", 4);
-  check_values(parse_npy(i4, "i4.npy"), {-2});
+  const Tensor i32 = parse_npy(i4, "i4.npy");
+  CHECK(i32.dtype() == DType::Int64);
+  check_values(i32, {-2});
+  std::string b1 =
+      npy_bytes("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", 0) + std::string("\x01\x00\x01", 3);
+  const Tensor bools = parse_npy(b1, "b1.npy");
+  CHECK(bools.dtype() == DType::Int64);
+  check_values(bools, {1, 0, 1});
 }
 
 TEST_CASE("shapes past int64 are an error, not an overflow") {
