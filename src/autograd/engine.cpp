@@ -55,17 +55,18 @@ static Tensor sum_of(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-// Stores g into t.grad, or adds it to what is there. The first gradient is kept as it is only when
-// nothing else holds it or its storage (g is the caller's last reference); otherwise it is copied.
-// A gradient can be shared (a + b hands the same dy to both inputs; the seed is the caller's own
-// tensor), and .grad must not alias anything, since clip_grad_norm_ and optimizers change it in
-// place (PyTorch's AccumulateGrad does the same).
+// Stores g into t.grad, or adds it in place to what is there (as PyTorch: a reference to .grad taken
+// before backward() sees the sum). The first gradient is kept as it is only when nothing else
+// holds it or its storage (g is the caller's last reference); otherwise it is copied. A gradient
+// can be shared (a + b hands the same dy to both inputs; the seed is the caller's own tensor), and
+// .grad must not alias anything, since it is changed in place: here, by clip_grad_norm_ and by
+// the optimizers (PyTorch's AccumulateGrad does the same).
 static void accumulate(TensorImpl& t, const Tensor& g) {
   if (g.shape() != t.shape)
     throw std::logic_error("backward: gradient of shape " + to_string(g.shape()) + " for a tensor of shape " +
                            to_string(t.shape));
   if (t.grad) {
-    t.grad = sum_of(Tensor(t.grad), g).impl_ptr();
+    Tensor(t.grad).add_(g);
   } else if (g.impl_ptr().use_count() == 1 && g.impl().storage.use_count() == 1) {
     t.grad = g.impl_ptr();
   } else {

@@ -151,3 +151,19 @@ TEST_CASE("a gradient shared between inputs or with the caller is copied into .g
   check_values(seed, {1.0, 1.0}, 0);
   check_values(x.grad(), {5.0, 5.0}, 0);
 }
+
+TEST_CASE("a second backward adds into .grad in place, as PyTorch: a reference taken before sees the sum") {
+  // torch: x.grad after two backward passes of (3x).sum() is [6, 6], and g = x.grad taken after the
+  // first is the same tensor, so it reads [6, 6] too.
+  Tensor x = leaf({1.0, 2.0});
+  (x * 3.0).sum().backward();
+  const Tensor g = x.grad();
+  (x * 3.0).sum().backward();
+  check_values(g, {6.0, 6.0}, 0);
+  check_values(x.grad(), {6.0, 6.0}, 0);
+  // zero_grad(set_to_none = false) then backward: the same tensor again, now holding the new gradient.
+  optim::SGD opt({x}, 0.1);
+  opt.zero_grad();
+  (x * 2.0).sum().backward();
+  check_values(g, {2.0, 2.0}, 0);
+}
