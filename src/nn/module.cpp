@@ -48,12 +48,7 @@ Module& Module::train(bool on) {
   return *this;
 }
 
-void Module::zero_grad(bool set_to_none) {
-  for (Tensor t : parameters()) {
-    if (set_to_none) t.zero_grad();
-    else if (t.grad().defined()) t.grad().zero_();
-  }
-}
+void Module::zero_grad(bool set_to_none) { zero_grads(parameters(), set_to_none); }
 
 NamedTensors Module::state_dict() const {
   NamedTensors s = named_parameters();

@@ -22,12 +22,7 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr) : lr(lr), params_(st
       throw std::invalid_argument("optimizer: parameters must be leaf tensors that require grad");
 }
 
-void Optimizer::zero_grad(bool set_to_none) {
-  for (Tensor p : params_) {
-    if (set_to_none) p.zero_grad();
-    else if (p.grad().defined()) p.grad().zero_();
-  }
-}
+void Optimizer::zero_grad(bool set_to_none) { zero_grads(params_, set_to_none); }
 
 // Calls f(p, g, i, n) typed on the parameter's dtype for each parameter with a gradient.
 template <typename F>
@@ -140,8 +135,8 @@ void AdamW::step() {
     const double t = static_cast<double>(++step_[k]);
     const double c1 = 1 - std::pow(beta1, t), c2 = 1 - std::pow(beta2, t);
     T *m = m_[k].template data<T>(), *v = v_[k].template data<T>();
-    // 1 − β in double, then rounded, as torch.optim passes it: 1 − float(0.999) in float is
-    // 0.00099998713, 1.3e-5 away from 0.001 (and β₂'s share of v with it).
+    // 1 − β in double, then rounded, as torch.optim passes it: 1 − float(0.999) computed in float
+    // is 0.00099998713, 1.3e-5 away from 0.001 relatively, and every update of v would carry it.
     const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), decay = static_cast<T>(1 - lr * weight_decay);
     const T a1 = static_cast<T>(1 - beta1), a2 = static_cast<T>(1 - beta2);
     const T step = static_cast<T>(lr / c1), rc2 = static_cast<T>(1 / std::sqrt(c2)), e = static_cast<T>(eps);

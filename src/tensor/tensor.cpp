@@ -195,6 +195,13 @@ Tensor& Tensor::requires_grad_(bool on) {
 Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
 void Tensor::zero_grad() { impl().grad.reset(); }
 
+void zero_grads(const std::vector<Tensor>& tensors, bool set_to_none) {
+  for (Tensor t : tensors) {
+    if (set_to_none) t.zero_grad();
+    else if (t.grad().defined()) t.grad().zero_();
+  }
+}
+
 Tensor& Tensor::retain_grad() {
   if (!requires_grad()) throw std::invalid_argument("retain_grad on a tensor that does not require grad");
   impl().retains_grad = true;

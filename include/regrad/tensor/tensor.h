@@ -132,6 +132,10 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
+// Module::zero_grad and Optimizer::zero_grad (PyTorch 1.13's): fills each gradient with zeros in
+// place, or with set_to_none drops it; a tensor without a gradient is left without one.
+void zero_grads(const std::vector<Tensor>& tensors, bool set_to_none);
+
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 std::string to_string(const Tensor& t);
 
