@@ -46,11 +46,16 @@ static std::vector<std::shared_ptr<TensorImpl>> topological_order(const std::sha
   return order;
 }
 
-// a + b as a fresh tensor (neither operand may be changed: a gradient can be shared between
-// inputs). A plain tensor-layer sum, so that the engine depends on no op.
-static Tensor sum_of(const Tensor& a, const Tensor& b) {
+// A fresh copy of a, and a + b as a fresh tensor (neither operand may be changed: a gradient can be
+// shared between inputs). Plain tensor-layer work, so that the engine depends on no op.
+static Tensor copy_of(const Tensor& a) {
   Tensor out = Tensor::empty(a.shape(), a.dtype());
   out.copy_(a);
+  return out;
+}
+
+static Tensor sum_of(const Tensor& a, const Tensor& b) {
+  Tensor out = copy_of(a);
   out.add_(b);
   return out;
 }
@@ -70,9 +75,7 @@ static void accumulate(TensorImpl& t, const Tensor& g) {
   } else if (g.impl_ptr().use_count() == 1 && g.impl().storage.use_count() == 1) {
     t.grad = g.impl_ptr();
   } else {
-    Tensor copy = Tensor::empty(g.shape(), g.dtype());
-    copy.copy_(g);
-    t.grad = copy.impl_ptr();
+    t.grad = copy_of(g).impl_ptr();
   }
 }
 
