@@ -25,32 +25,65 @@ namespace {
 
 using detail::gemm;
 
+// The softmax works on kLanes rows at a time, one per SIMD lane (causal_softmax).
+constexpr int64_t kLanes = 8;
+
 struct Dims {
   int64_t B, T, C, H, D;
   int64_t ld() const { return 3 * C; }  // qkv's row stride
   bool small() const { return T <= 32 && D <= 16; }
+  // A head's scratch: T·D values (kᵀ or vᵀ) and T·T (dS) or T·kLanes (the softmax's lanes).
+  int64_t buffer_size() const { return T * (D + std::max(T, kLanes)); }
 };
 
-// Calls f(b, h, buffer) for every (batch, head) pair, with a buffer of T·(T + D) values per thread.
+// Calls f(b, h, buffer) for every (batch, head) pair, with a buffer of d.buffer_size() values per thread.
 template <typename T, typename F>
 void for_each_head(const Dims& d, F f) {
   detail::parallel_for(d.B * d.H, detail::grain_for(4 * d.T * (d.T + d.D)), [&](int64_t p0, int64_t p1) {
     detail::OneBlasThread one;  // on the serial path (few pairs), large heads' GEMMs stay on one thread too
-    std::unique_ptr<T[]> buffer(new T[d.T * (d.T + d.D)]);
+    std::unique_ptr<T[]> buffer(new T[d.buffer_size()]);
     for (int64_t p = p0; p < p1; ++p) f(p / d.H, p % d.H, buffer.get());
   });
 }
 
-// Row t of A from row t of S = q·kᵀ, in place: A_ts = softmax over s ≤ t of c·S_ts, 0 for s > t.
+// A from S = q·kᵀ for one head, in place (a: n×n): row t of A is the softmax over s ≤ t of c·S_ts,
+// and 0 for s > t. Each row is computed as the one-row formula reads, in its order:
+//   m = max_{s≤t} c·S_ts,  e_s = exp(c·S_ts − m),  z = Σ_{s≤t} e_s (summed in double, s = 0, 1, …),
+//   A_ts = e_s · (1/z, rounded to T).
+// A row alone is short (t + 1 ≤ 8 values at the experiments' shapes), and its max and its sum are
+// chains of dependent steps. So the rows go kLanes at a time, one per lane: x holds a group's
+// values column by column (x[s·kLanes + l] is row t0 + l, column s), and the max and the sum run
+// lane-wise, one column after the other. x has room for n·kLanes values.
 template <typename T>
-void softmax_row(T* r, int64_t t, int64_t n, T c) {
-  for (int64_t s = 0; s <= t; ++s) r[s] *= c;
-  const T m = *std::max_element(r, r + t + 1);
-  double z = 0;
-  for (int64_t s = 0; s <= t; ++s) z += r[s] = detail::vexp(r[s] - m);
-  const T inv = static_cast<T>(1.0 / z);
-  for (int64_t s = 0; s <= t; ++s) r[s] *= inv;
-  std::fill(r + t + 1, r + n, T(0));
+void causal_softmax(T* a, int64_t n, T c, T* x) {
+  constexpr int64_t L = kLanes;
+  for (int64_t t0 = 0; t0 < n; t0 += L) {
+    const int64_t rows = std::min(L, n - t0), cols = t0 + rows;  // row t0 + l uses columns s ≤ t0 + l
+    for (int64_t s = 0; s < cols; ++s)
+      for (int64_t l = 0; l < L; ++l) x[s * L + l] = l < rows ? c * a[(t0 + l) * n + s] : T(0);
+    T m[L];
+    for (int64_t l = 0; l < L; ++l) m[l] = x[l];  // column 0 is in every row
+    for (int64_t s = 1; s < cols; ++s)
+#pragma omp simd
+      for (int64_t l = 0; l < L; ++l) {
+        const T v = x[s * L + l];
+        m[l] = s <= t0 + l && v > m[l] ? v : m[l];  // a later value replaces m only if larger
+      }
+    double z[L] = {};
+    for (int64_t s = 0; s < cols; ++s)
+#pragma omp simd
+      for (int64_t l = 0; l < L; ++l) {
+        const bool in_row = s <= t0 + l;
+        const T e = detail::vexp((in_row ? x[s * L + l] : m[l]) - m[l]);  // outside the row: e⁰, unused
+        x[s * L + l] = e;
+        z[l] = in_row ? z[l] + e : z[l];
+      }
+    for (int64_t l = 0; l < rows; ++l) {
+      const int64_t t = t0 + l;
+      const T inv = static_cast<T>(1.0 / z[l]);
+      for (int64_t s = 0; s < n; ++s) a[t * n + s] = s <= t ? x[s * L + l] * inv : T(0);
+    }
+  }
 }
 
 // Row t of dS from row t of dA, in place: dS_ts = c·A_ts·(dA_ts − Σ_{s' ≤ t} dA_ts'·A_ts'), which is
@@ -153,7 +186,7 @@ constexpr auto at(int64_t n) {
 }
 
 // One head: q, k, v and y (or dq, dk, dv and dy) are T×D with row strides 3C (qkv) and C (y, dy);
-// a is A (T×T), buffer has T·(T + D) values.
+// a is A (T×T), buffer has d.buffer_size() values.
 template <typename T>
 struct Head {
   const Dims& d;
@@ -166,14 +199,14 @@ struct Head {
     const int64_t ld = d.ld();
     if (!d.small()) {
       gemm(false, true, d.T, d.T, d.D, q, ld, k, ld, T(0), a, d.T);  // S = q·kᵀ
-      for (int64_t t = 0; t < d.T; ++t) softmax_row(a + t * d.T, t, d.T, c);
+      causal_softmax(a, d.T, c, buffer);
       gemm(false, false, d.T, d.D, d.T, a, d.T, v, ld, T(0), y, d.C);  // y = A·v
       return;
     }
     T* kt = buffer;
     transpose(k, ld, d.T, d.D, kt);
     product_rows(d.T, at_zero, at(d.D), q, ld, 1, kt, d.T, d.T, a, d.T);  // S_t = Σ_j q_tj·(kᵀ)_j
-    for (int64_t t = 0; t < d.T; ++t) softmax_row(a + t * d.T, t, d.T, c);
+    causal_softmax(a, d.T, c, buffer + d.T * d.D);
     product_rows(d.T, at_zero, past_row, a, d.T, 1, v, ld, d.D, y, d.C);  // y_t = Σ_{s ≤ t} A_ts·v_s
   }
 
