@@ -37,13 +37,47 @@ struct Dims {
 };
 
 // Calls f(b, h, buffer) for every (batch, head) pair, with a buffer of d.buffer_size() values per thread.
-template <typename T, typename F>
-void for_each_head(const Dims& d, F f) {
+// Before each pair, touch(b, h) of the pair after it asks for that pair's rows to be fetched into the cache.
+template <typename T, typename F, typename Touch>
+void for_each_head(const Dims& d, F f, Touch touch) {
   detail::parallel_for(d.B * d.H, detail::grain_for(4 * d.T * (d.T + d.D)), [&](int64_t p0, int64_t p1) {
     detail::OneBlasThread one;  // on the serial path (few pairs), large heads' GEMMs stay on one thread too
     std::unique_ptr<T[]> buffer(new T[d.buffer_size()]);
-    for (int64_t p = p0; p < p1; ++p) f(p / d.H, p % d.H, buffer.get());
+    for (int64_t p = p0; p < p1; ++p) {
+      if (p + 1 < p1) touch((p + 1) / d.H, (p + 1) % d.H);
+      f(p / d.H, p % d.H, buffer.get());
+    }
   });
+}
+
+// Asks for the cache line holding p to be fetched, to be read (kWrite = 0) or written (1). GCC
+// counts __builtin_prefetch as free of side effects: it deleted whole loops and calls made only of
+// them here, so on x86-64 the instruction is written out.
+template <int kWrite>
+inline void prefetch_line(const void* p) {
+#if defined(__x86_64__)
+  if constexpr (kWrite) asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
+  else asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p, kWrite);
+#endif
+}
+
+// The same for `rows` rows of n values (row stride ld). A head reads and writes a few short rows of
+// qkv, y and dy (one 64-byte line each at the experiments' shapes), which in a training step are
+// often out of the cache by the time the head runs; for_each_head asks for the next head's lines
+// while this one computes (docs/performance.md).
+template <int kWrite, typename T>
+void prefetch_rows(const T* x, int64_t rows, int64_t ld, int64_t n) {
+  constexpr int64_t kLine = 64 / sizeof(T);  // values per cache line
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; j += kLine) prefetch_line<kWrite>(x + r * ld + j);
+}
+
+// The same for a head's q, k and v (or dq, dk and dv), q at x.
+template <int kWrite, typename T>
+void prefetch_qkv(const T* x, const Dims& d) {
+  for (int64_t part = 0; part < 3; ++part) prefetch_rows<kWrite>(x + part * d.C, d.T, d.ld(), d.D);
 }
 
 // A from S = q·kᵀ for one head, in place (a: n×n): row t of A is the softmax over s ≤ t of c·S_ts,
@@ -247,11 +281,16 @@ Tensor causal_attention(const Tensor& qkv, int64_t num_heads) {
   dispatch_float(qkv.dtype(), "causal_attention", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T c = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d.D)));
-    for_each_head<T>(d, [&](int64_t b, int64_t h, T* buffer) {
+    const auto forward = [&](int64_t b, int64_t h, T* buffer) {
       const T* q = qkv.data<T>() + qkv_offset(b, h);
       const Head<T> head{d, c, q, att->data<T>() + (b * d.H + h) * d.T * d.T};
       head.forward(y.data<T>() + y_offset(b, h), buffer);
-    });
+    };
+    const auto touch = [&](int64_t b, int64_t h) {
+      prefetch_qkv<0>(qkv.data<T>() + qkv_offset(b, h), d);
+      prefetch_rows<1>(y.data<T>() + y_offset(b, h), d.T, d.C, d.D);
+    };
+    for_each_head<T>(d, forward, touch);
   });
   if (!needs_grad(qkv)) return y;
   return record("causal_attention", y, {qkv}, [qkv = qkv.detach(), att, d, qkv_offset, y_offset](const Tensor& dy) {
@@ -259,12 +298,18 @@ Tensor causal_attention(const Tensor& qkv, int64_t num_heads) {
     dispatch_float(dy.dtype(), "causal_attention", [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T c = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d.D)));
-      for_each_head<T>(d, [&](int64_t b, int64_t h, T* buffer) {
+      const auto backward = [&](int64_t b, int64_t h, T* buffer) {
         const T* q = qkv.data<T>() + qkv_offset(b, h);
         const Head<T> head{d, c, q, att->data<T>() + (b * d.H + h) * d.T * d.T};
         T* dq = dqkv.data<T>() + qkv_offset(b, h);
         head.backward(dy.data<T>() + y_offset(b, h), dq, dq + d.C, dq + 2 * d.C, buffer);
-      });
+      };
+      const auto touch = [&](int64_t b, int64_t h) {
+        prefetch_qkv<0>(qkv.data<T>() + qkv_offset(b, h), d);
+        prefetch_qkv<1>(dqkv.data<T>() + qkv_offset(b, h), d);
+        prefetch_rows<0>(dy.data<T>() + y_offset(b, h), d.T, d.C, d.D);
+      };
+      for_each_head<T>(d, backward, touch);
     });
     return Grads{dqkv};
   });
