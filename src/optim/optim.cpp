@@ -140,15 +140,18 @@ void AdamW::step() {
     const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), decay = static_cast<T>(1 - lr * weight_decay);
     const T a1 = static_cast<T>(1 - beta1), a2 = static_cast<T>(1 - beta2);
     const T step = static_cast<T>(lr / c1), rc2 = static_cast<T>(1 / std::sqrt(c2)), e = static_cast<T>(eps);
-    detail::parallel_for(n, detail::kGrain, [&, p, g](int64_t i0, int64_t i1) {
-      T *pm = m, *pv = v, *pp = p;  // locals, not captures by reference: the loop vectorises
+    detail::parallel_for(n, detail::kGrain, [=](int64_t i0, int64_t i1) {
+      // Locals, not the closure's members, as in SGD's step: with the scalars captured by reference
+      // GCC vectorised this loop in the threads' copy but not in the one-thread copy.
+      T *pm = m, *pv = v, *pp = p;
       const T* pg = g;
+      const T s_b1 = b1, s_b2 = b2, s_a1 = a1, s_a2 = a2, s_decay = decay, s_step = step, s_rc2 = rc2, s_e = e;
 #pragma omp simd
       for (int64_t i = i0; i < i1; ++i) {
-        pp[i] *= decay;  // decoupled weight decay
-        pm[i] = b1 * pm[i] + a1 * pg[i];
-        pv[i] = b2 * pv[i] + a2 * pg[i] * pg[i];
-        pp[i] -= step * pm[i] / (std::sqrt(pv[i]) * rc2 + e);  // lr·m̂/(√v̂ + eps)
+        pp[i] *= s_decay;  // decoupled weight decay
+        pm[i] = s_b1 * pm[i] + s_a1 * pg[i];
+        pv[i] = s_b2 * pv[i] + s_a2 * pg[i] * pg[i];
+        pp[i] -= s_step * pm[i] / (std::sqrt(pv[i]) * s_rc2 + s_e);  // lr·m̂/(√v̂ + eps)
       }
     });
   });
