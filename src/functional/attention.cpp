@@ -50,9 +50,9 @@ void for_each_head(const Dims& d, F f, Touch touch) {
   });
 }
 
-// Asks for the cache line holding p to be fetched, to be read (kWrite = 0) or written (1). GCC
-// counts __builtin_prefetch as free of side effects: it deleted whole loops and calls made only of
-// them here, so on x86-64 the instruction is written out.
+// Asks for the cache line holding p to be fetched, to be read (kWrite = 0) or written (1). With
+// __builtin_prefetch, GCC 12 kept one prefetch per function here and dropped the others (and, with
+// the loops in a helper of their own, the call itself), so on x86-64 the instruction is written out.
 template <int kWrite>
 inline void prefetch_line(const void* p) {
 #if defined(__x86_64__)
